@@ -1,0 +1,533 @@
+//! The account flows of `/auth/*`, independent of HTTP framing.
+//!
+//! Rules kept here: answers never reveal whether an address has an account
+//! (same status, same body, about the same time), codes are single use with
+//! five tries, failed sign-ins throttle the address in the database, and
+//! revoking a session makes its tokens fail at once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use serde::Serialize;
+use tasksync_core::password::check_length;
+use tasksync_core::{Email, Password, SessionId, UserId, VerificationCode};
+use tasksync_store::{CodeCheck, CodePurpose, NewCode, Rotation, SessionRecord, Store, UserRecord};
+use uuid::Uuid;
+
+use crate::auth::codes::{self, MAX_CODE_ATTEMPTS};
+use crate::auth::mail::{Mail, Mailer};
+use crate::auth::passwords::Hasher;
+use crate::auth::tokens::{TokenService, TokenUse};
+use crate::clock::{ms, now_ms};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::AuthUser;
+
+/// Lifetimes the flows need.
+#[derive(Debug, Clone, Copy)]
+pub struct Lifetimes {
+    pub refresh: Duration,
+    pub code: Duration,
+}
+
+/// Tokens handed out by sign-in and refresh.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenSet {
+    pub access_token: String,
+    pub id_token: String,
+    pub refresh_token: String,
+    pub expires_in: u64,
+    pub token_type: &'static str,
+}
+
+/// The answer of sign-up, identical for new and already registered addresses.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignUpAnswer {
+    pub user_id: UserId,
+    pub confirmed: bool,
+}
+
+/// The caller's account, for `/auth/me`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Me {
+    pub user_id: UserId,
+    pub email: Email,
+    pub email_verified: bool,
+}
+
+const WRONG_CREDENTIALS: &str = "incorrect e-mail address or password";
+
+/// The account service.
+#[derive(Debug)]
+pub struct AuthService {
+    store: Arc<dyn Store>,
+    tokens: TokenService,
+    hasher: Hasher,
+    mailer: Mailer,
+    lifetimes: Lifetimes,
+}
+
+fn parse_email(input: &str) -> ApiResult<Email> {
+    Email::parse(input).map_err(|e| ApiError::invalid_parameter(e.to_string()))
+}
+
+fn parse_code(input: &str) -> ApiResult<VerificationCode> {
+    VerificationCode::parse(input)
+        .ok_or_else(|| ApiError::invalid_parameter("code must be six digits"))
+}
+
+fn new_password(input: &str, email: &Email) -> ApiResult<Password> {
+    let local = email.as_str().split('@').next().unwrap_or_default();
+    Password::parse(input, &[email.as_str(), local])
+        .map_err(|e| ApiError::invalid_password(e.to_string()))
+}
+
+fn code_error(check: CodeCheck) -> ApiError {
+    match check {
+        CodeCheck::Expired => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "ExpiredCode",
+            "the code has expired; request a new one",
+        ),
+        CodeCheck::TooManyAttempts => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "CodeAttemptsExceeded",
+            "too many wrong codes; request a new one",
+        ),
+        CodeCheck::Accepted | CodeCheck::Wrong | CodeCheck::Missing => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "CodeMismatch",
+            "the code is not valid",
+        ),
+    }
+}
+
+fn hours(d: Duration) -> String {
+    let h = d.as_secs() / 3600;
+    if h >= 1 {
+        format!("{h} hour{}", if h == 1 { "" } else { "s" })
+    } else {
+        format!("{} minutes", d.as_secs() / 60)
+    }
+}
+
+impl AuthService {
+    pub fn new(
+        store: Arc<dyn Store>,
+        tokens: TokenService,
+        hasher: Hasher,
+        mailer: Mailer,
+        lifetimes: Lifetimes,
+    ) -> Self {
+        Self {
+            store,
+            tokens,
+            hasher,
+            mailer,
+            lifetimes,
+        }
+    }
+
+    pub fn tokens(&self) -> &TokenService {
+        &self.tokens
+    }
+
+    async fn mail_code(&self, user: &UserRecord, purpose: CodePurpose) -> ApiResult<()> {
+        let code = codes::new_code();
+        self.store
+            .put_code(&NewCode {
+                user_id: user.id,
+                purpose,
+                code_hash: codes::code_hash(user.id, purpose, &code),
+                expires_at: now_ms().saturating_add(ms(self.lifetimes.code)),
+            })
+            .await?;
+        let valid = hours(self.lifetimes.code);
+        let (subject, text) = match purpose {
+            CodePurpose::ConfirmSignUp => (
+                "Your tasksync verification code",
+                format!(
+                    "Your tasksync verification code is {}.\n\nIt is valid for {valid}. \
+                     If you did not sign up for tasksync, ignore this message.\n",
+                    code.as_str()
+                ),
+            ),
+            CodePurpose::ResetPassword => (
+                "Your tasksync password reset code",
+                format!(
+                    "Your tasksync password reset code is {}.\n\nIt is valid for {valid}. \
+                     If you did not ask to reset your password, ignore this message: \
+                     your password has not changed.\n",
+                    code.as_str()
+                ),
+            ),
+        };
+        self.mailer.send(Mail {
+            to: user.email.to_string(),
+            subject: subject.into(),
+            text,
+        });
+        Ok(())
+    }
+
+    /// Registers an address. An address that is already registered gets the
+    /// same answer; its owner is mailed a notice (or, if still unconfirmed,
+    /// a fresh code) instead, and its password is not touched.
+    pub async fn sign_up(&self, email: &str, password: &str) -> ApiResult<SignUpAnswer> {
+        let email = parse_email(email)?;
+        let password = new_password(password, &email)?;
+        let hash = self
+            .hasher
+            .hash(password.expose().to_owned())
+            .await
+            .map_err(ApiError::internal)?;
+        let now = now_ms();
+        let user = UserRecord {
+            id: UserId::new(),
+            email: email.clone(),
+            password_hash: hash,
+            confirmed: false,
+            disabled: false,
+            created_at: now,
+        };
+        match self.store.create_user(&user).await {
+            Ok(()) => {
+                metrics::counter!("tasksync_sign_ups_total").increment(1);
+                self.mail_code(&user, CodePurpose::ConfirmSignUp).await?;
+            }
+            Err(tasksync_store::StoreError::Conflict(_)) => {
+                if let Some(existing) = self.store.user_by_email(&email).await? {
+                    if existing.confirmed {
+                        self.mailer.send(Mail {
+                            to: email.to_string(),
+                            subject: "Sign-up attempt with your tasksync address".into(),
+                            text: "Someone, perhaps you, tried to sign up for tasksync with this \
+                                   address, which already has an account. No new account was made.\n\n\
+                                   If it was you, sign in, or use \"forgot password\" to choose a new \
+                                   password. Otherwise you can ignore this message.\n"
+                                .into(),
+                        });
+                    } else if !existing.disabled {
+                        self.mail_code(&existing, CodePurpose::ConfirmSignUp)
+                            .await?;
+                    }
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+        Ok(SignUpAnswer {
+            user_id: user.id,
+            confirmed: false,
+        })
+    }
+
+    /// Confirms an address with its mailed code.
+    pub async fn confirm_sign_up(&self, email: &str, code: &str) -> ApiResult<()> {
+        let email = parse_email(email)?;
+        let code = parse_code(code)?;
+        let Some(user) = self.store.user_by_email(&email).await? else {
+            return Err(code_error(CodeCheck::Missing));
+        };
+        let purpose = CodePurpose::ConfirmSignUp;
+        let hash = codes::code_hash(user.id, purpose, &code);
+        match self
+            .store
+            .check_code(user.id, purpose, &hash, MAX_CODE_ATTEMPTS, now_ms())
+            .await?
+        {
+            CodeCheck::Accepted => {
+                self.store.confirm_user(user.id, now_ms()).await?;
+                Ok(())
+            }
+            other => Err(code_error(other)),
+        }
+    }
+
+    /// Mails a new confirmation code to an unconfirmed account; silently
+    /// does nothing otherwise.
+    pub async fn resend_code(&self, email: &str) -> ApiResult<()> {
+        let email = parse_email(email)?;
+        if let Some(user) = self.store.user_by_email(&email).await?
+            && !user.confirmed
+            && !user.disabled
+        {
+            self.mail_code(&user, CodePurpose::ConfirmSignUp).await?;
+        }
+        Ok(())
+    }
+
+    /// Refuses the attempt if the address is waiting out a lockout.
+    async fn check_throttle(&self, email: &Email) -> ApiResult<()> {
+        let throttle = self.store.throttle(email).await?;
+        let now = now_ms();
+        if throttle.locked_until > now {
+            let wait = u64::try_from(throttle.locked_until - now).unwrap_or(0);
+            return Err(ApiError::too_many_requests(Duration::from_millis(wait)));
+        }
+        Ok(())
+    }
+
+    /// Checks a password of an account (or of nobody, in the same time), and
+    /// counts a failure against the address.
+    async fn check_password(
+        &self,
+        email: &Email,
+        user: Option<&UserRecord>,
+        password: &str,
+    ) -> ApiResult<bool> {
+        // An impossible length cannot match; it is not worth hashing.
+        let ok = check_length(password).is_ok()
+            && self
+                .hasher
+                .verify(password.to_owned(), user.map(|u| u.password_hash.clone()))
+                .await
+                .map_err(ApiError::internal)?;
+        if !ok {
+            self.store.record_login_failure(email, now_ms()).await?;
+        }
+        Ok(ok)
+    }
+
+    /// Signs in and starts a session.
+    pub async fn sign_in(&self, email: &str, password: &str) -> ApiResult<TokenSet> {
+        let email = parse_email(email)?;
+        self.check_throttle(&email).await?;
+        let user = self.store.user_by_email(&email).await?;
+        let verified = self.check_password(&email, user.as_ref(), password).await?;
+        let user = match user {
+            Some(user) if verified => user,
+            _ => {
+                metrics::counter!("tasksync_sign_ins_total", "result" => "refused").increment(1);
+                return Err(ApiError::not_authorized(WRONG_CREDENTIALS));
+            }
+        };
+        // Only someone who knows the password learns these.
+        if user.disabled {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "UserDisabled",
+                "this account is disabled",
+            ));
+        }
+        if !user.confirmed {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "UserNotConfirmed",
+                "confirm your e-mail address with the code we sent first",
+            ));
+        }
+        self.store.clear_login_failures(&email).await?;
+        let now = now_ms();
+        let refresh_token = codes::new_refresh_token();
+        let session = SessionRecord {
+            id: SessionId::new(),
+            user_id: user.id,
+            created_at: now,
+            expires_at: now.saturating_add(ms(self.lifetimes.refresh)),
+            revoked_at: None,
+        };
+        self.store
+            .create_session(&session, &codes::refresh_hash(&refresh_token))
+            .await?;
+        metrics::counter!("tasksync_sign_ins_total", "result" => "ok").increment(1);
+        self.token_set(&user, session.id, refresh_token).await
+    }
+
+    async fn token_set(
+        &self,
+        user: &UserRecord,
+        sid: SessionId,
+        refresh: String,
+    ) -> ApiResult<TokenSet> {
+        let pair = self
+            .tokens
+            .issue(user, sid.as_uuid())
+            .await
+            .map_err(ApiError::internal)?;
+        Ok(TokenSet {
+            access_token: pair.access_token,
+            id_token: pair.id_token,
+            refresh_token: refresh,
+            expires_in: pair.expires_in,
+            token_type: "Bearer",
+        })
+    }
+
+    /// Trades a refresh token for a new token set. The old refresh token is
+    /// spent; presenting a spent one revokes the whole session.
+    pub async fn refresh(&self, refresh_token: &str) -> ApiResult<TokenSet> {
+        let invalid = || ApiError::not_authorized("invalid refresh token");
+        let next = codes::new_refresh_token();
+        let rotation = self
+            .store
+            .rotate_refresh(
+                &codes::refresh_hash(refresh_token),
+                &codes::refresh_hash(&next),
+                now_ms(),
+            )
+            .await?;
+        let session = match rotation {
+            Rotation::Rotated(session) => session,
+            Rotation::Reused(session) => {
+                tracing::warn!(session = %session.id, user = %session.user_id, "refresh token reused; session revoked");
+                metrics::counter!("tasksync_refresh_reuse_total").increment(1);
+                return Err(invalid());
+            }
+            Rotation::Invalid => return Err(invalid()),
+        };
+        let user = self
+            .store
+            .user_by_id(session.user_id)
+            .await?
+            .ok_or_else(invalid)?;
+        if user.disabled {
+            return Err(invalid());
+        }
+        self.token_set(&user, session.id, next).await
+    }
+
+    /// Ends the session of a refresh token, or with `global` every session of
+    /// its user. Unknown or already ended tokens are not an error.
+    pub async fn sign_out(&self, refresh_token: &str, global: bool) -> ApiResult<()> {
+        let now = now_ms();
+        let Some(session) = self
+            .store
+            .session_by_refresh(&codes::refresh_hash(refresh_token))
+            .await?
+        else {
+            return Ok(());
+        };
+        if !session.is_active(now) {
+            return Ok(());
+        }
+        if global {
+            self.store
+                .revoke_user_sessions(session.user_id, now)
+                .await?;
+        } else {
+            self.store.revoke_session(session.id, now).await?;
+        }
+        Ok(())
+    }
+
+    /// Mails a password reset code if the account exists; answers the same
+    /// either way.
+    pub async fn forgot_password(&self, email: &str) -> ApiResult<()> {
+        let email = parse_email(email)?;
+        if let Some(user) = self.store.user_by_email(&email).await?
+            && !user.disabled
+        {
+            self.mail_code(&user, CodePurpose::ResetPassword).await?;
+        }
+        Ok(())
+    }
+
+    /// Sets a new password with a mailed reset code and ends every session.
+    /// The code proves the address, so an unconfirmed account is confirmed too.
+    pub async fn confirm_forgot_password(
+        &self,
+        email: &str,
+        code: &str,
+        new: &str,
+    ) -> ApiResult<()> {
+        let email = parse_email(email)?;
+        let code = parse_code(code)?;
+        let password = new_password(new, &email)?;
+        let Some(user) = self.store.user_by_email(&email).await? else {
+            return Err(code_error(CodeCheck::Missing));
+        };
+        let purpose = CodePurpose::ResetPassword;
+        let hash = codes::code_hash(user.id, purpose, &code);
+        let check = self
+            .store
+            .check_code(user.id, purpose, &hash, MAX_CODE_ATTEMPTS, now_ms())
+            .await?;
+        if check != CodeCheck::Accepted {
+            return Err(code_error(check));
+        }
+        let hash = self
+            .hasher
+            .hash(password.expose().to_owned())
+            .await
+            .map_err(ApiError::internal)?;
+        self.store
+            .set_password(user.id, &hash, None, now_ms())
+            .await?;
+        if !user.confirmed {
+            self.store.confirm_user(user.id, now_ms()).await?;
+        }
+        self.store.clear_login_failures(&email).await?;
+        Ok(())
+    }
+
+    /// Changes the caller's password; every other session of the user ends.
+    pub async fn change_password(&self, caller: AuthUser, old: &str, new: &str) -> ApiResult<()> {
+        let user = self
+            .store
+            .user_by_id(caller.user_id)
+            .await?
+            .ok_or_else(|| ApiError::not_authorized("invalid token"))?;
+        self.check_throttle(&user.email).await?;
+        let password = new_password(new, &user.email)?;
+        if !self.check_password(&user.email, Some(&user), old).await? {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "IncorrectPassword",
+                "the current password is not correct",
+            ));
+        }
+        let hash = self
+            .hasher
+            .hash(password.expose().to_owned())
+            .await
+            .map_err(ApiError::internal)?;
+        self.store
+            .set_password(user.id, &hash, Some(caller.session_id), now_ms())
+            .await?;
+        Ok(())
+    }
+
+    /// The caller's account.
+    pub async fn me(&self, caller: AuthUser) -> ApiResult<Me> {
+        let user = self
+            .store
+            .user_by_id(caller.user_id)
+            .await?
+            .ok_or_else(|| ApiError::not_authorized("invalid token"))?;
+        Ok(Me {
+            user_id: user.id,
+            email: user.email,
+            email_verified: user.confirmed,
+        })
+    }
+
+    /// Verifies a bearer access token and that its session is still active.
+    pub async fn authenticate(&self, token: &str) -> ApiResult<AuthUser> {
+        let refused = || ApiError::not_authorized("invalid or expired access token");
+        let claims = self
+            .tokens
+            .verify(token, TokenUse::Access)
+            .await
+            .map_err(|e| {
+                tracing::debug!(error = %e, "access token refused");
+                refused()
+            })?;
+        let user_id = Uuid::parse_str(&claims.sub)
+            .map(UserId::from_uuid)
+            .map_err(|_| refused())?;
+        let session_id = Uuid::parse_str(&claims.sid)
+            .map(SessionId::from_uuid)
+            .map_err(|_| refused())?;
+        let session = self.store.session(session_id).await?.ok_or_else(refused)?;
+        if session.user_id != user_id || !session.is_active(now_ms()) {
+            return Err(refused());
+        }
+        Ok(AuthUser {
+            user_id,
+            session_id,
+        })
+    }
+}

@@ -1,0 +1,244 @@
+//! Command line and settings. Every setting of `tasksync serve` is a flag
+//! and an environment variable; the defaults run with no set-up.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use secrecy::{ExposeSecret, SecretString};
+use url::Url;
+
+/// tasksync: real-time task synchronisation server.
+#[derive(Debug, Parser)]
+#[command(name = "tasksync", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve(Box<Settings>),
+    /// Apply database migrations and exit.
+    Migrate(DatabaseArgs),
+    /// Manage user accounts.
+    Users {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// List every account.
+    List,
+    /// Mark an account's e-mail address as verified.
+    Confirm { email: String },
+    /// Disable an account and end all of its sessions.
+    Disable { email: String },
+    /// Enable a disabled account again.
+    Enable { email: String },
+}
+
+/// Where the database is.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// Database URL: `sqlite://PATH` (created on first start).
+    #[arg(
+        long,
+        env = "TASKSYNC_DATABASE_URL",
+        default_value = "sqlite://data/tasksync.db"
+    )]
+    pub database_url: String,
+    /// Connections of the read pool.
+    #[arg(long, env = "TASKSYNC_DB_READ_CONNECTIONS", default_value_t = 8)]
+    pub db_read_connections: u32,
+}
+
+/// Settings of `tasksync serve`.
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// Address and port to listen on.
+    #[arg(long, env = "TASKSYNC_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Public base URL: the token issuer and the base of links. Defaults to
+    /// `http://` + the listen address.
+    #[arg(long, env = "TASKSYNC_PUBLIC_URL")]
+    pub public_url: Option<Url>,
+    /// SMTP server for outgoing mail, e.g. `smtps://user:pass@mail.example.com`
+    /// or `smtp://127.0.0.1:2525` (plain, for a local relay). Required unless
+    /// in dev mode.
+    #[arg(long, env = "TASKSYNC_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<SecretString>,
+    /// Sender of outgoing mail.
+    #[arg(
+        long,
+        env = "TASKSYNC_SMTP_FROM",
+        default_value = "tasksync <no-reply@tasksync.invalid>"
+    )]
+    pub smtp_from: String,
+    /// Development mode: dev mailbox at /dev/mailbox when no SMTP is set,
+    /// relaxed CORS origins.
+    #[arg(long, env = "TASKSYNC_DEV", value_parser = clap::builder::BoolishValueParser::new(), default_value = "false", num_args = 0..=1, default_missing_value = "true")]
+    pub dev: bool,
+    /// Browser origins allowed to call the API (comma-separated). The origin
+    /// of the public URL is always allowed; dev mode allows any.
+    #[arg(long, env = "TASKSYNC_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+    /// Lifetime of access and ID tokens.
+    #[arg(long, env = "TASKSYNC_ACCESS_TOKEN_TTL", default_value = "15m", value_parser = humantime::parse_duration)]
+    pub access_token_ttl: Duration,
+    /// Absolute lifetime of a session (its refresh tokens).
+    #[arg(long, env = "TASKSYNC_REFRESH_TOKEN_TTL", default_value = "30d", value_parser = humantime::parse_duration)]
+    pub refresh_token_ttl: Duration,
+    /// Lifetime of e-mailed codes.
+    #[arg(long, env = "TASKSYNC_CODE_TTL", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub code_ttl: Duration,
+    /// How long ended sessions and spent codes are kept before they are purged.
+    #[arg(long, env = "TASKSYNC_RETENTION", default_value = "7d", value_parser = humantime::parse_duration)]
+    pub retention: Duration,
+    /// Audience (`aud`) of issued tokens.
+    #[arg(long, env = "TASKSYNC_TOKEN_AUDIENCE", default_value = "tasksync")]
+    pub token_audience: String,
+    /// Requests per minute one IP address may make to /auth/*.
+    #[arg(long, env = "TASKSYNC_AUTH_RATE_PER_MINUTE", default_value_t = 60)]
+    pub auth_rate_per_minute: u32,
+    /// Requests one IP address may make to /auth/* in a burst.
+    #[arg(long, env = "TASKSYNC_AUTH_RATE_BURST", default_value_t = 20)]
+    pub auth_rate_burst: u32,
+    /// Largest request body in bytes (413 beyond).
+    #[arg(long, env = "TASKSYNC_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// How long SIGTERM waits for in-flight requests before exiting anyway.
+    #[arg(long, env = "TASKSYNC_SHUTDOWN_GRACE", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub shutdown_grace: Duration,
+    /// Log format: `text` or `json`.
+    #[arg(long, env = "TASKSYNC_LOG_FORMAT", default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Settings {
+    /// Settings as `tasksync serve` with no flags has them (environment
+    /// variables still apply): the base for tests and embedding.
+    pub fn defaults() -> Self {
+        #[derive(Parser)]
+        struct Only {
+            #[command(flatten)]
+            settings: Settings,
+        }
+        // Parsing an empty command line cannot fail: every field has a default.
+        Only::try_parse_from(["tasksync"])
+            .map(|o| o.settings)
+            .unwrap_or_else(|e| unreachable!("defaults must parse: {e}"))
+    }
+
+    /// Refuses settings that cannot work, with a one-line reason.
+    pub fn validate(&self) -> Result<(), String> {
+        if !self.dev && self.smtp_url.is_none() {
+            return Err(
+                "production mode needs TASKSYNC_SMTP_URL to send sign-up codes \
+                        (set it, or set TASKSYNC_DEV=1 to use the dev mailbox)"
+                    .into(),
+            );
+        }
+        if let Some(smtp) = &self.smtp_url
+            && Url::parse(smtp.expose_secret()).is_err()
+        {
+            return Err("TASKSYNC_SMTP_URL is not a valid URL".into());
+        }
+        if self.access_token_ttl < Duration::from_secs(10) {
+            return Err("TASKSYNC_ACCESS_TOKEN_TTL must be at least 10s".into());
+        }
+        if self.refresh_token_ttl <= self.access_token_ttl {
+            return Err(
+                "TASKSYNC_REFRESH_TOKEN_TTL must be longer than the access token TTL".into(),
+            );
+        }
+        if self.auth_rate_per_minute == 0 || self.auth_rate_burst == 0 {
+            return Err("auth rate limits must be at least 1".into());
+        }
+        if self.max_body_bytes < 1024 {
+            return Err("TASKSYNC_MAX_BODY_BYTES must be at least 1024".into());
+        }
+        Ok(())
+    }
+
+    /// The issuer: the public URL without a trailing slash.
+    pub fn issuer(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.as_str().trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_documented_ones() {
+        let s = Settings::defaults();
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.database.database_url, "sqlite://data/tasksync.db");
+        assert_eq!(s.access_token_ttl, Duration::from_secs(15 * 60));
+        assert_eq!(s.refresh_token_ttl, Duration::from_secs(30 * 86400));
+        assert_eq!(s.code_ttl, Duration::from_secs(86400));
+        assert_eq!(s.retention, Duration::from_secs(7 * 86400));
+        assert_eq!(s.max_body_bytes, 1024 * 1024);
+        assert!(!s.dev);
+        assert_eq!(s.issuer(), "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn production_without_smtp_is_refused_with_a_reason() {
+        let s = Settings::defaults();
+        let err = s.validate().expect_err("must refuse");
+        assert!(err.contains("TASKSYNC_SMTP_URL"), "{err}");
+        let dev = Settings {
+            dev: true,
+            ..Settings::defaults()
+        };
+        assert_eq!(dev.validate(), Ok(()));
+    }
+
+    #[test]
+    fn flags_parse() {
+        let cli = Cli::try_parse_from([
+            "tasksync",
+            "serve",
+            "--dev",
+            "--listen",
+            "0.0.0.0:9000",
+            "--allowed-origins",
+            "https://a.example,https://b.example",
+            "--access-token-ttl",
+            "5m",
+            "--public-url",
+            "https://tasks.example.com/",
+        ])
+        .expect("parses");
+        let Command::Serve(s) = cli.command else {
+            panic!("not serve")
+        };
+        assert!(s.dev);
+        assert_eq!(s.listen.port(), 9000);
+        assert_eq!(
+            s.allowed_origins,
+            ["https://a.example", "https://b.example"]
+        );
+        assert_eq!(s.access_token_ttl, Duration::from_secs(300));
+        assert_eq!(s.issuer(), "https://tasks.example.com");
+    }
+}

@@ -1,0 +1,91 @@
+//! The HTTP surface: routes, middleware, errors and extractors.
+
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod rate_limit;
+
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{HeaderValue, Method, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::auth::routes as auth;
+use crate::state::AppState;
+use rate_limit::IpRateLimit;
+
+/// The whole application router.
+pub fn router(state: AppState, auth_limit: IpRateLimit) -> Router {
+    let auth_routes = auth::router().layer(middleware::from_fn_with_state(
+        auth_limit,
+        rate_limit::limit,
+    ));
+    let mut app = Router::new()
+        .nest("/auth", auth_routes)
+        .route("/.well-known/jwks.json", get(auth::jwks))
+        .route(
+            "/.well-known/openid-configuration",
+            get(auth::openid_configuration),
+        )
+        .route("/healthz", get(health::healthz))
+        .route("/metrics", get(health::metrics));
+    if state.settings.dev && state.dev_mailbox.is_some() {
+        app = app.route("/dev/mailbox", get(health::dev_mailbox));
+    }
+    let cors = cors(&state);
+    app.fallback(|| async { error::ApiError::not_found() })
+        .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
+        .layer(middleware::from_fn(record_metrics))
+        .layer(cors)
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+fn cors(state: &AppState) -> CorsLayer {
+    let settings = &state.settings;
+    let origin = if settings.dev {
+        AllowOrigin::mirror_request()
+    } else {
+        let mut origins: Vec<HeaderValue> = settings
+            .allowed_origins
+            .iter()
+            .filter_map(|o| HeaderValue::from_str(o.trim().trim_end_matches('/')).ok())
+            .collect();
+        if let Some(url) = &settings.public_url
+            && let Ok(v) = HeaderValue::from_str(&url.origin().ascii_serialization())
+        {
+            origins.push(v);
+        }
+        AllowOrigin::list(origins)
+    };
+    CorsLayer::new()
+        .allow_origin(origin)
+        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .expose_headers([header::RETRY_AFTER])
+        .max_age(std::time::Duration::from_secs(600))
+}
+
+/// Counts requests and their latency by method, route and status. The route
+/// is the matched pattern, never the raw path, so label sets stay bounded.
+async fn record_metrics(request: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = request.method().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    let labels = [("method", method), ("route", route), ("status", status)];
+    metrics::counter!("tasksync_http_requests_total", &labels).increment(1);
+    metrics::histogram!("tasksync_http_request_duration_seconds", &labels)
+        .record(start.elapsed().as_secs_f64());
+    response.into_response()
+}

@@ -1,0 +1,22 @@
+//! The tasksync server: accounts with e-mail verification and signed
+//! tokens, over one store, served by axum.
+//!
+//! # Layout
+//! - [`config`]: the command line and [`config::Settings`].
+//! - [`startup`]: [`startup::Application`]: build, bind, serve, drain.
+//! - [`http`]: router, middleware (metrics, CORS, rate limits), errors, extractors.
+//! - [`auth`]: the `/auth/*` flows, tokens, Argon2id hashing, mail.
+//! - [`admin`]: `tasksync users …` and `tasksync migrate`.
+//! - [`telemetry`]: logging and the Prometheus recorder.
+
+pub mod admin;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod http;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+
+pub use config::Settings;
+pub use startup::Application;

@@ -1,0 +1,73 @@
+//! The `tasksync` binary: parses the command line and runs it.
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+use tasksync_server::config::{Cli, Command, LogFormat};
+use tasksync_server::{Application, admin, telemetry};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line, with the chain of causes: "what failed: why".
+            eprintln!("tasksync: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(settings) => {
+            telemetry::init_logging(settings.log_format);
+            let app = Application::build(*settings).await?;
+            let s = &app.state().settings;
+            tracing::info!(
+                addr = %app.local_addr(),
+                dev = s.dev,
+                mail = if app.state().dev_mailbox.is_some() { "dev mailbox" } else { "smtp" },
+                "tasksync listening"
+            );
+            app.run_until_stopped(shutdown_signal()).await
+        }
+        Command::Migrate(db) => {
+            telemetry::init_logging(LogFormat::Text);
+            admin::migrate(&db).await
+        }
+        Command::Users { db, command } => {
+            telemetry::init_logging(LogFormat::Text);
+            admin::users(&db, &command).await
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

@@ -1,0 +1,173 @@
+//! Building and running the server: [`Application::build`] binds (port 0 in
+//! tests) and [`Application::run_until_stopped`] serves until its shutdown
+//! future resolves, then drains in-flight requests.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::auth::AuthService;
+use crate::auth::mail::Mailer;
+use crate::auth::passwords::Hasher;
+use crate::auth::service::Lifetimes;
+use crate::auth::tokens::TokenService;
+use crate::clock::{ms, now_ms};
+use crate::config::Settings;
+use crate::http::rate_limit::IpRateLimit;
+use crate::state::AppState;
+use crate::telemetry::metrics_handle;
+
+/// A bound, ready-to-run server.
+#[derive(Debug)]
+pub struct Application {
+    listener: TcpListener,
+    addr: SocketAddr,
+    router: Router,
+    state: AppState,
+    auth_limit: IpRateLimit,
+}
+
+/// Opens and migrates the database the settings name.
+pub async fn open_store(
+    db: &crate::config::DatabaseArgs,
+) -> anyhow::Result<Arc<dyn tasksync_store::Store>> {
+    let options = tasksync_store::ConnectOptions {
+        url: db.database_url.clone(),
+        read_connections: db.db_read_connections,
+    };
+    let store = tasksync_store::connect(&options)
+        .await
+        .context("opening the database")?;
+    store.migrate().await.context("migrating the database")?;
+    Ok(store)
+}
+
+impl Application {
+    /// Checks the settings, opens and migrates the database, loads (or
+    /// creates) the signing keys and binds the listener.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        settings.validate().map_err(anyhow::Error::msg)?;
+        let store = open_store(&settings.database).await?;
+        let metrics = metrics_handle()?;
+        let tokens = TokenService::load(
+            store.clone(),
+            settings.issuer(),
+            settings.token_audience.clone(),
+            settings.access_token_ttl,
+        )
+        .await
+        .context("loading signing keys")?;
+        let hasher = Hasher::new().await?;
+        let mailer = Mailer::from_settings(&settings)?;
+        let dev_mailbox = mailer.dev_mailbox();
+        let lifetimes = Lifetimes {
+            refresh: settings.refresh_token_ttl,
+            code: settings.code_ttl,
+        };
+        let auth = Arc::new(AuthService::new(
+            store.clone(),
+            tokens,
+            hasher,
+            mailer,
+            lifetimes,
+        ));
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("listening on {}", settings.listen))?;
+        let addr = listener.local_addr()?;
+        let auth_limit =
+            IpRateLimit::per_minute(settings.auth_rate_per_minute, settings.auth_rate_burst);
+        let state = AppState {
+            settings: Arc::new(settings),
+            store,
+            auth,
+            dev_mailbox,
+            metrics,
+        };
+        let router = crate::http::router(state.clone(), auth_limit.clone());
+        Ok(Self {
+            listener,
+            addr,
+            router,
+            state,
+            auth_limit,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting, lets
+    /// in-flight requests finish (up to the shutdown grace period) and
+    /// stops the background jobs.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let jobs = tokio::spawn(maintenance(
+            self.state.clone(),
+            self.auth_limit.clone(),
+            stop_rx.clone(),
+        ));
+        let grace = self.state.settings.shutdown_grace;
+        let signalled = async move {
+            shutdown.await;
+            tracing::info!("shutting down: draining in-flight requests");
+            let _ = stop_tx.send(true);
+        };
+        let server = axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(signalled);
+        let mut stopped = stop_rx;
+        let deadline = async move {
+            let _ = stopped.changed().await;
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            result = server => result.context("serving HTTP")?,
+            () = deadline => tracing::warn!(?grace, "grace period over; exiting with requests in flight"),
+        }
+        let _ = jobs.await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Periodic upkeep: purge ended sessions and codes, trim the rate limiter.
+async fn maintenance(state: AppState, limit: IpRateLimit, mut stop: watch::Receiver<bool>) {
+    let mut purge = tokio::time::interval(Duration::from_secs(600));
+    let mut trim = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = purge.tick() => {
+                let keep = ms(state.settings.retention);
+                match state.store.purge_expired(now_ms(), keep).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(rows = n, "purged ended sessions and codes"),
+                    Err(e) => tracing::warn!(error = %e, "purge failed"),
+                }
+            }
+            _ = trim.tick() => limit.retain_recent(),
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! The state every handler shares.
+
+use std::sync::Arc;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use tasksync_store::Store;
+
+use crate::auth::AuthService;
+use crate::auth::mail::DevMailbox;
+use crate::config::Settings;
+
+/// Cheap to clone: everything inside is shared.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub store: Arc<dyn Store>,
+    pub auth: Arc<AuthService>,
+    /// Present when mail goes to the dev mailbox.
+    pub dev_mailbox: Option<Arc<DevMailbox>>,
+    pub metrics: PrometheusHandle,
+}

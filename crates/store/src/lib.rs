@@ -1,0 +1,258 @@
+//! Persistence of tasksync behind one [`Store`] trait.
+//!
+//! The server holds an `Arc<dyn Store>` and never sees SQL. Every method is a
+//! single transaction: what must change together changes together or not at
+//! all. Times are epoch milliseconds chosen by the caller, so behaviour that
+//! depends on time is testable.
+//!
+//! # Layout
+//! - [`Store`] and its record types (this file).
+//! - [`sqlite`]: the embedded adapter (WAL, `synchronous=FULL`, one writer).
+//! - `migrations/sqlite`: its schema, applied by [`Store::migrate`].
+
+pub mod sqlite;
+
+use async_trait::async_trait;
+use tasksync_core::{Email, SessionId, UserId};
+
+pub use sqlite::SqliteStore;
+
+/// Connection settings shared by every backend.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// `sqlite://path/to/file.db` (PostgreSQL is planned, not yet built).
+    pub url: String,
+    /// Connections used for reads (writes always use one connection on SQLite).
+    pub read_connections: u32,
+}
+
+/// Opens the store the URL names. Does not migrate: call [`Store::migrate`].
+pub async fn connect(options: &ConnectOptions) -> Result<std::sync::Arc<dyn Store>> {
+    let url = options.url.as_str();
+    if url.starts_with("sqlite:") {
+        let store = SqliteStore::connect(url, options.read_connections).await?;
+        Ok(std::sync::Arc::new(store))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Err(StoreError::Config(
+            "PostgreSQL is not supported by this version yet; use a sqlite:// URL".into(),
+        ))
+    } else {
+        Err(StoreError::Config(format!(
+            "unsupported database URL {:?}: expected sqlite://PATH",
+            redact_url(url)
+        )))
+    }
+}
+
+/// The URL without any password, for messages.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            format!("{}://***{}", &url[..scheme_end], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Errors of the store. The server maps them to answers; their text is for
+/// logs only and never reaches a client.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique value (such as an e-mail address) is already taken.
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    /// The row the operation needs does not exist.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The database URL or file is unusable.
+    #[error("database configuration: {0}")]
+    Config(String),
+    /// A stored value could not be decoded into its domain type.
+    #[error("corrupt {0} in the database")]
+    Corrupt(&'static str),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A user account as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub id: UserId,
+    pub email: Email,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    pub confirmed: bool,
+    pub disabled: bool,
+    pub created_at: i64,
+}
+
+/// What a one-time code is for. A code of one purpose never works for the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodePurpose {
+    ConfirmSignUp,
+    ResetPassword,
+}
+
+impl CodePurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ConfirmSignUp => "confirm_sign_up",
+            Self::ResetPassword => "reset_password",
+        }
+    }
+}
+
+/// A code to store; it replaces any earlier code of the same user and purpose.
+#[derive(Debug, Clone)]
+pub struct NewCode {
+    pub user_id: UserId,
+    pub purpose: CodePurpose,
+    /// Keyed hash of the digits; the digits themselves are never stored.
+    pub code_hash: Vec<u8>,
+    pub expires_at: i64,
+}
+
+/// The outcome of trying a code. Only `Accepted` consumes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeCheck {
+    Accepted,
+    /// Wrong digits; the try was counted.
+    Wrong,
+    Expired,
+    /// No code was issued, or it was already used.
+    Missing,
+    /// The allowed number of wrong tries is used up; a new code is needed.
+    TooManyAttempts,
+}
+
+/// A session as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub id: SessionId,
+    pub user_id: UserId,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+impl SessionRecord {
+    /// Whether tokens of this session may be used at `now`.
+    pub fn is_active(&self, now: i64) -> bool {
+        self.revoked_at.is_none() && now < self.expires_at
+    }
+}
+
+/// The outcome of presenting a refresh token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// The token was current: it is now spent and the new one is current.
+    Rotated(SessionRecord),
+    /// The token was already spent: the whole session is now revoked.
+    Reused(SessionRecord),
+    /// Unknown token, or its session is revoked or expired.
+    Invalid,
+}
+
+/// A JWT signing key pair.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SigningKeyRecord {
+    pub kid: String,
+    /// PKCS#8 DER of the Ed25519 private key.
+    pub private_der: Vec<u8>,
+    /// The 32-byte Ed25519 public key.
+    pub public_key: Vec<u8>,
+    pub created_at: i64,
+}
+
+impl std::fmt::Debug for SigningKeyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKeyRecord")
+            .field("kid", &self.kid)
+            .field("private_der", &"<redacted>")
+            .field("created_at", &self.created_at)
+            .finish()
+    }
+}
+
+/// Sign-in throttling state of one e-mail address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Throttle {
+    pub failures: u32,
+    pub locked_until: i64,
+}
+
+/// Everything tasksync persists. Implemented by [`SqliteStore`] (and, later,
+/// a PostgreSQL adapter that must pass the same conformance suite).
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Succeeds when the database answers.
+    async fn ping(&self) -> Result<()>;
+    /// Applies pending schema migrations. Safe to call on every start.
+    async fn migrate(&self) -> Result<()>;
+
+    /// Creates an unconfirmed account. `Conflict` if the address is taken.
+    async fn create_user(&self, user: &UserRecord) -> Result<()>;
+    async fn user_by_email(&self, email: &Email) -> Result<Option<UserRecord>>;
+    async fn user_by_id(&self, id: UserId) -> Result<Option<UserRecord>>;
+    /// All accounts, oldest first (for the admin command).
+    async fn list_users(&self) -> Result<Vec<UserRecord>>;
+    /// Marks the address verified. `NotFound` if there is no such user.
+    async fn confirm_user(&self, id: UserId, now: i64) -> Result<()>;
+    /// Disables or re-enables an account; disabling revokes every session.
+    /// Returns the sessions it revoked.
+    async fn set_disabled(&self, id: UserId, disabled: bool, now: i64) -> Result<Vec<SessionId>>;
+    /// Replaces the password hash and revokes every session of the user but
+    /// `keep`. Returns the sessions it revoked.
+    async fn set_password(
+        &self,
+        id: UserId,
+        password_hash: &str,
+        keep: Option<SessionId>,
+        now: i64,
+    ) -> Result<Vec<SessionId>>;
+
+    /// Stores a code, replacing an earlier one of the same purpose.
+    async fn put_code(&self, code: &NewCode) -> Result<()>;
+    /// Tries a code: counts wrong tries, refuses after `max_attempts` wrong
+    /// ones, and deletes the code when it is accepted (single use).
+    async fn check_code(
+        &self,
+        user_id: UserId,
+        purpose: CodePurpose,
+        code_hash: &[u8],
+        max_attempts: u32,
+        now: i64,
+    ) -> Result<CodeCheck>;
+
+    /// Starts a session whose first refresh token has `refresh_hash`.
+    async fn create_session(&self, session: &SessionRecord, refresh_hash: &[u8]) -> Result<()>;
+    /// Spends `old_hash` and makes `new_hash` current, or detects reuse.
+    async fn rotate_refresh(&self, old_hash: &[u8], new_hash: &[u8], now: i64) -> Result<Rotation>;
+    /// The session a refresh token (current or spent) belongs to.
+    async fn session_by_refresh(&self, hash: &[u8]) -> Result<Option<SessionRecord>>;
+    async fn session(&self, id: SessionId) -> Result<Option<SessionRecord>>;
+    /// Revokes one session; false if it was already revoked or unknown.
+    async fn revoke_session(&self, id: SessionId, now: i64) -> Result<bool>;
+    /// Revokes every active session of a user. Returns the ones it revoked.
+    async fn revoke_user_sessions(&self, user_id: UserId, now: i64) -> Result<Vec<SessionId>>;
+
+    /// All signing keys, newest first.
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>>;
+    /// Stores `key` only if there is no key yet (several nodes may start at
+    /// once); returns the keys afterwards, newest first.
+    async fn init_signing_key(&self, key: &SigningKeyRecord) -> Result<Vec<SigningKeyRecord>>;
+
+    async fn throttle(&self, email: &Email) -> Result<Throttle>;
+    /// Counts a failed sign-in and sets the wait that follows it
+    /// ([`tasksync_core::lockout::delay_secs`]).
+    async fn record_login_failure(&self, email: &Email, now: i64) -> Result<Throttle>;
+    async fn clear_login_failures(&self, email: &Email) -> Result<()>;
+
+    /// Deletes expired codes, sessions ended more than `keep_ms` ago and stale
+    /// throttle rows. Returns the number of rows removed.
+    async fn purge_expired(&self, now: i64, keep_ms: i64) -> Result<u64>;
+}

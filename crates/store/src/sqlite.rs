@@ -1,0 +1,539 @@
+//! The embedded SQLite adapter.
+//!
+//! Durability comes first: WAL with `synchronous=FULL`, so a committed write
+//! survives power loss, not only a crash. All writes go through one
+//! connection (SQLite has a single writer anyway); reads use a pool of their
+//! own and never wait for writes.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Row, Sqlite, Transaction};
+use tasksync_core::{Email, SessionId, UserId, lockout};
+use uuid::Uuid;
+
+use crate::{
+    CodeCheck, CodePurpose, NewCode, Result, Rotation, SessionRecord, SigningKeyRecord, Store,
+    StoreError, Throttle, UserRecord,
+};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// SQLite behind the [`Store`] trait.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    /// Exactly one connection: the single writer.
+    writer: SqlitePool,
+    readers: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at a `sqlite://` URL. The
+    /// directory of the file is created too, so the default runs with no set-up.
+    pub async fn connect(url: &str, readers: u32) -> Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Config(format!("bad SQLite URL {url:?}: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        if let Some(dir) = options.get_filename().parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Config(format!("cannot create directory {}: {e}", dir.display()))
+            })?;
+        }
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        let readers = SqlitePoolOptions::new()
+            .max_connections(readers.max(1))
+            .connect_with(options)
+            .await?;
+        Ok(Self { writer, readers })
+    }
+
+    async fn begin(&self) -> Result<Transaction<'static, Sqlite>> {
+        Ok(self.writer.begin().await?)
+    }
+}
+
+fn user_from_row(row: &SqliteRow) -> Result<UserRecord> {
+    let email: String = row.try_get("email")?;
+    Ok(UserRecord {
+        id: UserId::from_uuid(row.try_get::<Uuid, _>("id")?),
+        email: Email::parse(&email).map_err(|_| StoreError::Corrupt("e-mail address"))?,
+        password_hash: row.try_get("password_hash")?,
+        confirmed: row.try_get("confirmed")?,
+        disabled: row.try_get("disabled")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn session_from_row(row: &SqliteRow) -> Result<SessionRecord> {
+    Ok(SessionRecord {
+        id: SessionId::from_uuid(row.try_get::<Uuid, _>("id")?),
+        user_id: UserId::from_uuid(row.try_get::<Uuid, _>("user_id")?),
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+    })
+}
+
+fn key_from_row(row: &SqliteRow) -> Result<SigningKeyRecord> {
+    Ok(SigningKeyRecord {
+        kid: row.try_get("kid")?,
+        private_der: row.try_get("private_der")?,
+        public_key: row.try_get("public_key")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn ids(rows: Vec<SqliteRow>) -> Result<Vec<SessionId>> {
+    rows.iter()
+        .map(|r| Ok(SessionId::from_uuid(r.try_get::<Uuid, _>("id")?)))
+        .collect()
+}
+
+async fn revoke_all(
+    tx: &mut Transaction<'static, Sqlite>,
+    user_id: UserId,
+    keep: Option<SessionId>,
+    now: i64,
+) -> Result<Vec<SessionId>> {
+    let rows = sqlx::query(
+        "UPDATE sessions SET revoked_at = $1
+         WHERE user_id = $2 AND revoked_at IS NULL AND ($3 IS NULL OR id <> $3)
+         RETURNING id",
+    )
+    .bind(now)
+    .bind(user_id.as_uuid())
+    .bind(keep.map(|s| s.as_uuid()))
+    .fetch_all(&mut **tx)
+    .await?;
+    ids(rows)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.readers).await?;
+        Ok(())
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        MIGRATOR.run(&self.writer).await?;
+        Ok(())
+    }
+
+    async fn create_user(&self, user: &UserRecord) -> Result<()> {
+        let result = sqlx::query(
+            "INSERT INTO users (id, email, password_hash, confirmed, disabled, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $6)",
+        )
+        .bind(user.id.as_uuid())
+        .bind(user.email.as_str())
+        .bind(&user.password_hash)
+        .bind(user.confirmed)
+        .bind(user.disabled)
+        .bind(user.created_at)
+        .execute(&self.writer)
+        .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                Err(StoreError::Conflict("user"))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn user_by_email(&self, email: &Email) -> Result<Option<UserRecord>> {
+        sqlx::query(
+            "SELECT id, email, password_hash, confirmed, disabled, created_at
+             FROM users WHERE email = $1",
+        )
+        .bind(email.as_str())
+        .fetch_optional(&self.readers)
+        .await?
+        .as_ref()
+        .map(user_from_row)
+        .transpose()
+    }
+
+    async fn user_by_id(&self, id: UserId) -> Result<Option<UserRecord>> {
+        sqlx::query(
+            "SELECT id, email, password_hash, confirmed, disabled, created_at
+             FROM users WHERE id = $1",
+        )
+        .bind(id.as_uuid())
+        .fetch_optional(&self.readers)
+        .await?
+        .as_ref()
+        .map(user_from_row)
+        .transpose()
+    }
+
+    async fn list_users(&self) -> Result<Vec<UserRecord>> {
+        sqlx::query(
+            "SELECT id, email, password_hash, confirmed, disabled, created_at
+             FROM users ORDER BY created_at, email",
+        )
+        .fetch_all(&self.readers)
+        .await?
+        .iter()
+        .map(user_from_row)
+        .collect()
+    }
+
+    async fn confirm_user(&self, id: UserId, now: i64) -> Result<()> {
+        let done = sqlx::query("UPDATE users SET confirmed = 1, updated_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(id.as_uuid())
+            .execute(&self.writer)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("user"));
+        }
+        Ok(())
+    }
+
+    async fn set_disabled(&self, id: UserId, disabled: bool, now: i64) -> Result<Vec<SessionId>> {
+        let mut tx = self.begin().await?;
+        let done = sqlx::query("UPDATE users SET disabled = $1, updated_at = $2 WHERE id = $3")
+            .bind(disabled)
+            .bind(now)
+            .bind(id.as_uuid())
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("user"));
+        }
+        let revoked = if disabled {
+            revoke_all(&mut tx, id, None, now).await?
+        } else {
+            Vec::new()
+        };
+        tx.commit().await?;
+        Ok(revoked)
+    }
+
+    async fn set_password(
+        &self,
+        id: UserId,
+        password_hash: &str,
+        keep: Option<SessionId>,
+        now: i64,
+    ) -> Result<Vec<SessionId>> {
+        let mut tx = self.begin().await?;
+        let done =
+            sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+                .bind(password_hash)
+                .bind(now)
+                .bind(id.as_uuid())
+                .execute(&mut *tx)
+                .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("user"));
+        }
+        let revoked = revoke_all(&mut tx, id, keep, now).await?;
+        tx.commit().await?;
+        Ok(revoked)
+    }
+
+    async fn put_code(&self, code: &NewCode) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO codes (user_id, purpose, code_hash, expires_at, attempts)
+             VALUES ($1, $2, $3, $4, 0)
+             ON CONFLICT (user_id, purpose) DO UPDATE
+             SET code_hash = excluded.code_hash, expires_at = excluded.expires_at, attempts = 0",
+        )
+        .bind(code.user_id.as_uuid())
+        .bind(code.purpose.as_str())
+        .bind(&code.code_hash)
+        .bind(code.expires_at)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn check_code(
+        &self,
+        user_id: UserId,
+        purpose: CodePurpose,
+        code_hash: &[u8],
+        max_attempts: u32,
+        now: i64,
+    ) -> Result<CodeCheck> {
+        let mut tx = self.begin().await?;
+        let row = sqlx::query(
+            "SELECT code_hash, expires_at, attempts FROM codes WHERE user_id = $1 AND purpose = $2",
+        )
+        .bind(user_id.as_uuid())
+        .bind(purpose.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(CodeCheck::Missing);
+        };
+        let stored: Vec<u8> = row.try_get("code_hash")?;
+        let expires_at: i64 = row.try_get("expires_at")?;
+        let attempts: i64 = row.try_get("attempts")?;
+        let outcome = if attempts >= i64::from(max_attempts) {
+            CodeCheck::TooManyAttempts
+        } else if now >= expires_at {
+            CodeCheck::Expired
+        } else if stored == code_hash {
+            sqlx::query("DELETE FROM codes WHERE user_id = $1 AND purpose = $2")
+                .bind(user_id.as_uuid())
+                .bind(purpose.as_str())
+                .execute(&mut *tx)
+                .await?;
+            CodeCheck::Accepted
+        } else {
+            sqlx::query(
+                "UPDATE codes SET attempts = attempts + 1 WHERE user_id = $1 AND purpose = $2",
+            )
+            .bind(user_id.as_uuid())
+            .bind(purpose.as_str())
+            .execute(&mut *tx)
+            .await?;
+            CodeCheck::Wrong
+        };
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    async fn create_session(&self, session: &SessionRecord, refresh_hash: &[u8]) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO sessions (id, user_id, created_at, expires_at, revoked_at)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(session.id.as_uuid())
+        .bind(session.user_id.as_uuid())
+        .bind(session.created_at)
+        .bind(session.expires_at)
+        .bind(session.revoked_at)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)",
+        )
+        .bind(refresh_hash)
+        .bind(session.id.as_uuid())
+        .bind(session.created_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn rotate_refresh(&self, old_hash: &[u8], new_hash: &[u8], now: i64) -> Result<Rotation> {
+        let mut tx = self.begin().await?;
+        let row = sqlx::query(
+            "SELECT s.id, s.user_id, s.created_at, s.expires_at, s.revoked_at, t.spent_at
+             FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
+             WHERE t.token_hash = $1",
+        )
+        .bind(old_hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(Rotation::Invalid);
+        };
+        let mut session = session_from_row(&row)?;
+        let spent_at: Option<i64> = row.try_get("spent_at")?;
+        if !session.is_active(now) {
+            return Ok(Rotation::Invalid);
+        }
+        if spent_at.is_some() {
+            sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(session.id.as_uuid())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            session.revoked_at = Some(now);
+            return Ok(Rotation::Reused(session));
+        }
+        sqlx::query("UPDATE refresh_tokens SET spent_at = $1 WHERE token_hash = $2")
+            .bind(now)
+            .bind(old_hash)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)",
+        )
+        .bind(new_hash)
+        .bind(session.id.as_uuid())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Rotation::Rotated(session))
+    }
+
+    async fn session_by_refresh(&self, hash: &[u8]) -> Result<Option<SessionRecord>> {
+        sqlx::query(
+            "SELECT s.id, s.user_id, s.created_at, s.expires_at, s.revoked_at
+             FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
+             WHERE t.token_hash = $1",
+        )
+        .bind(hash)
+        .fetch_optional(&self.readers)
+        .await?
+        .as_ref()
+        .map(session_from_row)
+        .transpose()
+    }
+
+    async fn session(&self, id: SessionId) -> Result<Option<SessionRecord>> {
+        sqlx::query(
+            "SELECT id, user_id, created_at, expires_at, revoked_at FROM sessions WHERE id = $1",
+        )
+        .bind(id.as_uuid())
+        .fetch_optional(&self.readers)
+        .await?
+        .as_ref()
+        .map(session_from_row)
+        .transpose()
+    }
+
+    async fn revoke_session(&self, id: SessionId, now: i64) -> Result<bool> {
+        let done =
+            sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(now)
+                .bind(id.as_uuid())
+                .execute(&self.writer)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn revoke_user_sessions(&self, user_id: UserId, now: i64) -> Result<Vec<SessionId>> {
+        let mut tx = self.begin().await?;
+        let revoked = revoke_all(&mut tx, user_id, None, now).await?;
+        tx.commit().await?;
+        Ok(revoked)
+    }
+
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>> {
+        sqlx::query(
+            "SELECT kid, private_der, public_key, created_at FROM signing_keys
+             ORDER BY created_at DESC, kid",
+        )
+        .fetch_all(&self.readers)
+        .await?
+        .iter()
+        .map(key_from_row)
+        .collect()
+    }
+
+    async fn init_signing_key(&self, key: &SigningKeyRecord) -> Result<Vec<SigningKeyRecord>> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, private_der, public_key, created_at)
+             SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM signing_keys)",
+        )
+        .bind(&key.kid)
+        .bind(&key.private_der)
+        .bind(&key.public_key)
+        .bind(key.created_at)
+        .execute(&mut *tx)
+        .await?;
+        let keys = sqlx::query(
+            "SELECT kid, private_der, public_key, created_at FROM signing_keys
+             ORDER BY created_at DESC, kid",
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(key_from_row)
+        .collect::<Result<Vec<_>>>()?;
+        tx.commit().await?;
+        Ok(keys)
+    }
+
+    async fn throttle(&self, email: &Email) -> Result<Throttle> {
+        let row = sqlx::query("SELECT failures, locked_until FROM login_throttle WHERE email = $1")
+            .bind(email.as_str())
+            .fetch_optional(&self.readers)
+            .await?;
+        row.map_or(Ok(Throttle::default()), |r| throttle_from_row(&r))
+    }
+
+    async fn record_login_failure(&self, email: &Email, now: i64) -> Result<Throttle> {
+        let mut tx = self.begin().await?;
+        let row = sqlx::query(
+            "INSERT INTO login_throttle (email, failures, locked_until) VALUES ($1, 1, 0)
+             ON CONFLICT (email) DO UPDATE SET failures = login_throttle.failures + 1
+             RETURNING failures, locked_until",
+        )
+        .bind(email.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+        let mut throttle = throttle_from_row(&row)?;
+        let delay_ms =
+            i64::try_from(lockout::delay_secs(throttle.failures) * 1000).unwrap_or(i64::MAX);
+        if delay_ms > 0 {
+            throttle.locked_until = now.saturating_add(delay_ms);
+            sqlx::query("UPDATE login_throttle SET locked_until = $1 WHERE email = $2")
+                .bind(throttle.locked_until)
+                .bind(email.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(throttle)
+    }
+
+    async fn clear_login_failures(&self, email: &Email) -> Result<()> {
+        sqlx::query("DELETE FROM login_throttle WHERE email = $1")
+            .bind(email.as_str())
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn purge_expired(&self, now: i64, keep_ms: i64) -> Result<u64> {
+        let horizon = now.saturating_sub(keep_ms);
+        let mut tx = self.begin().await?;
+        let mut removed = 0;
+        removed += sqlx::query("DELETE FROM codes WHERE expires_at < $1")
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        removed += sqlx::query(
+            "DELETE FROM sessions WHERE expires_at < $1 OR (revoked_at IS NOT NULL AND revoked_at < $1)",
+        )
+        .bind(horizon)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        removed += sqlx::query("DELETE FROM login_throttle WHERE locked_until < $1")
+            .bind(horizon)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(removed)
+    }
+}
+
+fn throttle_from_row(row: &SqliteRow) -> Result<Throttle> {
+    let failures: i64 = row.try_get("failures")?;
+    Ok(Throttle {
+        failures: u32::try_from(failures).unwrap_or(u32::MAX),
+        locked_until: row.try_get("locked_until")?,
+    })
+}
