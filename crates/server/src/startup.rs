@@ -51,8 +51,16 @@ pub async fn open_store(
 impl Application {
     /// Checks the settings, opens and migrates the database, loads (or
     /// creates) the signing keys and binds the listener.
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+    pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
         settings.validate().map_err(anyhow::Error::msg)?;
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("listening on {}", settings.listen))?;
+        let addr = listener.local_addr()?;
+        if settings.public_url.is_none() {
+            // The issuer names the port actually bound (port 0 in tests).
+            settings.public_url = Some(format!("http://{addr}").parse()?);
+        }
         let store = open_store(&settings.database).await?;
         let metrics = metrics_handle()?;
         let tokens = TokenService::load(
@@ -77,10 +85,6 @@ impl Application {
             mailer,
             lifetimes,
         ));
-        let listener = TcpListener::bind(settings.listen)
-            .await
-            .with_context(|| format!("listening on {}", settings.listen))?;
-        let addr = listener.local_addr()?;
         let auth_limit =
             IpRateLimit::per_minute(settings.auth_rate_per_minute, settings.auth_rate_burst);
         let state = AppState {

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs every test suite of tasksync. Each suite first ensures what it needs;
+# a suite that cannot run is skipped loudly, and with TASKSYNC_REQUIRE_ALL=1
+# (as in CI) a skip is a failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+skipped=()
+skip() {
+  echo "SKIPPED: $1" >&2
+  skipped+=("$1")
+}
+
+# Rust: unit tests, property tests and the integration tests against a real
+# server with a fresh SQLite file per test.
+if command -v cargo >/dev/null 2>&1; then
+  cargo test --workspace --locked
+else
+  skip "Rust tests: cargo is not installed (https://rustup.rs)"
+fi
+
+if [ ${#skipped[@]} -gt 0 ]; then
+  echo "Skipped suites:" >&2
+  printf '  - %s\n' "${skipped[@]}" >&2
+  if [ "${TASKSYNC_REQUIRE_ALL:-0}" = "1" ]; then
+    echo "TASKSYNC_REQUIRE_ALL=1: a skipped suite is a failure" >&2
+    exit 1
+  fi
+fi
+echo "all test suites passed"
