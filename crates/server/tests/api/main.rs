@@ -1,0 +1,11 @@
+//! Integration tests of the tasksync server: a real server on port 0 with a
+//! fresh SQLite file, called over real HTTP.
+
+mod accounts;
+mod binary;
+mod helpers;
+mod limits;
+mod mail;
+mod ops;
+mod restart;
+mod tokens;

@@ -1,0 +1,62 @@
+//! Health, metrics, errors of the HTTP surface and CORS.
+
+use reqwest::StatusCode;
+
+use crate::helpers::{email, spawn_app, spawn_with};
+
+#[tokio::test]
+async fn health_answers_ok_when_the_database_answers() {
+    let app = spawn_app().await;
+    let a = app.get("/healthz").await;
+    assert_eq!((a.status, a.body["status"].as_str()), (StatusCode::OK, Some("ok")));
+}
+
+#[tokio::test]
+async fn metrics_are_served_in_prometheus_format() {
+    let app = spawn_app().await;
+    app.signed_in(&email("metrics")).await;
+    let text = app.client.get(app.url("/metrics")).send().await.expect("request").text().await.expect("text");
+    for name in [
+        "tasksync_http_requests_total",
+        "tasksync_http_request_duration_seconds_bucket",
+        "tasksync_sign_ins_total",
+        r#"route="/auth/sign-in""#,
+    ] {
+        assert!(text.contains(name), "{name} missing from /metrics");
+    }
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_answer_in_the_error_shape() {
+    let app = spawn_app().await;
+    let a = app.get("/no/such/thing").await;
+    assert_eq!((a.status, a.code()), (StatusCode::NOT_FOUND, "NotFound"));
+    let wrong_method = app.client.get(app.url("/auth/sign-in")).send().await.expect("request");
+    assert_eq!(wrong_method.status(), StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test]
+async fn cross_origin_requests_are_allowed_only_from_listed_origins_in_production() {
+    let app = spawn_with(|s| {
+        s.dev = false;
+        s.smtp_url = Some(secrecy::SecretString::from("smtp://127.0.0.1:9"));
+        s.allowed_origins = vec!["https://app.example.com".into()];
+    })
+    .await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url("/auth/sign-in"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type")
+            .send()
+    };
+    let allowed = preflight("https://app.example.com").await.expect("request");
+    assert_eq!(
+        allowed.headers().get("access-control-allow-origin").map(|v| v.as_bytes()),
+        Some(&b"https://app.example.com"[..])
+    );
+    let refused = preflight("https://evil.example.net").await.expect("request");
+    assert!(refused.headers().get("access-control-allow-origin").is_none(), "unlisted origin gets no CORS grant");
+    assert_eq!(app.get("/dev/mailbox").await.status, StatusCode::NOT_FOUND, "no dev mailbox in production");
+}
