@@ -9,9 +9,12 @@ use tasksync_store::{CodeCheck, CodePurpose, NewCode, Rotation, SessionRecord, S
 async fn store() -> (tempfile::TempDir, Arc<dyn Store>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}", dir.path().join("a/b/test.db").display());
-    let store = tasksync_store::connect(&tasksync_store::ConnectOptions { url, read_connections: 4 })
-        .await
-        .expect("connect");
+    let store = tasksync_store::connect(&tasksync_store::ConnectOptions {
+        url,
+        read_connections: 4,
+    })
+    .await
+    .expect("connect");
     store.migrate().await.expect("migrate");
     store.migrate().await.expect("migrating twice is harmless");
     (dir, store)
@@ -38,8 +41,15 @@ async fn a_taken_address_is_a_conflict_and_changes_nothing() {
     second.id = UserId::new();
     second.password_hash = "other".into();
     let err = store.create_user(&second).await.expect_err("duplicate");
-    assert!(matches!(err, tasksync_store::StoreError::Conflict(_)), "{err:?}");
-    let stored = store.user_by_email(&first.email).await.expect("db").expect("user");
+    assert!(
+        matches!(err, tasksync_store::StoreError::Conflict(_)),
+        "{err:?}"
+    );
+    let stored = store
+        .user_by_email(&first.email)
+        .await
+        .expect("db")
+        .expect("user");
     assert_eq!(stored, first);
     assert_eq!(store.list_users().await.expect("list").len(), 1);
 }
@@ -48,12 +58,25 @@ async fn a_taken_address_is_a_conflict_and_changes_nothing() {
 async fn concurrent_refreshes_with_one_token_rotate_once_and_detect_the_reuse() {
     let (_dir, store) = store().await;
     let u = user(&store, "r@example.com").await;
-    let session = SessionRecord { id: SessionId::new(), user_id: u.id, created_at: 0, expires_at: i64::MAX, revoked_at: None };
-    store.create_session(&session, b"token-0").await.expect("session");
+    let session = SessionRecord {
+        id: SessionId::new(),
+        user_id: u.id,
+        created_at: 0,
+        expires_at: i64::MAX,
+        revoked_at: None,
+    };
+    store
+        .create_session(&session, b"token-0")
+        .await
+        .expect("session");
     let tasks: Vec<_> = (0..8)
         .map(|i| {
             let store = store.clone();
-            tokio::spawn(async move { store.rotate_refresh(b"token-0", format!("next-{i}").as_bytes(), 10).await })
+            tokio::spawn(async move {
+                store
+                    .rotate_refresh(b"token-0", format!("next-{i}").as_bytes(), 10)
+                    .await
+            })
         })
         .collect();
     let mut rotated = 0;
@@ -70,7 +93,11 @@ async fn concurrent_refreshes_with_one_token_rotate_once_and_detect_the_reuse() 
     }
     assert_eq!(rotated, 1, "exactly one refresh wins");
     assert!(reused >= 1, "the second use is detected as reuse");
-    let s = store.session(session.id).await.expect("db").expect("session");
+    let s = store
+        .session(session.id)
+        .await
+        .expect("db")
+        .expect("session");
     assert!(!s.is_active(11), "reuse revoked the session");
 }
 
@@ -78,23 +105,53 @@ async fn concurrent_refreshes_with_one_token_rotate_once_and_detect_the_reuse() 
 async fn concurrent_wrong_codes_are_all_counted() {
     let (_dir, store) = store().await;
     let u = user(&store, "c@example.com").await;
-    let code = NewCode { user_id: u.id, purpose: CodePurpose::ConfirmSignUp, code_hash: b"right".to_vec(), expires_at: 1000 };
+    let code = NewCode {
+        user_id: u.id,
+        purpose: CodePurpose::ConfirmSignUp,
+        code_hash: b"right".to_vec(),
+        expires_at: 1000,
+    };
     store.put_code(&code).await.expect("put");
     let tasks: Vec<_> = (0..10)
         .map(|_| {
             let store = store.clone();
-            tokio::spawn(async move { store.check_code(u.id, CodePurpose::ConfirmSignUp, b"wrong", 5, 1).await })
+            tokio::spawn(async move {
+                store
+                    .check_code(u.id, CodePurpose::ConfirmSignUp, b"wrong", 5, 1)
+                    .await
+            })
         })
         .collect();
     let mut outcomes = Vec::new();
     for t in tasks {
         outcomes.push(t.await.expect("join").expect("db"));
     }
-    assert_eq!(outcomes.iter().filter(|o| **o == CodeCheck::Wrong).count(), 5, "{outcomes:?}");
-    assert_eq!(outcomes.iter().filter(|o| **o == CodeCheck::TooManyAttempts).count(), 5, "{outcomes:?}");
-    let right = store.check_code(u.id, CodePurpose::ConfirmSignUp, b"right", 5, 1).await.expect("db");
-    assert_eq!(right, CodeCheck::TooManyAttempts, "no more tries, even with the right code");
-    let other_purpose = store.check_code(u.id, CodePurpose::ResetPassword, b"right", 5, 1).await.expect("db");
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == CodeCheck::Wrong).count(),
+        5,
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|o| **o == CodeCheck::TooManyAttempts)
+            .count(),
+        5,
+        "{outcomes:?}"
+    );
+    let right = store
+        .check_code(u.id, CodePurpose::ConfirmSignUp, b"right", 5, 1)
+        .await
+        .expect("db");
+    assert_eq!(
+        right,
+        CodeCheck::TooManyAttempts,
+        "no more tries, even with the right code"
+    );
+    let other_purpose = store
+        .check_code(u.id, CodePurpose::ResetPassword, b"right", 5, 1)
+        .await
+        .expect("db");
     assert_eq!(other_purpose, CodeCheck::Missing, "purposes are separate");
 }
 
@@ -132,14 +189,44 @@ async fn password_change_keeps_one_session_and_revokes_the_rest() {
     let u = user(&store, "p@example.com").await;
     let ids: Vec<SessionId> = (0..3).map(|_| SessionId::new()).collect();
     for (i, id) in ids.iter().enumerate() {
-        let s = SessionRecord { id: *id, user_id: u.id, created_at: 0, expires_at: i64::MAX, revoked_at: None };
-        store.create_session(&s, format!("t{i}").as_bytes()).await.expect("session");
+        let s = SessionRecord {
+            id: *id,
+            user_id: u.id,
+            created_at: 0,
+            expires_at: i64::MAX,
+            revoked_at: None,
+        };
+        store
+            .create_session(&s, format!("t{i}").as_bytes())
+            .await
+            .expect("session");
     }
-    let revoked = store.set_password(u.id, "new-hash", Some(ids[0]), 5).await.expect("set");
+    let revoked = store
+        .set_password(u.id, "new-hash", Some(ids[0]), 5)
+        .await
+        .expect("set");
     assert_eq!(revoked.len(), 2);
     assert!(!revoked.contains(&ids[0]));
-    assert!(store.session(ids[0]).await.expect("db").expect("s").is_active(6));
-    assert_eq!(store.user_by_id(u.id).await.expect("db").expect("u").password_hash, "new-hash");
+    assert!(
+        store
+            .session(ids[0])
+            .await
+            .expect("db")
+            .expect("s")
+            .is_active(6)
+    );
+    assert_eq!(
+        store
+            .user_by_id(u.id)
+            .await
+            .expect("db")
+            .expect("u")
+            .password_hash,
+        "new-hash"
+    );
     let unknown = store.set_password(UserId::new(), "x", None, 5).await;
-    assert!(matches!(unknown, Err(tasksync_store::StoreError::NotFound(_))));
+    assert!(matches!(
+        unknown,
+        Err(tasksync_store::StoreError::NotFound(_))
+    ));
 }

@@ -19,11 +19,22 @@ async fn a_new_user_signs_up_confirms_signs_in_and_reads_their_account() {
 
     let mail = app.wait_for_mail(&addr, 1).await;
     assert_eq!(mail["subject"], "Your tasksync verification code");
-    assert!(mail["sentAt"].as_str().is_some_and(|t| t.ends_with('Z')), "{mail}");
+    assert!(
+        mail["sentAt"].as_str().is_some_and(|t| t.ends_with('Z')),
+        "{mail}"
+    );
     let code = extract_code(mail["text"].as_str().unwrap_or("")).expect("code in mail");
 
-    let confirmed = app.post("/auth/confirm-sign-up", json!({ "email": addr, "code": code })).await;
-    assert_eq!((confirmed.status, &confirmed.body), (StatusCode::OK, &json!({ "confirmed": true })));
+    let confirmed = app
+        .post(
+            "/auth/confirm-sign-up",
+            json!({ "email": addr, "code": code }),
+        )
+        .await;
+    assert_eq!(
+        (confirmed.status, &confirmed.body),
+        (StatusCode::OK, &json!({ "confirmed": true }))
+    );
 
     let signed_in = app.sign_in(&addr, PASSWORD).await;
     assert_eq!(signed_in.status, StatusCode::OK, "{:?}", signed_in.body);
@@ -35,7 +46,10 @@ async fn a_new_user_signs_up_confirms_signs_in_and_reads_their_account() {
 
     let me = app.me(&signed_in.str("accessToken")).await;
     assert_eq!(me.status, StatusCode::OK);
-    assert_eq!(me.body, json!({ "userId": user_id, "email": addr, "emailVerified": true }));
+    assert_eq!(
+        me.body,
+        json!({ "userId": user_id, "email": addr, "emailVerified": true })
+    );
 }
 
 #[tokio::test]
@@ -43,20 +57,75 @@ async fn bad_sign_up_input_is_refused_with_a_typed_error_and_changes_nothing() {
     let app = spawn_app().await;
     let long_password = "x".repeat(257);
     let cases = [
-        ("an address without @", json!({ "email": "alice.example.com", "password": PASSWORD }), 400, "InvalidParameter"),
-        ("an empty address", json!({ "email": "  ", "password": PASSWORD }), 400, "InvalidParameter"),
-        ("an address with a display name", json!({ "email": "A <a@example.com>", "password": PASSWORD }), 400, "InvalidParameter"),
-        ("a short password", json!({ "email": "a@example.com", "password": "Xy7!q" }), 400, "InvalidPassword"),
-        ("a common password", json!({ "email": "a@example.com", "password": "password123" }), 400, "InvalidPassword"),
-        ("a password built from the address", json!({ "email": "zebulon@example.com", "password": "zebulon2024" }), 400, "InvalidPassword"),
-        ("a password over 256 characters", json!({ "email": "a@example.com", "password": long_password }), 400, "InvalidPassword"),
-        ("a missing password", json!({ "email": "a@example.com" }), 400, "InvalidParameter"),
-        ("a number as the address", json!({ "email": 42, "password": PASSWORD }), 400, "InvalidParameter"),
+        (
+            "an address without @",
+            json!({ "email": "alice.example.com", "password": PASSWORD }),
+            400,
+            "InvalidParameter",
+        ),
+        (
+            "an empty address",
+            json!({ "email": "  ", "password": PASSWORD }),
+            400,
+            "InvalidParameter",
+        ),
+        (
+            "an address with a display name",
+            json!({ "email": "A <a@example.com>", "password": PASSWORD }),
+            400,
+            "InvalidParameter",
+        ),
+        (
+            "a short password",
+            json!({ "email": "a@example.com", "password": "Xy7!q" }),
+            400,
+            "InvalidPassword",
+        ),
+        (
+            "a common password",
+            json!({ "email": "a@example.com", "password": "password123" }),
+            400,
+            "InvalidPassword",
+        ),
+        (
+            "a password built from the address",
+            json!({ "email": "zebulon@example.com", "password": "zebulon2024" }),
+            400,
+            "InvalidPassword",
+        ),
+        (
+            "a password over 256 characters",
+            json!({ "email": "a@example.com", "password": long_password }),
+            400,
+            "InvalidPassword",
+        ),
+        (
+            "a missing password",
+            json!({ "email": "a@example.com" }),
+            400,
+            "InvalidParameter",
+        ),
+        (
+            "a number as the address",
+            json!({ "email": 42, "password": PASSWORD }),
+            400,
+            "InvalidParameter",
+        ),
     ];
     for (name, body, status, code) in cases {
         let a = app.post("/auth/sign-up", body).await;
-        assert_eq!((a.status.as_u16(), a.code()), (status, code), "{name}: {:?}", a.body);
-        assert!(a.body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{name}: message");
+        assert_eq!(
+            (a.status.as_u16(), a.code()),
+            (status, code),
+            "{name}: {:?}",
+            a.body
+        );
+        assert!(
+            a.body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "{name}: message"
+        );
     }
 
     let not_json = app
@@ -68,12 +137,25 @@ async fn bad_sign_up_input_is_refused_with_a_typed_error_and_changes_nothing() {
         .await
         .expect("request");
     assert_eq!(not_json.status(), StatusCode::BAD_REQUEST);
-    let no_type = app.client.post(app.url("/auth/sign-up")).body("{}").send().await.expect("request");
+    let no_type = app
+        .client
+        .post(app.url("/auth/sign-up"))
+        .body("{}")
+        .send()
+        .await
+        .expect("request");
     assert_eq!(no_type.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
 
-    assert!(app.state.store.list_users().await.expect("list").is_empty(), "no account may exist");
+    assert!(
+        app.state.store.list_users().await.expect("list").is_empty(),
+        "no account may exist"
+    );
     tokio::time::sleep(Duration::from_millis(50)).await;
-    assert_eq!(app.get("/dev/mailbox").await.body, json!([]), "no mail may be sent");
+    assert_eq!(
+        app.get("/dev/mailbox").await.body,
+        json!([]),
+        "no mail may be sent"
+    );
 }
 
 #[tokio::test]
@@ -81,35 +163,81 @@ async fn signing_up_with_a_registered_address_answers_like_a_new_sign_up_and_mai
     let app = spawn_app().await;
     let addr = email("taken");
     app.register(&addr).await;
-    let first_id = app.state.store.user_by_email(&Email::parse(&addr).expect("email")).await.expect("db").expect("user").id;
+    let first_id = app
+        .state
+        .store
+        .user_by_email(&Email::parse(&addr).expect("email"))
+        .await
+        .expect("db")
+        .expect("user")
+        .id;
 
     let again = app.sign_up(&addr, NEW_PASSWORD).await;
     assert_eq!(again.status, StatusCode::CREATED, "{:?}", again.body);
     assert_eq!(again.body["confirmed"], false);
-    assert_ne!(again.str("userId"), first_id.to_string(), "must not reveal the real id");
+    assert_ne!(
+        again.str("userId"),
+        first_id.to_string(),
+        "must not reveal the real id"
+    );
     let fresh = app.sign_up(&email("fresh"), NEW_PASSWORD).await;
     let keys = |v: &serde_json::Value| v.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>());
-    assert_eq!(keys(&again.body), keys(&fresh.body), "same shape as a new sign-up");
+    assert_eq!(
+        keys(&again.body),
+        keys(&fresh.body),
+        "same shape as a new sign-up"
+    );
 
     let notice = app.wait_for_mail(&addr, 2).await;
-    assert!(extract_code(notice["text"].as_str().unwrap_or("")).is_none(), "a notice carries no code: {notice}");
-    assert_eq!(app.sign_in(&addr, PASSWORD).await.status, StatusCode::OK, "old password still works");
-    assert_eq!(app.sign_in(&addr, NEW_PASSWORD).await.status, StatusCode::UNAUTHORIZED, "password not replaced");
+    assert!(
+        extract_code(notice["text"].as_str().unwrap_or("")).is_none(),
+        "a notice carries no code: {notice}"
+    );
+    assert_eq!(
+        app.sign_in(&addr, PASSWORD).await.status,
+        StatusCode::OK,
+        "old password still works"
+    );
+    assert_eq!(
+        app.sign_in(&addr, NEW_PASSWORD).await.status,
+        StatusCode::UNAUTHORIZED,
+        "password not replaced"
+    );
 }
 
 #[tokio::test]
 async fn signing_up_again_before_confirming_mails_a_fresh_code_and_keeps_the_password() {
     let app = spawn_app().await;
     let addr = email("twice");
-    assert_eq!(app.sign_up(&addr, PASSWORD).await.status, StatusCode::CREATED);
+    assert_eq!(
+        app.sign_up(&addr, PASSWORD).await.status,
+        StatusCode::CREATED
+    );
     let first = app.code_from_mail(&addr, 1).await;
-    assert_eq!(app.sign_up(&addr, NEW_PASSWORD).await.status, StatusCode::CREATED);
+    assert_eq!(
+        app.sign_up(&addr, NEW_PASSWORD).await.status,
+        StatusCode::CREATED
+    );
     let second = app.code_from_mail(&addr, 2).await;
     if first != second {
-        let old = app.post("/auth/confirm-sign-up", json!({ "email": addr, "code": first })).await;
-        assert_eq!(old.code(), "CodeMismatch", "a replaced code no longer works");
+        let old = app
+            .post(
+                "/auth/confirm-sign-up",
+                json!({ "email": addr, "code": first }),
+            )
+            .await;
+        assert_eq!(
+            old.code(),
+            "CodeMismatch",
+            "a replaced code no longer works"
+        );
     }
-    let ok = app.post("/auth/confirm-sign-up", json!({ "email": addr, "code": second })).await;
+    let ok = app
+        .post(
+            "/auth/confirm-sign-up",
+            json!({ "email": addr, "code": second }),
+        )
+        .await;
     assert_eq!(ok.status, StatusCode::OK);
     assert_eq!(app.sign_in(&addr, PASSWORD).await.status, StatusCode::OK);
 }
@@ -118,22 +246,65 @@ async fn signing_up_again_before_confirming_mails_a_fresh_code_and_keeps_the_pas
 async fn confirmation_failures_are_typed() {
     let app = spawn_app().await;
     let addr = email("codes");
-    assert_eq!(app.sign_up(&addr, PASSWORD).await.status, StatusCode::CREATED);
+    assert_eq!(
+        app.sign_up(&addr, PASSWORD).await.status,
+        StatusCode::CREATED
+    );
     let code = app.code_from_mail(&addr, 1).await;
     let wrong = if code == "000000" { "111111" } else { "000000" };
     let cases = [
-        ("a wrong code", json!({ "email": addr, "code": wrong }), 400, "CodeMismatch"),
-        ("an unknown address", json!({ "email": email("nobody"), "code": code }), 400, "CodeMismatch"),
-        ("a code that is not six digits", json!({ "email": addr, "code": "12ab56" }), 400, "InvalidParameter"),
-        ("a bad address", json!({ "email": "nope", "code": code }), 400, "InvalidParameter"),
+        (
+            "a wrong code",
+            json!({ "email": addr, "code": wrong }),
+            400,
+            "CodeMismatch",
+        ),
+        (
+            "an unknown address",
+            json!({ "email": email("nobody"), "code": code }),
+            400,
+            "CodeMismatch",
+        ),
+        (
+            "a code that is not six digits",
+            json!({ "email": addr, "code": "12ab56" }),
+            400,
+            "InvalidParameter",
+        ),
+        (
+            "a bad address",
+            json!({ "email": "nope", "code": code }),
+            400,
+            "InvalidParameter",
+        ),
     ];
     for (name, body, status, want) in cases {
         let a = app.post("/auth/confirm-sign-up", body).await;
-        assert_eq!((a.status.as_u16(), a.code()), (status, want), "{name}: {:?}", a.body);
+        assert_eq!(
+            (a.status.as_u16(), a.code()),
+            (status, want),
+            "{name}: {:?}",
+            a.body
+        );
     }
-    let ok = app.post("/auth/confirm-sign-up", json!({ "email": addr, "code": code })).await;
-    assert_eq!(ok.status, StatusCode::OK, "one wrong try leaves the code usable: {:?}", ok.body);
-    let reused = app.post("/auth/confirm-sign-up", json!({ "email": addr, "code": code })).await;
+    let ok = app
+        .post(
+            "/auth/confirm-sign-up",
+            json!({ "email": addr, "code": code }),
+        )
+        .await;
+    assert_eq!(
+        ok.status,
+        StatusCode::OK,
+        "one wrong try leaves the code usable: {:?}",
+        ok.body
+    );
+    let reused = app
+        .post(
+            "/auth/confirm-sign-up",
+            json!({ "email": addr, "code": code }),
+        )
+        .await;
     assert_eq!(reused.code(), "CodeMismatch", "codes are single use");
 }
 
@@ -145,15 +316,38 @@ async fn the_sixth_try_after_five_wrong_codes_is_refused_even_with_the_right_cod
     let code = app.code_from_mail(&addr, 1).await;
     let wrong = if code == "000000" { "111111" } else { "000000" };
     for i in 1..=5 {
-        let a = app.post("/auth/confirm-sign-up", json!({ "email": addr, "code": wrong })).await;
+        let a = app
+            .post(
+                "/auth/confirm-sign-up",
+                json!({ "email": addr, "code": wrong }),
+            )
+            .await;
         assert_eq!(a.code(), "CodeMismatch", "wrong try {i}");
     }
-    let sixth = app.post("/auth/confirm-sign-up", json!({ "email": addr, "code": code })).await;
-    assert_eq!((sixth.status, sixth.code()), (StatusCode::BAD_REQUEST, "CodeAttemptsExceeded"));
+    let sixth = app
+        .post(
+            "/auth/confirm-sign-up",
+            json!({ "email": addr, "code": code }),
+        )
+        .await;
+    assert_eq!(
+        (sixth.status, sixth.code()),
+        (StatusCode::BAD_REQUEST, "CodeAttemptsExceeded")
+    );
 
-    assert_eq!(app.post("/auth/resend-code", json!({ "email": addr })).await.status, StatusCode::OK);
+    assert_eq!(
+        app.post("/auth/resend-code", json!({ "email": addr }))
+            .await
+            .status,
+        StatusCode::OK
+    );
     let fresh = app.code_from_mail(&addr, 2).await;
-    let ok = app.post("/auth/confirm-sign-up", json!({ "email": addr, "code": fresh })).await;
+    let ok = app
+        .post(
+            "/auth/confirm-sign-up",
+            json!({ "email": addr, "code": fresh }),
+        )
+        .await;
     assert_eq!(ok.status, StatusCode::OK, "a new code works: {:?}", ok.body);
 }
 
@@ -164,8 +358,16 @@ async fn an_expired_code_is_refused() {
     app.sign_up(&addr, PASSWORD).await;
     let code = app.code_from_mail(&addr, 1).await;
     tokio::time::sleep(Duration::from_millis(20)).await;
-    let a = app.post("/auth/confirm-sign-up", json!({ "email": addr, "code": code })).await;
-    assert_eq!((a.status, a.code()), (StatusCode::BAD_REQUEST, "ExpiredCode"));
+    let a = app
+        .post(
+            "/auth/confirm-sign-up",
+            json!({ "email": addr, "code": code }),
+        )
+        .await;
+    assert_eq!(
+        (a.status, a.code()),
+        (StatusCode::BAD_REQUEST, "ExpiredCode")
+    );
 }
 
 #[tokio::test]
@@ -177,22 +379,46 @@ async fn resend_code_answers_the_same_for_every_address_and_mails_only_the_uncon
     app.register(&done).await;
 
     let answers = [
-        app.post("/auth/resend-code", json!({ "email": pending })).await,
-        app.post("/auth/resend-code", json!({ "email": done })).await,
-        app.post("/auth/resend-code", json!({ "email": nobody })).await,
+        app.post("/auth/resend-code", json!({ "email": pending }))
+            .await,
+        app.post("/auth/resend-code", json!({ "email": done }))
+            .await,
+        app.post("/auth/resend-code", json!({ "email": nobody }))
+            .await,
     ];
     for a in &answers {
-        assert_eq!((a.status, &a.body), (StatusCode::OK, &answers[0].body), "identical answers");
+        assert_eq!(
+            (a.status, &a.body),
+            (StatusCode::OK, &answers[0].body),
+            "identical answers"
+        );
     }
     let second = app.code_from_mail(&pending, 2).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
-    assert_eq!(app.mails_to(&done).await.len(), 1, "a confirmed account gets no code");
-    assert!(app.mails_to(&nobody).await.is_empty(), "an unknown address gets nothing");
+    assert_eq!(
+        app.mails_to(&done).await.len(),
+        1,
+        "a confirmed account gets no code"
+    );
+    assert!(
+        app.mails_to(&nobody).await.is_empty(),
+        "an unknown address gets nothing"
+    );
     if first != second {
-        let old = app.post("/auth/confirm-sign-up", json!({ "email": pending, "code": first })).await;
+        let old = app
+            .post(
+                "/auth/confirm-sign-up",
+                json!({ "email": pending, "code": first }),
+            )
+            .await;
         assert_eq!(old.code(), "CodeMismatch", "resending replaces the code");
     }
-    let ok = app.post("/auth/confirm-sign-up", json!({ "email": pending, "code": second })).await;
+    let ok = app
+        .post(
+            "/auth/confirm-sign-up",
+            json!({ "email": pending, "code": second }),
+        )
+        .await;
     assert_eq!(ok.status, StatusCode::OK);
 }
 
@@ -214,14 +440,43 @@ async fn sign_in_failures_do_not_reveal_whether_an_account_exists() {
     );
 
     let cases = [
-        ("an unconfirmed account with its password", pending.as_str(), PASSWORD, 403, "UserNotConfirmed"),
-        ("an unconfirmed account with a wrong password", pending.as_str(), NEW_PASSWORD, 401, "NotAuthorized"),
-        ("a malformed address", "not-an-address", PASSWORD, 400, "InvalidParameter"),
-        ("a too short password", known.as_str(), "short", 401, "NotAuthorized"),
+        (
+            "an unconfirmed account with its password",
+            pending.as_str(),
+            PASSWORD,
+            403,
+            "UserNotConfirmed",
+        ),
+        (
+            "an unconfirmed account with a wrong password",
+            pending.as_str(),
+            NEW_PASSWORD,
+            401,
+            "NotAuthorized",
+        ),
+        (
+            "a malformed address",
+            "not-an-address",
+            PASSWORD,
+            400,
+            "InvalidParameter",
+        ),
+        (
+            "a too short password",
+            known.as_str(),
+            "short",
+            401,
+            "NotAuthorized",
+        ),
     ];
     for (name, addr, password, status, code) in cases {
         let a = app.sign_in(addr, password).await;
-        assert_eq!((a.status.as_u16(), a.code()), (status, code), "{name}: {:?}", a.body);
+        assert_eq!(
+            (a.status.as_u16(), a.code()),
+            (status, code),
+            "{name}: {:?}",
+            a.body
+        );
     }
 }
 
@@ -231,23 +486,46 @@ async fn refresh_rotates_and_reusing_a_spent_token_revokes_the_session() {
     let addr = email("rotate");
     let t = app.signed_in(&addr).await;
 
-    let r1 = app.post("/auth/refresh", json!({ "refreshToken": t.refresh })).await;
+    let r1 = app
+        .post("/auth/refresh", json!({ "refreshToken": t.refresh }))
+        .await;
     assert_eq!(r1.status, StatusCode::OK, "{:?}", r1.body);
     let refresh2 = r1.str("refreshToken");
     assert_ne!(refresh2, t.refresh, "refresh rotates the token");
     assert_eq!(app.me(&r1.str("accessToken")).await.status, StatusCode::OK);
 
-    let reuse = app.post("/auth/refresh", json!({ "refreshToken": t.refresh })).await;
-    assert_eq!((reuse.status, reuse.code()), (StatusCode::UNAUTHORIZED, "NotAuthorized"));
-    let after = app.post("/auth/refresh", json!({ "refreshToken": refresh2 })).await;
-    assert_eq!(after.status, StatusCode::UNAUTHORIZED, "reuse revoked the whole session");
-    assert_eq!(app.me(&r1.str("accessToken")).await.status, StatusCode::UNAUTHORIZED, "its access tokens fail at once");
+    let reuse = app
+        .post("/auth/refresh", json!({ "refreshToken": t.refresh }))
+        .await;
+    assert_eq!(
+        (reuse.status, reuse.code()),
+        (StatusCode::UNAUTHORIZED, "NotAuthorized")
+    );
+    let after = app
+        .post("/auth/refresh", json!({ "refreshToken": refresh2 }))
+        .await;
+    assert_eq!(
+        after.status,
+        StatusCode::UNAUTHORIZED,
+        "reuse revoked the whole session"
+    );
+    assert_eq!(
+        app.me(&r1.str("accessToken")).await.status,
+        StatusCode::UNAUTHORIZED,
+        "its access tokens fail at once"
+    );
     assert_eq!(app.me(&t.access).await.status, StatusCode::UNAUTHORIZED);
 
-    let junk = app.post("/auth/refresh", json!({ "refreshToken": "not-a-token" })).await;
+    let junk = app
+        .post("/auth/refresh", json!({ "refreshToken": "not-a-token" }))
+        .await;
     assert_eq!(junk.code(), "NotAuthorized");
     let other = app.tokens(&addr, PASSWORD).await;
-    assert_eq!(app.me(&other.access).await.status, StatusCode::OK, "a new sign-in still works");
+    assert_eq!(
+        app.me(&other.access).await.status,
+        StatusCode::OK,
+        "a new sign-in still works"
+    );
 }
 
 #[tokio::test]
@@ -258,20 +536,51 @@ async fn sign_out_ends_one_session_and_global_sign_out_ends_all() {
     let b = app.tokens(&addr, PASSWORD).await;
     let c = app.tokens(&addr, PASSWORD).await;
 
-    let out = app.post("/auth/sign-out", json!({ "refreshToken": a.refresh })).await;
+    let out = app
+        .post("/auth/sign-out", json!({ "refreshToken": a.refresh }))
+        .await;
     assert_eq!(out.status, StatusCode::OK);
-    assert_eq!(app.me(&a.access).await.status, StatusCode::UNAUTHORIZED, "signed-out access token fails");
-    assert_eq!(app.post("/auth/refresh", json!({ "refreshToken": a.refresh })).await.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(app.me(&b.access).await.status, StatusCode::OK, "other sessions live on");
+    assert_eq!(
+        app.me(&a.access).await.status,
+        StatusCode::UNAUTHORIZED,
+        "signed-out access token fails"
+    );
+    assert_eq!(
+        app.post("/auth/refresh", json!({ "refreshToken": a.refresh }))
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.me(&b.access).await.status,
+        StatusCode::OK,
+        "other sessions live on"
+    );
 
-    let global = app.post("/auth/sign-out", json!({ "refreshToken": b.refresh, "global": true })).await;
+    let global = app
+        .post(
+            "/auth/sign-out",
+            json!({ "refreshToken": b.refresh, "global": true }),
+        )
+        .await;
     assert_eq!(global.status, StatusCode::OK);
     for t in [&b, &c] {
         assert_eq!(app.me(&t.access).await.status, StatusCode::UNAUTHORIZED);
-        assert_eq!(app.post("/auth/refresh", json!({ "refreshToken": t.refresh })).await.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            app.post("/auth/refresh", json!({ "refreshToken": t.refresh }))
+                .await
+                .status,
+            StatusCode::UNAUTHORIZED
+        );
     }
-    let unknown = app.post("/auth/sign-out", json!({ "refreshToken": "unknown" })).await;
-    assert_eq!(unknown.status, StatusCode::OK, "signing out an unknown token is not an error");
+    let unknown = app
+        .post("/auth/sign-out", json!({ "refreshToken": "unknown" }))
+        .await;
+    assert_eq!(
+        unknown.status,
+        StatusCode::OK,
+        "signing out an unknown token is not an error"
+    );
     let missing = app.post("/auth/sign-out", json!({})).await;
     assert_eq!(missing.code(), "InvalidParameter");
 }
@@ -282,33 +591,81 @@ async fn a_password_reset_ends_every_session() {
     let addr = email("reset");
     let t = app.signed_in(&addr).await;
 
-    let nobody = app.post("/auth/forgot-password", json!({ "email": email("nobody") })).await;
-    let known = app.post("/auth/forgot-password", json!({ "email": addr })).await;
-    assert_eq!((known.status, &known.body), (nobody.status, &nobody.body), "same answer for unknown addresses");
+    let nobody = app
+        .post("/auth/forgot-password", json!({ "email": email("nobody") }))
+        .await;
+    let known = app
+        .post("/auth/forgot-password", json!({ "email": addr }))
+        .await;
+    assert_eq!(
+        (known.status, &known.body),
+        (nobody.status, &nobody.body),
+        "same answer for unknown addresses"
+    );
     let code = app.code_from_mail(&addr, 2).await;
 
     let weak = app
-        .post("/auth/confirm-forgot-password", json!({ "email": addr, "code": code, "newPassword": "password1" }))
+        .post(
+            "/auth/confirm-forgot-password",
+            json!({ "email": addr, "code": code, "newPassword": "password1" }),
+        )
         .await;
-    assert_eq!(weak.code(), "InvalidPassword", "a weak password is refused before the code is spent");
+    assert_eq!(
+        weak.code(),
+        "InvalidPassword",
+        "a weak password is refused before the code is spent"
+    );
     let wrong = if code == "000000" { "111111" } else { "000000" };
     let bad = app
-        .post("/auth/confirm-forgot-password", json!({ "email": addr, "code": wrong, "newPassword": NEW_PASSWORD }))
+        .post(
+            "/auth/confirm-forgot-password",
+            json!({ "email": addr, "code": wrong, "newPassword": NEW_PASSWORD }),
+        )
         .await;
     assert_eq!(bad.code(), "CodeMismatch");
-    let confirm_code = app.post("/auth/confirm-sign-up", json!({ "email": addr, "code": code })).await;
-    assert_eq!(confirm_code.code(), "CodeMismatch", "a reset code does not confirm a sign-up");
+    let confirm_code = app
+        .post(
+            "/auth/confirm-sign-up",
+            json!({ "email": addr, "code": code }),
+        )
+        .await;
+    assert_eq!(
+        confirm_code.code(),
+        "CodeMismatch",
+        "a reset code does not confirm a sign-up"
+    );
 
     let ok = app
-        .post("/auth/confirm-forgot-password", json!({ "email": addr, "code": code, "newPassword": NEW_PASSWORD }))
+        .post(
+            "/auth/confirm-forgot-password",
+            json!({ "email": addr, "code": code, "newPassword": NEW_PASSWORD }),
+        )
         .await;
     assert_eq!(ok.status, StatusCode::OK, "{:?}", ok.body);
-    assert_eq!(app.me(&t.access).await.status, StatusCode::UNAUTHORIZED, "old sessions end");
-    assert_eq!(app.post("/auth/refresh", json!({ "refreshToken": t.refresh })).await.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(app.sign_in(&addr, PASSWORD).await.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(app.sign_in(&addr, NEW_PASSWORD).await.status, StatusCode::OK);
+    assert_eq!(
+        app.me(&t.access).await.status,
+        StatusCode::UNAUTHORIZED,
+        "old sessions end"
+    );
+    assert_eq!(
+        app.post("/auth/refresh", json!({ "refreshToken": t.refresh }))
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.sign_in(&addr, PASSWORD).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.sign_in(&addr, NEW_PASSWORD).await.status,
+        StatusCode::OK
+    );
     let again = app
-        .post("/auth/confirm-forgot-password", json!({ "email": addr, "code": code, "newPassword": PASSWORD }))
+        .post(
+            "/auth/confirm-forgot-password",
+            json!({ "email": addr, "code": code, "newPassword": PASSWORD }),
+        )
         .await;
     assert_eq!(again.code(), "CodeMismatch", "reset codes are single use");
 }
@@ -321,29 +678,82 @@ async fn changing_the_password_keeps_this_session_and_ends_the_others() {
     let other = app.tokens(&addr, PASSWORD).await;
 
     let cases = [
-        ("a wrong current password", json!({ "oldPassword": NEW_PASSWORD, "newPassword": NEW_PASSWORD }), 400, "IncorrectPassword"),
-        ("a weak new password", json!({ "oldPassword": PASSWORD, "newPassword": "12345678" }), 400, "InvalidPassword"),
-        ("a missing field", json!({ "oldPassword": PASSWORD }), 400, "InvalidParameter"),
+        (
+            "a wrong current password",
+            json!({ "oldPassword": NEW_PASSWORD, "newPassword": NEW_PASSWORD }),
+            400,
+            "IncorrectPassword",
+        ),
+        (
+            "a weak new password",
+            json!({ "oldPassword": PASSWORD, "newPassword": "12345678" }),
+            400,
+            "InvalidPassword",
+        ),
+        (
+            "a missing field",
+            json!({ "oldPassword": PASSWORD }),
+            400,
+            "InvalidParameter",
+        ),
     ];
     for (name, body, status, code) in cases {
-        let a = app.post_bearer("/auth/change-password", &mine.access, body).await;
-        assert_eq!((a.status.as_u16(), a.code()), (status, code), "{name}: {:?}", a.body);
+        let a = app
+            .post_bearer("/auth/change-password", &mine.access, body)
+            .await;
+        assert_eq!(
+            (a.status.as_u16(), a.code()),
+            (status, code),
+            "{name}: {:?}",
+            a.body
+        );
     }
-    let anonymous = app.post("/auth/change-password", json!({ "oldPassword": PASSWORD, "newPassword": NEW_PASSWORD })).await;
+    let anonymous = app
+        .post(
+            "/auth/change-password",
+            json!({ "oldPassword": PASSWORD, "newPassword": NEW_PASSWORD }),
+        )
+        .await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
     let with_id_token = app
-        .post_bearer("/auth/change-password", &mine.id, json!({ "oldPassword": PASSWORD, "newPassword": NEW_PASSWORD }))
+        .post_bearer(
+            "/auth/change-password",
+            &mine.id,
+            json!({ "oldPassword": PASSWORD, "newPassword": NEW_PASSWORD }),
+        )
         .await;
-    assert_eq!(with_id_token.status, StatusCode::UNAUTHORIZED, "an ID token does not authorize");
+    assert_eq!(
+        with_id_token.status,
+        StatusCode::UNAUTHORIZED,
+        "an ID token does not authorize"
+    );
 
     let ok = app
-        .post_bearer("/auth/change-password", &mine.access, json!({ "oldPassword": PASSWORD, "newPassword": NEW_PASSWORD }))
+        .post_bearer(
+            "/auth/change-password",
+            &mine.access,
+            json!({ "oldPassword": PASSWORD, "newPassword": NEW_PASSWORD }),
+        )
         .await;
     assert_eq!(ok.status, StatusCode::OK, "{:?}", ok.body);
-    assert_eq!(app.me(&mine.access).await.status, StatusCode::OK, "this session stays");
-    assert_eq!(app.me(&other.access).await.status, StatusCode::UNAUTHORIZED, "other sessions end");
-    assert_eq!(app.sign_in(&addr, PASSWORD).await.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(app.sign_in(&addr, NEW_PASSWORD).await.status, StatusCode::OK);
+    assert_eq!(
+        app.me(&mine.access).await.status,
+        StatusCode::OK,
+        "this session stays"
+    );
+    assert_eq!(
+        app.me(&other.access).await.status,
+        StatusCode::UNAUTHORIZED,
+        "other sessions end"
+    );
+    assert_eq!(
+        app.sign_in(&addr, PASSWORD).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.sign_in(&addr, NEW_PASSWORD).await.status,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -351,8 +761,17 @@ async fn me_needs_a_valid_bearer_access_token() {
     let app = spawn_app().await;
     let t = app.signed_in(&email("me")).await;
     let no_header = app.get("/auth/me").await;
-    assert_eq!((no_header.status, no_header.code()), (StatusCode::UNAUTHORIZED, "NotAuthorized"));
-    assert_eq!(no_header.headers.get("www-authenticate").map(|v| v.as_bytes()), Some(&b"Bearer"[..]));
+    assert_eq!(
+        (no_header.status, no_header.code()),
+        (StatusCode::UNAUTHORIZED, "NotAuthorized")
+    );
+    assert_eq!(
+        no_header
+            .headers
+            .get("www-authenticate")
+            .map(|v| v.as_bytes()),
+        Some(&b"Bearer"[..])
+    );
     let basic = app
         .client
         .get(app.url("/auth/me"))
@@ -362,7 +781,11 @@ async fn me_needs_a_valid_bearer_access_token() {
         .expect("request");
     assert_eq!(basic.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(app.me("garbage").await.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(app.me(&t.id).await.status, StatusCode::UNAUTHORIZED, "ID tokens do not open the API");
+    assert_eq!(
+        app.me(&t.id).await.status,
+        StatusCode::UNAUTHORIZED,
+        "ID tokens do not open the API"
+    );
     assert_eq!(app.me(&t.access).await.status, StatusCode::OK);
 }
 
@@ -378,20 +801,70 @@ async fn admin_commands_confirm_disable_and_enable_accounts() {
     let t = app.signed_in(&active).await;
 
     admin::users(&db, &UsersCommand::List).await.expect("list");
-    admin::users(&db, &UsersCommand::Confirm { email: pending.clone() }).await.expect("confirm");
-    assert_eq!(app.sign_in(&pending, PASSWORD).await.status, StatusCode::OK, "confirmed by the admin");
+    admin::users(
+        &db,
+        &UsersCommand::Confirm {
+            email: pending.clone(),
+        },
+    )
+    .await
+    .expect("confirm");
+    assert_eq!(
+        app.sign_in(&pending, PASSWORD).await.status,
+        StatusCode::OK,
+        "confirmed by the admin"
+    );
 
-    admin::users(&db, &UsersCommand::Disable { email: active.clone() }).await.expect("disable");
-    assert_eq!(app.me(&t.access).await.status, StatusCode::UNAUTHORIZED, "disabling ends sessions at once");
-    assert_eq!(app.post("/auth/refresh", json!({ "refreshToken": t.refresh })).await.status, StatusCode::UNAUTHORIZED);
+    admin::users(
+        &db,
+        &UsersCommand::Disable {
+            email: active.clone(),
+        },
+    )
+    .await
+    .expect("disable");
+    assert_eq!(
+        app.me(&t.access).await.status,
+        StatusCode::UNAUTHORIZED,
+        "disabling ends sessions at once"
+    );
+    assert_eq!(
+        app.post("/auth/refresh", json!({ "refreshToken": t.refresh }))
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
     let refused = app.sign_in(&active, PASSWORD).await;
-    assert_eq!((refused.status, refused.code()), (StatusCode::FORBIDDEN, "UserDisabled"));
+    assert_eq!(
+        (refused.status, refused.code()),
+        (StatusCode::FORBIDDEN, "UserDisabled")
+    );
     let wrong = app.sign_in(&active, NEW_PASSWORD).await;
-    assert_eq!(wrong.code(), "NotAuthorized", "without the password nothing is revealed");
+    assert_eq!(
+        wrong.code(),
+        "NotAuthorized",
+        "without the password nothing is revealed"
+    );
 
-    admin::users(&db, &UsersCommand::Enable { email: active.clone() }).await.expect("enable");
+    admin::users(
+        &db,
+        &UsersCommand::Enable {
+            email: active.clone(),
+        },
+    )
+    .await
+    .expect("enable");
     assert_eq!(app.sign_in(&active, PASSWORD).await.status, StatusCode::OK);
-    let missing = admin::users(&db, &UsersCommand::Disable { email: email("ghost") }).await;
-    assert!(missing.is_err_and(|e| e.to_string().contains("no account")), "unknown address is an error");
+    let missing = admin::users(
+        &db,
+        &UsersCommand::Disable {
+            email: email("ghost"),
+        },
+    )
+    .await;
+    assert!(
+        missing.is_err_and(|e| e.to_string().contains("no account")),
+        "unknown address is an error"
+    );
     admin::migrate(&db).await.expect("migrate is idempotent");
 }

@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 const BIN: &str = env!("CARGO_BIN_EXE_tasksync");
 
 fn db_url(dir: &tempfile::TempDir) -> String {
-    format!("sqlite://{}", dir.path().join("nested/dir/tasksync.db").display())
+    format!(
+        "sqlite://{}",
+        dir.path().join("nested/dir/tasksync.db").display()
+    )
 }
 
 #[test]
@@ -31,7 +34,14 @@ fn production_mode_without_smtp_refuses_to_start_with_one_line() {
 fn sigterm_stops_the_server_cleanly_and_admin_commands_use_its_database() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut child = Command::new(BIN)
-        .args(["serve", "--dev", "--listen", "127.0.0.1:0", "--log-format", "json"])
+        .args([
+            "serve",
+            "--dev",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+        ])
         .env("TASKSYNC_DATABASE_URL", db_url(&dir))
         .env("RUST_LOG", "info")
         .stderr(Stdio::piped())
@@ -50,19 +60,43 @@ fn sigterm_stops_the_server_cleanly_and_admin_commands_use_its_database() {
     let health = http_status(&format!("http://{addr}/healthz"));
     assert_eq!(health, 200, "serving before the signal");
 
-    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
     assert!(killed.success());
     let status = child.wait().expect("exits");
     assert!(status.success(), "SIGTERM is a clean exit: {status}");
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
-    assert!(rest.iter().any(|l| l.contains("\"stopped\"")), "logs that it stopped: {rest:?}");
+    assert!(
+        rest.iter().any(|l| l.contains("\"stopped\"")),
+        "logs that it stopped: {rest:?}"
+    );
 
-    let migrate = Command::new(BIN).arg("migrate").env("TASKSYNC_DATABASE_URL", db_url(&dir)).output().expect("runs");
-    assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
-    assert_eq!(String::from_utf8_lossy(&migrate.stdout).trim(), "database is up to date");
-    let list = Command::new(BIN).args(["users", "list"]).env("TASKSYNC_DATABASE_URL", db_url(&dir)).output().expect("runs");
+    let migrate = Command::new(BIN)
+        .arg("migrate")
+        .env("TASKSYNC_DATABASE_URL", db_url(&dir))
+        .output()
+        .expect("runs");
+    assert!(
+        migrate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&migrate.stdout).trim(),
+        "database is up to date"
+    );
+    let list = Command::new(BIN)
+        .args(["users", "list"])
+        .env("TASKSYNC_DATABASE_URL", db_url(&dir))
+        .output()
+        .expect("runs");
     assert!(list.status.success());
-    assert!(String::from_utf8_lossy(&list.stdout).starts_with("id"), "a header line");
+    assert!(
+        String::from_utf8_lossy(&list.stdout).starts_with("id"),
+        "a header line"
+    );
     let missing = Command::new(BIN)
         .args(["users", "disable", "ghost@example.com"])
         .env("TASKSYNC_DATABASE_URL", db_url(&dir))
@@ -74,6 +108,14 @@ fn sigterm_stops_the_server_cleanly_and_admin_commands_use_its_database() {
 
 /// The status code of a GET, from this synchronous test.
 fn http_status(url: &str) -> u16 {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    rt.block_on(async { reqwest::get(url).await.map(|r| r.status().as_u16()).unwrap_or(0) })
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        reqwest::get(url)
+            .await
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0)
+    })
 }

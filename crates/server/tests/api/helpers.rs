@@ -101,7 +101,11 @@ async fn answer(response: reqwest::Response) -> Answer {
     let headers = response.headers().clone();
     let bytes = response.bytes().await.expect("body");
     let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    Answer { status, headers, body }
+    Answer {
+        status,
+        headers,
+        body,
+    }
 }
 
 /// The tokens of a signed-in session.
@@ -118,7 +122,15 @@ impl TestApp {
     }
 
     pub async fn post(&self, path: &str, body: Value) -> Answer {
-        answer(self.client.post(self.url(path)).json(&body).send().await.expect("request")).await
+        answer(
+            self.client
+                .post(self.url(path))
+                .json(&body)
+                .send()
+                .await
+                .expect("request"),
+        )
+        .await
     }
 
     pub async fn post_bearer(&self, path: &str, token: &str, body: Value) -> Answer {
@@ -135,19 +147,42 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> Answer {
-        answer(self.client.get(self.url(path)).send().await.expect("request")).await
+        answer(
+            self.client
+                .get(self.url(path))
+                .send()
+                .await
+                .expect("request"),
+        )
+        .await
     }
 
     pub async fn get_bearer(&self, path: &str, token: &str) -> Answer {
-        answer(self.client.get(self.url(path)).bearer_auth(token).send().await.expect("request")).await
+        answer(
+            self.client
+                .get(self.url(path))
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("request"),
+        )
+        .await
     }
 
     pub async fn sign_up(&self, email: &str, password: &str) -> Answer {
-        self.post("/auth/sign-up", json!({ "email": email, "password": password })).await
+        self.post(
+            "/auth/sign-up",
+            json!({ "email": email, "password": password }),
+        )
+        .await
     }
 
     pub async fn sign_in(&self, email: &str, password: &str) -> Answer {
-        self.post("/auth/sign-in", json!({ "email": email, "password": password })).await
+        self.post(
+            "/auth/sign-in",
+            json!({ "email": email, "password": password }),
+        )
+        .await
     }
 
     pub async fn me(&self, access: &str) -> Answer {
@@ -192,7 +227,12 @@ impl TestApp {
         let up = self.sign_up(email, PASSWORD).await;
         assert_eq!(up.status, StatusCode::CREATED, "sign-up: {:?}", up.body);
         let code = self.code_from_mail(email, before + 1).await;
-        let ok = self.post("/auth/confirm-sign-up", json!({ "email": email, "code": code })).await;
+        let ok = self
+            .post(
+                "/auth/confirm-sign-up",
+                json!({ "email": email, "code": code }),
+            )
+            .await;
         assert_eq!(ok.status, StatusCode::OK, "confirm: {:?}", ok.body);
     }
 
@@ -206,7 +246,11 @@ impl TestApp {
     pub async fn tokens(&self, email: &str, password: &str) -> Tokens {
         let a = self.sign_in(email, password).await;
         assert_eq!(a.status, StatusCode::OK, "sign-in: {:?}", a.body);
-        Tokens { access: a.str("accessToken"), id: a.str("idToken"), refresh: a.str("refreshToken") }
+        Tokens {
+            access: a.str("accessToken"),
+            id: a.str("idToken"),
+            refresh: a.str("refreshToken"),
+        }
     }
 
     /// Stops the server (as SIGTERM would) and waits for it to finish.
@@ -221,7 +265,9 @@ impl TestApp {
             let _ = stop.send(());
         }
         if let Some(task) = self.task.take() {
-            task.await.expect("server task").expect("server ran cleanly");
+            task.await
+                .expect("server task")
+                .expect("server ran cleanly");
         }
     }
 }

@@ -23,16 +23,29 @@ async fn five_failed_sign_ins_lock_the_address_until_the_wait_is_over() {
 
     for i in 1..=5 {
         let a = app.sign_in(&addr, NEW_PASSWORD).await;
-        assert_eq!(a.code(), "NotAuthorized", "failure {i} is an ordinary refusal");
+        assert_eq!(
+            a.code(),
+            "NotAuthorized",
+            "failure {i} is an ordinary refusal"
+        );
     }
     let locked = app.sign_in(&addr, PASSWORD).await;
-    assert_eq!((locked.status, locked.code()), (StatusCode::TOO_MANY_REQUESTS, "TooManyRequests"), "even the right password waits");
+    assert_eq!(
+        (locked.status, locked.code()),
+        (StatusCode::TOO_MANY_REQUESTS, "TooManyRequests"),
+        "even the right password waits"
+    );
     let wait = retry_after(&locked);
     assert_eq!(wait, 1, "the fifth failure costs 2^0 = 1 s");
 
     tokio::time::sleep(Duration::from_millis(wait * 1000 + 100)).await;
     let released = app.sign_in(&addr, PASSWORD).await;
-    assert_eq!(released.status, StatusCode::OK, "released after the wait: {:?}", released.body);
+    assert_eq!(
+        released.status,
+        StatusCode::OK,
+        "released after the wait: {:?}",
+        released.body
+    );
     let fresh = app.sign_in(&addr, NEW_PASSWORD).await;
     assert_eq!(fresh.code(), "NotAuthorized", "success resets the count");
 }
@@ -48,7 +61,11 @@ async fn the_wait_doubles_with_each_failure_after_the_fifth() {
     let first = retry_after(&app.sign_in(&addr, PASSWORD).await);
     tokio::time::sleep(Duration::from_millis(first * 1000 + 100)).await;
     let sixth = app.sign_in(&addr, NEW_PASSWORD).await;
-    assert_eq!(sixth.code(), "NotAuthorized", "a try after the wait is judged");
+    assert_eq!(
+        sixth.code(),
+        "NotAuthorized",
+        "a try after the wait is judged"
+    );
     let locked = app.sign_in(&addr, PASSWORD).await;
     assert_eq!(retry_after(&locked), 2, "the sixth failure costs 2 s");
     let throttle = app
@@ -68,7 +85,10 @@ async fn unknown_addresses_are_locked_exactly_like_known_ones() {
         assert_eq!(app.sign_in(&ghost, PASSWORD).await.code(), "NotAuthorized");
     }
     let locked = app.sign_in(&ghost, PASSWORD).await;
-    assert_eq!((locked.status, locked.code()), (StatusCode::TOO_MANY_REQUESTS, "TooManyRequests"));
+    assert_eq!(
+        (locked.status, locked.code()),
+        (StatusCode::TOO_MANY_REQUESTS, "TooManyRequests")
+    );
     assert_eq!(retry_after(&locked), 1);
 }
 
@@ -85,11 +105,24 @@ async fn the_auth_endpoints_are_rate_limited_per_address_with_retry_after() {
         assert_eq!(a.status, StatusCode::OK, "request {i} is within the burst");
     }
     let limited = app.post("/auth/resend-code", body.clone()).await;
-    assert_eq!((limited.status, limited.code()), (StatusCode::TOO_MANY_REQUESTS, "TooManyRequests"));
+    assert_eq!(
+        (limited.status, limited.code()),
+        (StatusCode::TOO_MANY_REQUESTS, "TooManyRequests")
+    );
     let wait = retry_after(&limited);
-    assert!((1..=30).contains(&wait), "one request every 30 s: Retry-After {wait}");
-    assert_eq!(app.get("/healthz").await.status, StatusCode::OK, "only /auth is limited");
-    assert_eq!(app.get("/.well-known/jwks.json").await.status, StatusCode::OK);
+    assert!(
+        (1..=30).contains(&wait),
+        "one request every 30 s: Retry-After {wait}"
+    );
+    assert_eq!(
+        app.get("/healthz").await.status,
+        StatusCode::OK,
+        "only /auth is limited"
+    );
+    assert_eq!(
+        app.get("/.well-known/jwks.json").await.status,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -97,11 +130,26 @@ async fn bodies_over_the_limit_are_refused_with_413() {
     let app = spawn_with(|s| s.max_body_bytes = 4096).await;
     let big = json!({ "email": "a@example.com", "password": "p".repeat(8192) });
     let a = app.post("/auth/sign-in", big).await;
-    assert_eq!((a.status, a.code()), (StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLarge"));
+    assert_eq!(
+        (a.status, a.code()),
+        (StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLarge")
+    );
 
     let default = spawn_app().await;
     let over_a_mebibyte = json!({ "email": "a@example.com", "password": "p".repeat(1024 * 1024) });
     let b = default.post("/auth/sign-up", over_a_mebibyte).await;
-    assert_eq!(b.status, StatusCode::PAYLOAD_TOO_LARGE, "the default limit is 1 MiB");
-    assert!(default.state.store.list_users().await.expect("list").is_empty());
+    assert_eq!(
+        b.status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "the default limit is 1 MiB"
+    );
+    assert!(
+        default
+            .state
+            .store
+            .list_users()
+            .await
+            .expect("list")
+            .is_empty()
+    );
 }

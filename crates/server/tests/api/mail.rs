@@ -278,7 +278,7 @@ async fn sign_up_code_arrives_over_smtp_and_confirms_the_account() {
 
     assert_eq!(
         mail.recipients,
-        [email.clone()],
+        std::slice::from_ref(&email),
         "envelope recipients of:\n{}",
         mail.data
     );
@@ -327,7 +327,7 @@ async fn password_reset_code_arrives_over_smtp() {
     let mail = smtp.wait_for_message(&email, 2, WAIT).await;
     assert_eq!(
         mail.recipients,
-        [email.clone()],
+        std::slice::from_ref(&email),
         "envelope recipients of:\n{}",
         mail.data
     );

@@ -8,14 +8,25 @@ use crate::helpers::{email, spawn_app, spawn_with};
 async fn health_answers_ok_when_the_database_answers() {
     let app = spawn_app().await;
     let a = app.get("/healthz").await;
-    assert_eq!((a.status, a.body["status"].as_str()), (StatusCode::OK, Some("ok")));
+    assert_eq!(
+        (a.status, a.body["status"].as_str()),
+        (StatusCode::OK, Some("ok"))
+    );
 }
 
 #[tokio::test]
 async fn metrics_are_served_in_prometheus_format() {
     let app = spawn_app().await;
     app.signed_in(&email("metrics")).await;
-    let text = app.client.get(app.url("/metrics")).send().await.expect("request").text().await.expect("text");
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("request")
+        .text()
+        .await
+        .expect("text");
     for name in [
         "tasksync_http_requests_total",
         "tasksync_http_request_duration_seconds_bucket",
@@ -31,7 +42,12 @@ async fn unknown_routes_and_methods_answer_in_the_error_shape() {
     let app = spawn_app().await;
     let a = app.get("/no/such/thing").await;
     assert_eq!((a.status, a.code()), (StatusCode::NOT_FOUND, "NotFound"));
-    let wrong_method = app.client.get(app.url("/auth/sign-in")).send().await.expect("request");
+    let wrong_method = app
+        .client
+        .get(app.url("/auth/sign-in"))
+        .send()
+        .await
+        .expect("request");
     assert_eq!(wrong_method.status(), StatusCode::METHOD_NOT_ALLOWED);
 }
 
@@ -53,10 +69,25 @@ async fn cross_origin_requests_are_allowed_only_from_listed_origins_in_productio
     };
     let allowed = preflight("https://app.example.com").await.expect("request");
     assert_eq!(
-        allowed.headers().get("access-control-allow-origin").map(|v| v.as_bytes()),
+        allowed
+            .headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.as_bytes()),
         Some(&b"https://app.example.com"[..])
     );
-    let refused = preflight("https://evil.example.net").await.expect("request");
-    assert!(refused.headers().get("access-control-allow-origin").is_none(), "unlisted origin gets no CORS grant");
-    assert_eq!(app.get("/dev/mailbox").await.status, StatusCode::NOT_FOUND, "no dev mailbox in production");
+    let refused = preflight("https://evil.example.net")
+        .await
+        .expect("request");
+    assert!(
+        refused
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none(),
+        "unlisted origin gets no CORS grant"
+    );
+    assert_eq!(
+        app.get("/dev/mailbox").await.status,
+        StatusCode::NOT_FOUND,
+        "no dev mailbox in production"
+    );
 }

@@ -17,9 +17,25 @@ async fn tokens_signed_before_a_restart_still_verify_after_it() {
     let mut settings = test_settings(&dir);
     settings.public_url = public_url;
     let again = start(dir, settings).await;
-    assert_eq!(again.get("/.well-known/jwks.json").await.body, jwks_before, "the same keys are loaded");
+    assert_eq!(
+        again.get("/.well-known/jwks.json").await.body,
+        jwks_before,
+        "the same keys are loaded"
+    );
     let me = again.me(&t.access).await;
-    assert_eq!(me.status, StatusCode::OK, "an access token from before the restart: {:?}", me.body);
-    let r = again.post("/auth/refresh", json!({ "refreshToken": t.refresh })).await;
-    assert_eq!(r.status, StatusCode::OK, "a refresh token from before the restart: {:?}", r.body);
+    assert_eq!(
+        me.status,
+        StatusCode::OK,
+        "an access token from before the restart: {:?}",
+        me.body
+    );
+    let r = again
+        .post("/auth/refresh", json!({ "refreshToken": t.refresh }))
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "a refresh token from before the restart: {:?}",
+        r.body
+    );
 }

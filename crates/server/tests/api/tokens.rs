@@ -45,7 +45,10 @@ async fn tokens_carry_the_documented_claims_and_verify_against_the_jwks() {
     assert_eq!(id["token_use"], "id");
     assert_eq!(id["email"], addr.as_str());
     assert_eq!(id["email_verified"], true);
-    assert!(access.get("email").is_none(), "access tokens carry no e-mail");
+    assert!(
+        access.get("email").is_none(),
+        "access tokens carry no e-mail"
+    );
     assert_eq!(access["sid"], id["sid"]);
     assert_eq!(access["sub"], app.me(&t.access).await.body["userId"]);
     assert_eq!(access["iss"], app.base.as_str());
@@ -58,22 +61,42 @@ async fn tokens_carry_the_documented_claims_and_verify_against_the_jwks() {
     assert_eq!(discovery.body["issuer"], app.base.as_str());
     let jwks_uri = discovery.str("jwks_uri");
     assert_eq!(jwks_uri, app.url("/.well-known/jwks.json"));
-    let jwks = app.client.get(&jwks_uri).send().await.expect("jwks").json::<Value>().await.expect("json");
+    let jwks = app
+        .client
+        .get(&jwks_uri)
+        .send()
+        .await
+        .expect("jwks")
+        .json::<Value>()
+        .await
+        .expect("json");
     let jwk = jwks["keys"]
         .as_array()
         .expect("keys")
         .iter()
         .find(|k| k["kid"] == kid.as_str())
         .expect("the token's kid is published");
-    assert_eq!((jwk["kty"].as_str(), jwk["crv"].as_str(), jwk["alg"].as_str()), (Some("OKP"), Some("Ed25519"), Some("EdDSA")));
-    assert!(jwk.get("d").is_none(), "the private part is never published");
+    assert_eq!(
+        (
+            jwk["kty"].as_str(),
+            jwk["crv"].as_str(),
+            jwk["alg"].as_str()
+        ),
+        (Some("OKP"), Some("Ed25519"), Some("EdDSA"))
+    );
+    assert!(
+        jwk.get("d").is_none(),
+        "the private part is never published"
+    );
 
     // A third party verifies the token with nothing but the JWKS.
     let key = DecodingKey::from_ed_components(jwk["x"].as_str().expect("x")).expect("key");
     let mut v = Validation::new(Algorithm::EdDSA);
     v.set_issuer(&[app.base.as_str()]);
     v.set_audience(&["tasksync"]);
-    let claims = jsonwebtoken::decode::<Claims>(&t.access, &key, &v).expect("verifies with the JWKS key").claims;
+    let claims = jsonwebtoken::decode::<Claims>(&t.access, &key, &v)
+        .expect("verifies with the JWKS key")
+        .claims;
     assert_eq!(claims.token_use, TokenUse::Access);
 }
 
@@ -98,7 +121,11 @@ async fn tampered_forged_expired_and_misused_tokens_are_refused() {
     // The forging method itself works: a well-formed token signed with the
     // server's key is accepted, so each refusal below is about its one flaw.
     let control = sign(&kid, &key, &with(json!({ "jti": "control" })));
-    assert_eq!(app.me(&control).await.status, StatusCode::OK, "control token must pass");
+    assert_eq!(
+        app.me(&control).await.status,
+        StatusCode::OK,
+        "control token must pass"
+    );
 
     let stranger = generate_key(0).expect("key");
     let stranger_key = EncodingKey::from_ed_der(&stranger.private_der);
@@ -114,28 +141,105 @@ async fn tampered_forged_expired_and_misused_tokens_are_refused() {
     let other_sub = decode_part(&other.access, 1)["sub"].clone();
 
     let cases: Vec<(&str, String)> = vec![
-        ("alg none without a signature", format!("{}.{}.", b64(&none_header), b64(&claims))),
-        ("alg none with the original signature", format!("{}.{}.{signature}", b64(&none_header), b64(&claims))),
+        (
+            "alg none without a signature",
+            format!("{}.{}.", b64(&none_header), b64(&claims)),
+        ),
+        (
+            "alg none with the original signature",
+            format!("{}.{}.{signature}", b64(&none_header), b64(&claims)),
+        ),
         ("HS256 keyed with the public key", hs_token),
-        ("an HS256 header on the EdDSA signature", format!("{}.{}.{signature}", b64(&hs_header), b64(&claims))),
-        ("signed with another key under the server's kid", sign(&kid, &stranger_key, &claims)),
-        ("signed with an unknown kid", sign(&stranger.kid, &stranger_key, &claims)),
-        ("a payload changed to another user", format!("{}.{}.{signature}", b64(&header), b64(&with(json!({ "sub": other_sub }))))),
-        ("a payload with a later expiry", format!("{}.{}.{signature}", b64(&header), b64(&with(json!({ "exp": now + 86400 }))))),
-        ("expired", sign(&kid, &key, &with(json!({ "iat": now - 1000, "exp": now - 120 })))),
+        (
+            "an HS256 header on the EdDSA signature",
+            format!("{}.{}.{signature}", b64(&hs_header), b64(&claims)),
+        ),
+        (
+            "signed with another key under the server's kid",
+            sign(&kid, &stranger_key, &claims),
+        ),
+        (
+            "signed with an unknown kid",
+            sign(&stranger.kid, &stranger_key, &claims),
+        ),
+        (
+            "a payload changed to another user",
+            format!(
+                "{}.{}.{signature}",
+                b64(&header),
+                b64(&with(json!({ "sub": other_sub })))
+            ),
+        ),
+        (
+            "a payload with a later expiry",
+            format!(
+                "{}.{}.{signature}",
+                b64(&header),
+                b64(&with(json!({ "exp": now + 86400 })))
+            ),
+        ),
+        (
+            "expired",
+            sign(
+                &kid,
+                &key,
+                &with(json!({ "iat": now - 1000, "exp": now - 120 })),
+            ),
+        ),
         ("an ID token", t.id.clone()),
-        ("access claims relabelled as id", sign(&kid, &key, &with(json!({ "token_use": "id" })))),
-        ("a wrong issuer", sign(&kid, &key, &with(json!({ "iss": "https://evil.example.net" })))),
-        ("a wrong audience", sign(&kid, &key, &with(json!({ "aud": "someone-else" })))),
-        ("no expiry", sign(&kid, &key, &{ let mut c = claims.clone(); c.as_object_mut().expect("obj").remove("exp"); c })),
-        ("an unknown session", sign(&kid, &key, &with(json!({ "sid": uuid::Uuid::now_v7().to_string() })))),
-        ("a session of another user", sign(&kid, &key, &with(json!({ "sub": other_sub })))),
-        ("a truncated signature", t.access[..t.access.len() - 4].to_owned()),
+        (
+            "access claims relabelled as id",
+            sign(&kid, &key, &with(json!({ "token_use": "id" }))),
+        ),
+        (
+            "a wrong issuer",
+            sign(
+                &kid,
+                &key,
+                &with(json!({ "iss": "https://evil.example.net" })),
+            ),
+        ),
+        (
+            "a wrong audience",
+            sign(&kid, &key, &with(json!({ "aud": "someone-else" }))),
+        ),
+        (
+            "no expiry",
+            sign(&kid, &key, &{
+                let mut c = claims.clone();
+                c.as_object_mut().expect("obj").remove("exp");
+                c
+            }),
+        ),
+        (
+            "an unknown session",
+            sign(
+                &kid,
+                &key,
+                &with(json!({ "sid": uuid::Uuid::now_v7().to_string() })),
+            ),
+        ),
+        (
+            "a session of another user",
+            sign(&kid, &key, &with(json!({ "sub": other_sub }))),
+        ),
+        (
+            "a truncated signature",
+            t.access[..t.access.len() - 4].to_owned(),
+        ),
         ("not a JWT", "definitely.not.a-jwt".to_owned()),
     ];
     for (name, token) in cases {
         let a = app.me(&token).await;
-        assert_eq!((a.status, a.code()), (StatusCode::UNAUTHORIZED, "NotAuthorized"), "{name} must be refused");
+        assert_eq!(
+            (a.status, a.code()),
+            (StatusCode::UNAUTHORIZED, "NotAuthorized"),
+            "{name} must be refused"
+        );
     }
-    assert_eq!(app.me(&t.access).await.status, StatusCode::OK, "the genuine token still works");
+    assert_eq!(
+        app.me(&t.access).await.status,
+        StatusCode::OK,
+        "the genuine token still works"
+    );
 }
