@@ -59,3 +59,7 @@ uuid_id!(
     /// access tokens minted from it (their `sid` claim).
     SessionId
 );
+uuid_id!(
+    /// A task. Clients may choose it (offline create), so it is any UUID.
+    TaskId
+);

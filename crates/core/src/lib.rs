@@ -7,14 +7,24 @@
 //! - [`ids`]: [`UserId`] and [`SessionId`].
 //! - [`code`]: [`VerificationCode`], the six digits mailed to a user.
 //! - [`lockout`]: how long an address waits after failed sign-ins.
+//! - [`task`]: [`Task`], its parsed inputs and the version rules of writes.
+//! - [`cursor`]: [`Cursor`] (a position in a scope's change log) and
+//!   [`PageToken`] (a position in a task listing), both opaque to clients.
 
 pub mod code;
+pub mod cursor;
 pub mod email;
 pub mod ids;
 pub mod lockout;
 pub mod password;
+pub mod task;
 
 pub use code::VerificationCode;
+pub use cursor::{Cursor, PageToken};
 pub use email::{Email, EmailError};
-pub use ids::{SessionId, UserId};
+pub use ids::{SessionId, TaskId, UserId};
 pub use password::{Password, PasswordError};
+pub use task::{
+    Change, ChangeOp, NewTask, Task, TaskDescription, TaskInputError, TaskPatch, TaskTitle,
+    WriteRejection,
+};

@@ -13,7 +13,9 @@
 pub mod sqlite;
 
 use async_trait::async_trait;
-use tasksync_core::{Email, SessionId, UserId};
+use tasksync_core::{
+    Change, Email, NewTask, SessionId, Task, TaskId, TaskPatch, UserId, WriteRejection,
+};
 
 pub use sqlite::SqliteStore;
 
@@ -70,6 +72,12 @@ pub enum StoreError {
     /// A stored value could not be decoded into its domain type.
     #[error("corrupt {0} in the database")]
     Corrupt(&'static str),
+    /// The transaction a write was batched into failed to commit.
+    #[error("commit failed: {0}")]
+    Commit(String),
+    /// The writer has stopped (the store is shutting down).
+    #[error("the database writer is not running")]
+    WriterGone,
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
@@ -77,6 +85,42 @@ pub enum StoreError {
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A write of one task, as the API asks for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskWrite {
+    Create(NewTask),
+    Update(TaskPatch),
+    Delete {
+        id: TaskId,
+        expected_version: Option<i64>,
+    },
+}
+
+/// The result of a task write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    /// The task after the write.
+    pub task: Task,
+    /// The change-log entry the write appended; `None` when the write changed
+    /// nothing (an idempotent retry or a patch equal to the current state).
+    pub change: Option<Change>,
+}
+
+/// Why a task write did not happen. Nothing was written in either case.
+#[derive(Debug, thiserror::Error)]
+pub enum TaskWriteError {
+    #[error(transparent)]
+    Rejected(#[from] WriteRejection),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for TaskWriteError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Store(StoreError::Database(e))
+    }
+}
 
 /// A user account as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -251,6 +295,28 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// ([`tasksync_core::lockout::delay_secs`]).
     async fn record_login_failure(&self, email: &Email, now: i64) -> Result<Throttle>;
     async fn clear_login_failures(&self, email: &Email) -> Result<()>;
+
+    /// Applies one task write for `owner`: the task row, the scope's next
+    /// sequence number and the change-log row in one transaction, or nothing.
+    async fn write_task(
+        &self,
+        owner: UserId,
+        write: TaskWrite,
+        now: i64,
+    ) -> Result<Written, TaskWriteError>;
+    /// A task of `owner` (tombstones included; callers hide them).
+    async fn task(&self, owner: UserId, id: TaskId) -> Result<Option<Task>>;
+    /// Live tasks of `owner`, oldest first, after the given `(created_at, id)`.
+    async fn tasks_page(
+        &self,
+        owner: UserId,
+        after: Option<(i64, TaskId)>,
+        limit: u32,
+    ) -> Result<Vec<Task>>;
+    /// Changes of a scope with `seq > after`, in order, at most `limit`.
+    async fn changes_after(&self, scope: UserId, after: i64, limit: u32) -> Result<Vec<Change>>;
+    /// The sequence number of the scope's latest change (0 if none).
+    async fn head(&self, scope: UserId) -> Result<i64>;
 
     /// Deletes expired codes, sessions ended more than `keep_ms` ago and stale
     /// throttle rows. Returns the number of rows removed.

@@ -19,8 +19,13 @@ use uuid::Uuid;
 
 use crate::{
     CodeCheck, CodePurpose, NewCode, Result, Rotation, SessionRecord, SigningKeyRecord, Store,
-    StoreError, Throttle, UserRecord,
+    StoreError, TaskWrite, TaskWriteError, Throttle, UserRecord, Written,
 };
+use tasksync_core::{Change, Task, TaskId};
+use tokio::sync::{mpsc, oneshot};
+
+mod tasks;
+mod writer;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -30,6 +35,8 @@ pub struct SqliteStore {
     /// Exactly one connection: the single writer.
     writer: SqlitePool,
     readers: SqlitePool,
+    /// The group-commit writer of task writes.
+    writes: mpsc::Sender<writer::Job>,
 }
 
 impl SqliteStore {
@@ -59,7 +66,12 @@ impl SqliteStore {
             .max_connections(readers.max(1))
             .connect_with(options)
             .await?;
-        Ok(Self { writer, readers })
+        let writes = writer::spawn(writer.clone());
+        Ok(Self {
+            writer,
+            readers,
+            writes,
+        })
     }
 
     async fn begin(&self) -> Result<Transaction<'static, Sqlite>> {
@@ -502,6 +514,88 @@ impl Store for SqliteStore {
             .execute(&self.writer)
             .await?;
         Ok(())
+    }
+
+    async fn write_task(
+        &self,
+        owner: UserId,
+        write: TaskWrite,
+        now: i64,
+    ) -> Result<Written, TaskWriteError> {
+        let (reply, answer) = oneshot::channel();
+        let job = writer::Job {
+            owner,
+            write,
+            now,
+            reply,
+        };
+        self.writes
+            .send(job)
+            .await
+            .map_err(|_| StoreError::WriterGone)?;
+        answer.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    async fn task(&self, owner: UserId, id: TaskId) -> Result<Option<Task>> {
+        sqlx::query(
+            "SELECT id, owner, title, description, done, created_at, updated_at, version, deleted
+             FROM tasks WHERE id = $1 AND owner = $2",
+        )
+        .bind(id.as_uuid())
+        .bind(owner.as_uuid())
+        .fetch_optional(&self.readers)
+        .await?
+        .as_ref()
+        .map(tasks::task_from_row)
+        .transpose()
+    }
+
+    async fn tasks_page(
+        &self,
+        owner: UserId,
+        after: Option<(i64, TaskId)>,
+        limit: u32,
+    ) -> Result<Vec<Task>> {
+        let (at, id) = after.map_or((i64::MIN, Uuid::nil()), |(at, id)| (at, id.as_uuid()));
+        sqlx::query(
+            "SELECT id, owner, title, description, done, created_at, updated_at, version, deleted
+             FROM tasks
+             WHERE owner = $1 AND deleted = 0 AND (created_at > $2 OR (created_at = $2 AND id > $3))
+             ORDER BY created_at, id
+             LIMIT $4",
+        )
+        .bind(owner.as_uuid())
+        .bind(at)
+        .bind(id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.readers)
+        .await?
+        .iter()
+        .map(tasks::task_from_row)
+        .collect()
+    }
+
+    async fn changes_after(&self, scope: UserId, after: i64, limit: u32) -> Result<Vec<Change>> {
+        sqlx::query(
+            "SELECT scope, seq, op, at, task_id, title, description, done, created_at, updated_at, version, deleted
+             FROM changes WHERE scope = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(scope.as_uuid())
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.readers)
+        .await?
+        .iter()
+        .map(tasks::change_from_row)
+        .collect()
+    }
+
+    async fn head(&self, scope: UserId) -> Result<i64> {
+        let seq: Option<i64> = sqlx::query_scalar("SELECT seq FROM scopes WHERE scope = $1")
+            .bind(scope.as_uuid())
+            .fetch_optional(&self.readers)
+            .await?;
+        Ok(seq.unwrap_or(0))
     }
 
     async fn purge_expired(&self, now: i64, keep_ms: i64) -> Result<u64> {

@@ -1,0 +1,73 @@
+//! Group commit: one task owns the write connection and turns whatever
+//! writes are waiting into one transaction, one savepoint each, and one
+//! commit (one fsync with `synchronous=FULL`). Under load many writes share
+//! a commit; alone, a write commits at once. Nobody is answered before the
+//! commit that makes their write durable.
+
+use sqlx::{Connection as _, SqlitePool};
+use tasksync_core::UserId;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{StoreError, TaskWrite, TaskWriteError, Written};
+
+/// Most writes batched into one transaction.
+const MAX_BATCH: usize = 128;
+
+pub(super) struct Job {
+    pub owner: UserId,
+    pub write: TaskWrite,
+    pub now: i64,
+    pub reply: oneshot::Sender<Result<Written, TaskWriteError>>,
+}
+
+/// Starts the writer on the (single-connection) write pool.
+pub(super) fn spawn(pool: SqlitePool) -> mpsc::Sender<Job> {
+    let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
+    tokio::spawn(run(pool, rx));
+    tx
+}
+
+async fn run(pool: SqlitePool, mut rx: mpsc::Receiver<Job>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let jobs = std::mem::take(&mut batch);
+        metrics::histogram!("tasksync_write_batch_size").record(jobs.len() as f64);
+        match commit_batch(&pool, &jobs).await {
+            Ok(results) => {
+                for (job, result) in jobs.into_iter().zip(results) {
+                    let _ = job.reply.send(result);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, writes = jobs.len(), "write batch failed to commit");
+                let text = e.to_string();
+                for job in jobs {
+                    let _ = job.reply.send(Err(StoreError::Commit(text.clone()).into()));
+                }
+            }
+        }
+    }
+}
+
+/// Runs every job in its own savepoint of one transaction and commits.
+/// The results are only meaningful once this returns `Ok`.
+async fn commit_batch(
+    pool: &SqlitePool,
+    jobs: &[Job],
+) -> Result<Vec<Result<Written, TaskWriteError>>, sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    let mut tx = conn.begin().await?;
+    let mut results = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let mut savepoint = tx.begin().await?;
+        let result = super::tasks::apply(&mut savepoint, job.owner, &job.write, job.now).await;
+        if result.is_ok() {
+            savepoint.commit().await?;
+        } else {
+            savepoint.rollback().await?;
+        }
+        results.push(result);
+    }
+    tx.commit().await?;
+    Ok(results)
+}

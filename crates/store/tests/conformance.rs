@@ -1,0 +1,458 @@
+//! The store conformance suite: the behaviour every `Store` adapter must
+//! have. Each test is an `async fn(Arc<dyn Store>)`; the macro at the bottom
+//! runs the whole suite against a backend (today SQLite; the PostgreSQL
+//! adapter adds one line).
+
+use std::sync::Arc;
+
+use tasksync_core::{
+    ChangeOp, Email, NewTask, Task, TaskDescription, TaskId, TaskPatch, TaskTitle, UserId,
+    WriteRejection,
+};
+use tasksync_store::{Store, TaskWrite, TaskWriteError, UserRecord, Written};
+
+async fn user(store: &Arc<dyn Store>) -> UserId {
+    let id = UserId::new();
+    let u = UserRecord {
+        id,
+        email: Email::parse(&format!("{}@example.com", id.as_uuid().simple())).expect("email"),
+        password_hash: "x".into(),
+        confirmed: true,
+        disabled: false,
+        created_at: 0,
+    };
+    store.create_user(&u).await.expect("user");
+    id
+}
+
+fn new_task(title: &str) -> NewTask {
+    NewTask {
+        id: TaskId::new(),
+        title: TaskTitle::parse(title).expect("title"),
+        description: None,
+        done: false,
+    }
+}
+
+fn patch(id: TaskId, expected: Option<i64>) -> TaskPatch {
+    TaskPatch {
+        id,
+        expected_version: expected,
+        title: None,
+        description: None,
+        done: None,
+    }
+}
+
+async fn write(
+    store: &Arc<dyn Store>,
+    owner: UserId,
+    w: TaskWrite,
+) -> Result<Written, TaskWriteError> {
+    store.write_task(owner, w, 1_000).await
+}
+
+fn rejection(r: Result<Written, TaskWriteError>) -> WriteRejection {
+    match r {
+        Err(TaskWriteError::Rejected(rej)) => rej,
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+}
+
+pub async fn each_write_appends_exactly_one_change_with_the_next_seq(store: Arc<dyn Store>) {
+    let owner = user(&store).await;
+    let t = new_task("write me");
+    let created = write(&store, owner, TaskWrite::Create(t.clone()))
+        .await
+        .expect("create");
+    let p = TaskPatch {
+        done: Some(true),
+        description: Some(Some(TaskDescription::parse("d").expect("d"))),
+        ..patch(t.id, Some(1))
+    };
+    let updated = write(&store, owner, TaskWrite::Update(p))
+        .await
+        .expect("update");
+    let deleted = write(
+        &store,
+        owner,
+        TaskWrite::Delete {
+            id: t.id,
+            expected_version: Some(2),
+        },
+    )
+    .await
+    .expect("delete");
+
+    let changes = store.changes_after(owner, 0, 100).await.expect("changes");
+    let seen: Vec<(i64, ChangeOp, i64)> = changes
+        .iter()
+        .map(|c| (c.seq, c.op, c.task.version))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (1, ChangeOp::Create, 1),
+            (2, ChangeOp::Update, 2),
+            (3, ChangeOp::Delete, 3)
+        ]
+    );
+    for (c, w) in changes.iter().zip([&created, &updated, &deleted]) {
+        assert_eq!(
+            Some(c),
+            w.change.as_ref(),
+            "the returned change is the logged one"
+        );
+        assert_eq!(c.task, w.task, "the log holds the task's new image");
+        assert_eq!(c.scope, owner);
+    }
+    assert!(deleted.task.deleted && deleted.task.description.as_deref() == Some("d"));
+    assert_eq!(store.head(owner).await.expect("head"), 3);
+    assert_eq!(
+        store
+            .changes_after(owner, 2, 100)
+            .await
+            .expect("tail")
+            .len(),
+        1
+    );
+    assert_eq!(
+        store.task(owner, t.id).await.expect("read"),
+        Some(deleted.task)
+    );
+}
+
+pub async fn refused_writes_append_nothing_and_change_nothing(store: Arc<dyn Store>) {
+    let (owner, other) = (user(&store).await, user(&store).await);
+    let t = new_task("keep me");
+    let created = write(&store, owner, TaskWrite::Create(t.clone()))
+        .await
+        .expect("create");
+    let stale = TaskPatch {
+        done: Some(true),
+        ..patch(t.id, Some(7))
+    };
+    match rejection(write(&store, owner, TaskWrite::Update(stale)).await) {
+        WriteRejection::Conflict(current) => {
+            assert_eq!(*current, created.task, "conflict carries the current task")
+        }
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert_eq!(
+        rejection(write(&store, owner, TaskWrite::Update(patch(TaskId::new(), None))).await),
+        WriteRejection::NotFound
+    );
+    assert_eq!(
+        rejection(write(&store, other, TaskWrite::Update(patch(t.id, None))).await),
+        WriteRejection::NotFound,
+        "another owner's task"
+    );
+    assert_eq!(
+        rejection(
+            write(
+                &store,
+                other,
+                TaskWrite::Delete {
+                    id: t.id,
+                    expected_version: None
+                }
+            )
+            .await
+        ),
+        WriteRejection::NotFound
+    );
+    assert!(matches!(
+        rejection(
+            write(
+                &store,
+                owner,
+                TaskWrite::Delete {
+                    id: t.id,
+                    expected_version: Some(9)
+                }
+            )
+            .await
+        ),
+        WriteRejection::Conflict(_)
+    ));
+    let noop = write(
+        &store,
+        owner,
+        TaskWrite::Update(TaskPatch {
+            done: Some(false),
+            ..patch(t.id, Some(1))
+        }),
+    )
+    .await
+    .expect("no-op");
+    assert_eq!(
+        (noop.change, noop.task.version),
+        (None, 1),
+        "a patch that changes nothing logs nothing"
+    );
+
+    assert_eq!(
+        store.head(owner).await.expect("head"),
+        1,
+        "only the create was logged"
+    );
+    assert_eq!(store.head(other).await.expect("head"), 0);
+    assert_eq!(
+        store.task(owner, t.id).await.expect("read"),
+        Some(created.task)
+    );
+    assert_eq!(
+        store.task(other, t.id).await.expect("read"),
+        None,
+        "reads are scoped by owner"
+    );
+}
+
+pub async fn creating_with_a_known_id_is_a_retry_only_with_the_same_content(store: Arc<dyn Store>) {
+    let (owner, other) = (user(&store).await, user(&store).await);
+    let t = new_task("once");
+    let first = write(&store, owner, TaskWrite::Create(t.clone()))
+        .await
+        .expect("create");
+    let retry = write(&store, owner, TaskWrite::Create(t.clone()))
+        .await
+        .expect("retry");
+    assert_eq!(
+        (retry.task, retry.change),
+        (first.task.clone(), None),
+        "a retry returns the task and logs nothing"
+    );
+
+    let different = NewTask {
+        done: true,
+        ..t.clone()
+    };
+    assert_eq!(
+        rejection(write(&store, owner, TaskWrite::Create(different)).await),
+        WriteRejection::IdTaken
+    );
+    assert_eq!(
+        rejection(write(&store, other, TaskWrite::Create(t.clone())).await),
+        WriteRejection::IdTaken,
+        "another owner's id"
+    );
+
+    write(
+        &store,
+        owner,
+        TaskWrite::Update(TaskPatch {
+            done: Some(true),
+            ..patch(t.id, None)
+        }),
+    )
+    .await
+    .expect("update");
+    let late_retry = write(&store, owner, TaskWrite::Create(t.clone()))
+        .await
+        .expect("late retry");
+    assert_eq!(
+        (late_retry.task.version, late_retry.change),
+        (2, None),
+        "recognised by the create's own image"
+    );
+    assert_eq!(store.head(owner).await.expect("head"), 2);
+    assert_eq!(store.head(other).await.expect("head"), 0);
+}
+
+pub async fn sequences_are_per_scope(store: Arc<dyn Store>) {
+    let (a, b) = (user(&store).await, user(&store).await);
+    for owner in [a, b, a] {
+        write(&store, owner, TaskWrite::Create(new_task("x")))
+            .await
+            .expect("create");
+    }
+    let seqs = |v: Vec<tasksync_core::Change>| v.into_iter().map(|c| c.seq).collect::<Vec<_>>();
+    assert_eq!(
+        seqs(store.changes_after(a, 0, 10).await.expect("a")),
+        [1, 2]
+    );
+    assert_eq!(seqs(store.changes_after(b, 0, 10).await.expect("b")), [1]);
+}
+
+pub async fn sequences_have_no_gaps_under_eight_concurrent_writers(store: Arc<dyn Store>) {
+    let owner = user(&store).await;
+    let per_writer = 40;
+    let writers: Vec<_> = (0..8)
+        .map(|w| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let t = new_task(&format!("writer {w}"));
+                write(&store, owner, TaskWrite::Create(t.clone()))
+                    .await
+                    .expect("create");
+                for i in 1..per_writer {
+                    // Every other write is refused (stale version): refusals
+                    // interleaved with successes must not leave gaps.
+                    let stale = TaskPatch {
+                        done: Some(i % 2 == 0),
+                        ..patch(t.id, Some(0))
+                    };
+                    assert!(
+                        write(&store, owner, TaskWrite::Update(stale))
+                            .await
+                            .is_err()
+                    );
+                    let p = TaskPatch {
+                        title: Some(TaskTitle::parse(&format!("w{w} #{i}")).expect("t")),
+                        ..patch(t.id, Some(i64::from(i)))
+                    };
+                    write(&store, owner, TaskWrite::Update(p))
+                        .await
+                        .expect("update");
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.await.expect("writer");
+    }
+    let total = 8 * i64::from(per_writer);
+    let changes = store.changes_after(owner, 0, 1000).await.expect("changes");
+    let seqs: Vec<i64> = changes.iter().map(|c| c.seq).collect();
+    assert_eq!(
+        seqs,
+        (1..=total).collect::<Vec<_>>(),
+        "1, 2, 3, … with no gap"
+    );
+    assert_eq!(store.head(owner).await.expect("head"), total);
+    let mut last_version = std::collections::HashMap::new();
+    for c in &changes {
+        let prev = last_version.insert(c.task.id, c.task.version).unwrap_or(0);
+        assert_eq!(
+            c.task.version,
+            prev + 1,
+            "each task's versions appear in log order"
+        );
+    }
+}
+
+pub async fn of_sixteen_concurrent_updates_with_one_expected_version_exactly_one_wins(
+    store: Arc<dyn Store>,
+) {
+    let owner = user(&store).await;
+    let t = new_task("contended");
+    write(&store, owner, TaskWrite::Create(t.clone()))
+        .await
+        .expect("create");
+    let head = store.head(owner).await.expect("head");
+    let racers: Vec<_> = (0..16)
+        .map(|i| {
+            let store = store.clone();
+            let p = TaskPatch {
+                title: Some(TaskTitle::parse(&format!("racer {i}")).expect("t")),
+                ..patch(t.id, Some(1))
+            };
+            tokio::spawn(async move { write(&store, owner, TaskWrite::Update(p)).await })
+        })
+        .collect();
+    let (mut won, mut conflicts) = (0, 0);
+    for r in racers {
+        match r.await.expect("join") {
+            Ok(w) => {
+                assert_eq!(w.task.version, 2);
+                won += 1;
+            }
+            Err(TaskWriteError::Rejected(WriteRejection::Conflict(current))) => {
+                assert_eq!(current.version, 2, "the conflict shows the winner's task");
+                conflicts += 1;
+            }
+            Err(e) => panic!("unexpected error {e:?}"),
+        }
+    }
+    assert_eq!((won, conflicts), (1, 15));
+    assert_eq!(
+        store.head(owner).await.expect("head"),
+        head + 1,
+        "exactly one new change-log row"
+    );
+}
+
+pub async fn the_live_listing_is_oldest_first_and_hides_tombstones(store: Arc<dyn Store>) {
+    let owner = user(&store).await;
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        let t = new_task(&format!("t{i}"));
+        store
+            .write_task(owner, TaskWrite::Create(t.clone()), 100 + i)
+            .await
+            .expect("create");
+        ids.push(t.id);
+    }
+    store
+        .write_task(
+            owner,
+            TaskWrite::Delete {
+                id: ids[3],
+                expected_version: None,
+            },
+            200,
+        )
+        .await
+        .expect("delete");
+    let mut seen: Vec<Task> = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.tasks_page(owner, after, 2).await.expect("page");
+        if page.is_empty() {
+            break;
+        }
+        after = page.last().map(|t| (t.created_at, t.id));
+        seen.extend(page);
+    }
+    let want: Vec<TaskId> = ids.iter().copied().filter(|id| *id != ids[3]).collect();
+    assert_eq!(seen.iter().map(|t| t.id).collect::<Vec<_>>(), want);
+    assert!(
+        store
+            .tasks_page(user(&store).await, None, 100)
+            .await
+            .expect("page")
+            .is_empty(),
+        "other scopes see nothing"
+    );
+}
+
+macro_rules! conformance {
+    ($backend:ident, $make:expr) => {
+        mod $backend {
+            use super::*;
+            conformance!(@tests $make;
+                each_write_appends_exactly_one_change_with_the_next_seq,
+                refused_writes_append_nothing_and_change_nothing,
+                creating_with_a_known_id_is_a_retry_only_with_the_same_content,
+                sequences_are_per_scope,
+                sequences_have_no_gaps_under_eight_concurrent_writers,
+                of_sixteen_concurrent_updates_with_one_expected_version_exactly_one_wins,
+                the_live_listing_is_oldest_first_and_hides_tombstones,
+            );
+        }
+    };
+    (@tests $make:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let (_guard, store) = $make.await;
+                super::$name(store).await;
+            }
+        )*
+    };
+}
+
+async fn sqlite_store() -> (tempfile::TempDir, Arc<dyn Store>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("conformance.db").display());
+    let store = tasksync_store::connect(&tasksync_store::ConnectOptions {
+        url,
+        read_connections: 4,
+    })
+    .await
+    .expect("connect");
+    store.migrate().await.expect("migrate");
+    (dir, store)
+}
+
+conformance!(sqlite, sqlite_store());
