@@ -114,6 +114,20 @@ pub struct Settings {
     /// Largest request body in bytes (413 beyond).
     #[arg(long, env = "TASKSYNC_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Deepest GraphQL selection allowed.
+    #[arg(long, env = "TASKSYNC_GRAPHQL_MAX_DEPTH", default_value_t = 16)]
+    pub graphql_max_depth: usize,
+    /// Highest GraphQL query complexity allowed (each field counts 1; a list
+    /// counts its `limit` times its fields).
+    #[arg(
+        long,
+        env = "TASKSYNC_GRAPHQL_MAX_COMPLEXITY",
+        default_value_t = 20_000
+    )]
+    pub graphql_max_complexity: usize,
+    /// Most operations in one batched GraphQL request.
+    #[arg(long, env = "TASKSYNC_GRAPHQL_MAX_BATCH", default_value_t = 10)]
+    pub graphql_max_batch: usize,
     /// How long SIGTERM waits for in-flight requests before exiting anyway.
     #[arg(long, env = "TASKSYNC_SHUTDOWN_GRACE", default_value = "30s", value_parser = humantime::parse_duration)]
     pub shutdown_grace: Duration,

@@ -1,11 +1,12 @@
 //! The tasksync server: accounts with e-mail verification and signed
-//! tokens, over one store, served by axum.
+//! tokens, and the GraphQL task API, over one store, served by axum.
 //!
 //! # Layout
 //! - [`config`]: the command line and [`config::Settings`].
 //! - [`startup`]: [`startup::Application`]: build, bind, serve, drain.
 //! - [`http`]: router, middleware (metrics, CORS, rate limits), errors, extractors.
 //! - [`auth`]: the `/auth/*` flows, tokens, Argon2id hashing, mail.
+//! - [`graphql`]: the task API on `/graphql` (schema, resolvers, errors).
 //! - [`admin`]: `tasksync users …` and `tasksync migrate`.
 //! - [`telemetry`]: logging and the Prometheus recorder.
 
@@ -13,6 +14,7 @@ pub mod admin;
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod graphql;
 pub mod http;
 pub mod startup;
 pub mod state;

@@ -87,12 +87,19 @@ impl Application {
         ));
         let auth_limit =
             IpRateLimit::per_minute(settings.auth_rate_per_minute, settings.auth_rate_burst);
+        let limits = crate::graphql::Limits {
+            depth: settings.graphql_max_depth,
+            complexity: settings.graphql_max_complexity,
+            batch: settings.graphql_max_batch,
+        };
+        let schema = crate::graphql::schema(store.clone(), limits, settings.dev);
         let state = AppState {
             settings: Arc::new(settings),
             store,
             auth,
             dev_mailbox,
             metrics,
+            schema,
         };
         let router = crate::http::router(state.clone(), auth_limit.clone());
         Ok(Self {

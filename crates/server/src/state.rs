@@ -10,7 +10,7 @@ use crate::auth::mail::DevMailbox;
 use crate::config::Settings;
 
 /// Cheap to clone: everything inside is shared.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub store: Arc<dyn Store>,
@@ -18,4 +18,14 @@ pub struct AppState {
     /// Present when mail goes to the dev mailbox.
     pub dev_mailbox: Option<Arc<DevMailbox>>,
     pub metrics: PrometheusHandle,
+    pub schema: crate::graphql::TaskSchema,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("settings", &self.settings)
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
 }

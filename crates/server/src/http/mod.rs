@@ -33,6 +33,7 @@ pub fn router(state: AppState, auth_limit: IpRateLimit) -> Router {
             "/.well-known/openid-configuration",
             get(auth::openid_configuration),
         )
+        .route("/graphql", graphql_route(&state))
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(health::metrics));
     if state.settings.dev && state.dev_mailbox.is_some() {
@@ -45,6 +46,16 @@ pub fn router(state: AppState, auth_limit: IpRateLimit) -> Router {
         .layer(cors)
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// `POST /graphql`; in dev mode `GET /graphql` also serves GraphiQL.
+fn graphql_route(state: &AppState) -> axum::routing::MethodRouter<AppState> {
+    let route = axum::routing::post(crate::graphql::post);
+    if state.settings.dev {
+        route.get(crate::graphql::graphiql)
+    } else {
+        route
+    }
 }
 
 fn cors(state: &AppState) -> CorsLayer {

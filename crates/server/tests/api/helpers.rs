@@ -83,6 +83,11 @@ pub struct Answer {
 }
 
 impl Answer {
+    /// The `extensions.code` of the first GraphQL error, if any.
+    pub fn gql_code(&self) -> Option<&str> {
+        self.body["errors"][0]["extensions"]["code"].as_str()
+    }
+
     /// The `error.code` of an error answer.
     pub fn code(&self) -> &str {
         self.body["error"]["code"].as_str().unwrap_or("")
@@ -167,6 +172,21 @@ impl TestApp {
                 .expect("request"),
         )
         .await
+    }
+
+    /// A GraphQL request, with a bearer token when given.
+    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Answer {
+        self.gql_raw(token, json!({ "query": query, "variables": variables }))
+            .await
+    }
+
+    /// A GraphQL request with any JSON body (batches, malformed requests).
+    pub async fn gql_raw(&self, token: Option<&str>, body: Value) -> Answer {
+        let mut request = self.client.post(self.url("/graphql")).json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        answer(request.send().await.expect("request")).await
     }
 
     pub async fn sign_up(&self, email: &str, password: &str) -> Answer {

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod binary;
+mod graphql;
 mod helpers;
 mod limits;
 mod mail;

@@ -1,0 +1,56 @@
+//! GraphQL errors: every error carries `extensions.code` from DESIGN.md and
+//! never internal text.
+
+use async_graphql::{Error, ErrorExtensions as _};
+use tasksync_core::WriteRejection;
+use tasksync_store::TaskWriteError;
+
+use super::types::GqlTask;
+
+pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
+pub const NOT_FOUND: &str = "NOT_FOUND";
+pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
+pub const CONFLICT: &str = "CONFLICT";
+pub const INTERNAL: &str = "INTERNAL";
+
+/// An error with a code.
+pub fn coded(code: &'static str, message: impl Into<String>) -> Error {
+    Error::new(message).extend_with(|_, e| e.set("code", code))
+}
+
+pub fn bad_input(message: impl Into<String>) -> Error {
+    coded(BAD_USER_INPUT, message)
+}
+
+pub fn not_found() -> Error {
+    coded(NOT_FOUND, "task not found")
+}
+
+/// Logs the cause; the client learns only that something failed inside.
+pub fn internal(cause: impl std::fmt::Display) -> Error {
+    tracing::error!(error = %cause, "internal error in a GraphQL resolver");
+    coded(INTERNAL, "internal error")
+}
+
+/// The answer to a refused or failed task write.
+pub fn write_error(e: TaskWriteError) -> Error {
+    match e {
+        TaskWriteError::Rejected(WriteRejection::NotFound) => not_found(),
+        TaskWriteError::Rejected(WriteRejection::Conflict(current)) => {
+            let current = GqlTask::from(*current);
+            let value = serde_json::to_value(&current)
+                .ok()
+                .and_then(|v| async_graphql::Value::from_json(v).ok())
+                .unwrap_or(async_graphql::Value::Null);
+            Error::new("the task has changed since expectedVersion; see extensions.current")
+                .extend_with(|_, e| {
+                    e.set("code", CONFLICT);
+                    e.set("current", value.clone());
+                })
+        }
+        TaskWriteError::Rejected(WriteRejection::IdTaken) => {
+            bad_input("a different task already uses this id; choose a new id")
+        }
+        TaskWriteError::Store(e) => internal(e),
+    }
+}

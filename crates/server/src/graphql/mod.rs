@@ -1,0 +1,173 @@
+//! The data API on `/graphql` — the only module that knows async-graphql.
+//!
+//! The HTTP handler is ours rather than async-graphql-axum's so that every
+//! refusal (body size, bad token, batch size, bad JSON) answers in the
+//! GraphQL error shape with a code, and so the limits are explicit.
+
+pub mod error;
+pub mod resolvers;
+pub mod types;
+
+use std::sync::Arc;
+
+use async_graphql::{BatchRequest, BatchResponse, EmptySubscription, Schema};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde_json::json;
+use tasksync_store::Store;
+
+use crate::http::extract::bearer_token;
+use crate::state::AppState;
+use error::{BAD_USER_INPUT, UNAUTHENTICATED};
+use resolvers::{Mutation, Query};
+
+pub type TaskSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// Limits of a GraphQL request.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub depth: usize,
+    pub complexity: usize,
+    pub batch: usize,
+}
+
+/// The executable schema. Introspection is on only when asked (dev mode).
+pub fn schema(store: Arc<dyn Store>, limits: Limits, introspection: bool) -> TaskSchema {
+    let builder = Schema::build(Query, Mutation, EmptySubscription)
+        .data(store)
+        .limit_depth(limits.depth)
+        .limit_complexity(limits.complexity);
+    if introspection {
+        builder.finish()
+    } else {
+        builder.disable_introspection().finish()
+    }
+}
+
+/// The schema in SDL, as committed in `schema.graphql`.
+pub fn sdl() -> String {
+    Schema::build(Query, Mutation, EmptySubscription)
+        .finish()
+        .sdl()
+}
+
+fn refusal(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
+    (status, axum::Json(body)).into_response()
+}
+
+/// Errors raised before resolvers run (syntax, validation, depth and
+/// complexity limits) come without a code; they are all bad input.
+fn add_missing_codes(response: &mut BatchResponse) {
+    let responses: Vec<&mut async_graphql::Response> = match response {
+        BatchResponse::Single(r) => vec![r],
+        BatchResponse::Batch(rs) => rs.iter_mut().collect(),
+    };
+    for r in responses {
+        for e in &mut r.errors {
+            let ext = e.extensions.get_or_insert_with(Default::default);
+            if ext.get("code").is_none() {
+                ext.set("code", BAD_USER_INPUT);
+            }
+        }
+    }
+}
+
+/// `POST /graphql`
+pub async fn post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return refusal(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                BAD_USER_INPUT,
+                "request body is too large",
+            );
+        }
+        Err(_) => {
+            return refusal(
+                StatusCode::BAD_REQUEST,
+                BAD_USER_INPUT,
+                "could not read the request body",
+            );
+        }
+    };
+    let user = match headers.get(header::AUTHORIZATION) {
+        None => None,
+        Some(value) => {
+            let token = value.to_str().ok().and_then(bearer_token);
+            let verified = match token {
+                Some(token) => state.auth.authenticate(token).await.ok(),
+                None => None,
+            };
+            match verified {
+                Some(user) => Some(user),
+                None => {
+                    return refusal(
+                        StatusCode::UNAUTHORIZED,
+                        UNAUTHENTICATED,
+                        "invalid or expired access token",
+                    );
+                }
+            }
+        }
+    };
+    let Ok(mut request) = serde_json::from_slice::<BatchRequest>(&body) else {
+        return refusal(
+            StatusCode::BAD_REQUEST,
+            BAD_USER_INPUT,
+            "body is not a GraphQL request in JSON",
+        );
+    };
+    if let BatchRequest::Batch(ops) = &request
+        && ops.len() > state.settings.graphql_max_batch
+    {
+        let message = format!(
+            "at most {} operations per batch",
+            state.settings.graphql_max_batch
+        );
+        return refusal(StatusCode::BAD_REQUEST, BAD_USER_INPUT, &message);
+    }
+    if let Some(user) = user {
+        request = request.data(user);
+    }
+    let mut response = state.schema.execute_batch(request).await;
+    add_missing_codes(&mut response);
+    axum::Json(response).into_response()
+}
+
+/// `GET /graphql` in dev mode: GraphiQL.
+pub async fn graphiql() -> Html<String> {
+    Html(
+        async_graphql::http::GraphiQLSource::build()
+            .endpoint("/graphql")
+            .title("tasksync GraphiQL")
+            .finish(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    /// `schema.graphql` at the repository root is what the code serves.
+    /// Regenerate with `UPDATE_SCHEMA=1 cargo test -p tasksync-server schema`.
+    #[test]
+    fn committed_schema_matches_the_code() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../schema.graphql");
+        let sdl = super::sdl();
+        if std::env::var_os("UPDATE_SCHEMA").is_some() {
+            std::fs::write(path, &sdl).expect("write schema.graphql");
+        }
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            committed == sdl,
+            "schema.graphql is out of date: run `UPDATE_SCHEMA=1 cargo test -p tasksync-server schema`"
+        );
+    }
+}

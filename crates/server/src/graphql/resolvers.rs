@@ -1,0 +1,182 @@
+//! Queries and mutations. Each resolver takes the owner from the verified
+//! token (never from input), parses its input into core types, then makes
+//! one store call.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, MaybeUndefined, Object, Result};
+use tasksync_core::{NewTask, PageToken, TaskDescription, TaskId, TaskPatch, TaskTitle, UserId};
+use tasksync_store::{Store, TaskWrite};
+
+use super::error::{UNAUTHENTICATED, bad_input, coded, internal, not_found, write_error};
+use super::types::{CreateTaskInput, DeleteTaskInput, GqlTask, TaskPage, UpdateTaskInput};
+use crate::clock::now_ms;
+use crate::http::extract::AuthUser;
+
+/// Largest `limit` of a listing.
+pub const MAX_LIMIT: i32 = 1000;
+
+fn caller(ctx: &Context<'_>) -> Result<UserId> {
+    ctx.data_opt::<AuthUser>()
+        .map(|u| u.user_id)
+        .ok_or_else(|| {
+            coded(
+                UNAUTHENTICATED,
+                "sign in: send Authorization: Bearer <accessToken>",
+            )
+        })
+}
+
+fn store<'a>(ctx: &Context<'a>) -> &'a Arc<dyn Store> {
+    ctx.data_unchecked::<Arc<dyn Store>>()
+}
+
+fn task_id(id: &ID) -> Result<TaskId> {
+    TaskId::parse(id.as_str()).ok_or_else(|| bad_input("id must be a UUID"))
+}
+
+fn version(v: Option<i32>) -> Result<Option<i64>> {
+    match v {
+        Some(v) if v < 1 => Err(bad_input("expectedVersion must be at least 1")),
+        v => Ok(v.map(i64::from)),
+    }
+}
+
+fn title(s: &str) -> Result<TaskTitle> {
+    TaskTitle::parse(s).map_err(|e| bad_input(e.to_string()))
+}
+
+fn description(s: &str) -> Result<TaskDescription> {
+    TaskDescription::parse(s).map_err(|e| bad_input(e.to_string()))
+}
+
+/// Parses a `limit` argument (1..=1000).
+pub fn limit(limit: i32) -> Result<u32> {
+    if (1..=MAX_LIMIT).contains(&limit) {
+        Ok(limit.unsigned_abs())
+    } else {
+        Err(bad_input(format!(
+            "limit must be between 1 and {MAX_LIMIT}"
+        )))
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Query;
+
+#[Object]
+impl Query {
+    /// One of your live tasks. Unknown, deleted and other users' tasks are
+    /// all `NOT_FOUND`.
+    async fn task(&self, ctx: &Context<'_>, id: ID) -> Result<Option<GqlTask>> {
+        let owner = caller(ctx)?;
+        let id = task_id(&id)?;
+        match store(ctx).task(owner, id).await.map_err(internal)? {
+            Some(t) if !t.deleted => Ok(Some(t.into())),
+            _ => Err(not_found()),
+        }
+    }
+
+    /// Your live tasks, oldest first, `limit` (1..=1000) at a time.
+    #[graphql(
+        complexity = "limit.unwrap_or(100).clamp(1, MAX_LIMIT) as usize * child_complexity + 1"
+    )]
+    async fn tasks(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 100)] limit: Option<i32>,
+        next_token: Option<String>,
+    ) -> Result<TaskPage> {
+        let owner = caller(ctx)?;
+        let n = self::limit(limit.unwrap_or(100))?;
+        let after = match next_token {
+            None => None,
+            Some(token) => {
+                let page = PageToken::decode(&token)
+                    .filter(|p| p.scope == owner)
+                    .ok_or_else(|| bad_input("nextToken is not valid"))?;
+                Some((page.created_at, page.id))
+            }
+        };
+        let mut items = store(ctx)
+            .tasks_page(owner, after, n + 1)
+            .await
+            .map_err(internal)?;
+        let more = items.len() > n as usize;
+        items.truncate(n as usize);
+        let next_token = more
+            .then(|| {
+                items.last().map(|t| {
+                    PageToken {
+                        scope: owner,
+                        created_at: t.created_at,
+                        id: t.id,
+                    }
+                    .encode()
+                })
+            })
+            .flatten();
+        Ok(TaskPage {
+            items: items.into_iter().map(GqlTask::from).collect(),
+            next_token,
+        })
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Mutation;
+
+#[Object]
+impl Mutation {
+    /// Creates a task. The same id with the same content again is an
+    /// idempotent retry that returns the task.
+    async fn create_task(&self, ctx: &Context<'_>, input: CreateTaskInput) -> Result<GqlTask> {
+        let owner = caller(ctx)?;
+        let new = NewTask {
+            id: match &input.id {
+                Some(id) => task_id(id)?,
+                None => TaskId::new(),
+            },
+            title: title(&input.title)?,
+            description: input.description.as_deref().map(description).transpose()?,
+            done: input.done.unwrap_or(false),
+        };
+        write(ctx, owner, TaskWrite::Create(new)).await
+    }
+
+    /// Changes a task; with `expectedVersion`, only if nobody changed it since.
+    async fn update_task(&self, ctx: &Context<'_>, input: UpdateTaskInput) -> Result<GqlTask> {
+        let owner = caller(ctx)?;
+        let patch = TaskPatch {
+            id: task_id(&input.id)?,
+            expected_version: version(input.expected_version)?,
+            title: input.title.as_deref().map(title).transpose()?,
+            description: match &input.description {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => Some(None),
+                MaybeUndefined::Value(d) => Some(Some(description(d)?)),
+            },
+            done: input.done,
+        };
+        write(ctx, owner, TaskWrite::Update(patch)).await
+    }
+
+    /// Deletes a task and returns its tombstone. Deleting it again returns
+    /// the same tombstone.
+    async fn delete_task(&self, ctx: &Context<'_>, input: DeleteTaskInput) -> Result<GqlTask> {
+        let owner = caller(ctx)?;
+        let write_ = TaskWrite::Delete {
+            id: task_id(&input.id)?,
+            expected_version: version(input.expected_version)?,
+        };
+        write(ctx, owner, write_).await
+    }
+}
+
+async fn write(ctx: &Context<'_>, owner: UserId, w: TaskWrite) -> Result<GqlTask> {
+    let written = store(ctx)
+        .write_task(owner, w, now_ms())
+        .await
+        .map_err(write_error)?;
+    Ok(written.task.into())
+}

@@ -1,0 +1,116 @@
+//! GraphQL types: output objects, inputs and the `DateTime` scalar.
+
+use async_graphql::{
+    ID, InputObject, InputValueError, InputValueResult, MaybeUndefined, Scalar, ScalarType,
+    SimpleObject, Value,
+};
+use serde::Serialize;
+use tasksync_core::Task;
+
+use crate::clock::{parse_rfc3339, rfc3339};
+
+/// An instant as RFC 3339 text in UTC with millisecond precision, e.g.
+/// `2026-01-02T03:04:05.678Z`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DateTime(pub i64);
+
+#[Scalar(name = "DateTime")]
+impl ScalarType for DateTime {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        match &value {
+            Value::String(s) => parse_rfc3339(s)
+                .map(DateTime)
+                .ok_or_else(|| InputValueError::custom("expected an RFC 3339 date-time")),
+            _ => Err(InputValueError::expected_type(value)),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        Value::String(rfc3339(self.0))
+    }
+}
+
+impl Serialize for DateTime {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&rfc3339(self.0))
+    }
+}
+
+/// A task.
+#[derive(Debug, Clone, SimpleObject, Serialize)]
+#[graphql(name = "Task")]
+#[serde(rename_all = "camelCase")]
+pub struct GqlTask {
+    /// UUID; a client may choose it (offline create).
+    pub id: ID,
+    /// 1..=256 characters, not blank.
+    pub title: String,
+    /// At most 10 000 characters.
+    pub description: Option<String>,
+    pub done: bool,
+    /// The owner's user id.
+    pub owner: ID,
+    pub created_at: DateTime,
+    pub updated_at: DateTime,
+    /// 1 on create, +1 on every change.
+    pub version: i32,
+    /// Tombstones appear only in sync results and change events.
+    pub deleted: bool,
+}
+
+impl From<Task> for GqlTask {
+    fn from(t: Task) -> Self {
+        Self {
+            id: ID(t.id.to_string()),
+            title: t.title,
+            description: t.description,
+            done: t.done,
+            owner: ID(t.owner.to_string()),
+            created_at: DateTime(t.created_at),
+            updated_at: DateTime(t.updated_at),
+            version: i32::try_from(t.version).unwrap_or(i32::MAX),
+            deleted: t.deleted,
+        }
+    }
+}
+
+/// One page of live tasks, oldest first.
+#[derive(Debug, SimpleObject)]
+pub struct TaskPage {
+    pub items: Vec<GqlTask>,
+    /// Give it back as `nextToken` for the next page; null on the last page.
+    pub next_token: Option<String>,
+}
+
+/// Creates a task.
+#[derive(Debug, InputObject)]
+pub struct CreateTaskInput {
+    /// A UUID chosen by the client (for offline creates and safe retries);
+    /// the server picks one when absent. The same id with the same content
+    /// is an idempotent retry.
+    pub id: Option<ID>,
+    pub title: String,
+    pub description: Option<String>,
+    /// Defaults to false.
+    pub done: Option<bool>,
+}
+
+/// Changes a task. Absent fields stay as they are; `description: null`
+/// clears the description.
+#[derive(Debug, InputObject)]
+pub struct UpdateTaskInput {
+    pub id: ID,
+    /// When given, the update happens only if this is the current version
+    /// (otherwise `CONFLICT` with the current task in `extensions.current`).
+    pub expected_version: Option<i32>,
+    pub title: Option<String>,
+    pub description: MaybeUndefined<String>,
+    pub done: Option<bool>,
+}
+
+/// Deletes a task, leaving a tombstone for sync.
+#[derive(Debug, InputObject)]
+pub struct DeleteTaskInput {
+    pub id: ID,
+    pub expected_version: Option<i32>,
+}
