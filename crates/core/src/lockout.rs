@@ -4,6 +4,8 @@
 pub const FREE_FAILURES: u32 = 5;
 /// The longest wait, in seconds (15 minutes).
 pub const MAX_DELAY_SECS: u64 = 15 * 60;
+/// Failures older than this (one hour) are forgotten: the count starts again.
+pub const FORGET_AFTER_MS: i64 = 60 * 60 * 1000;
 
 /// How long, in seconds, an address waits after its `failures`-th
 /// consecutive failed sign-in: nothing before the fifth, then 2^(n-5)

@@ -99,7 +99,8 @@ pub struct Settings {
     /// Lifetime of e-mailed codes.
     #[arg(long, env = "TASKSYNC_CODE_TTL", default_value = "24h", value_parser = humantime::parse_duration)]
     pub code_ttl: Duration,
-    /// How long ended sessions and spent codes are kept before they are purged.
+    /// How long ended sessions and sign-in failure records are kept before
+    /// they are purged (expired codes go at once).
     #[arg(long, env = "TASKSYNC_RETENTION", default_value = "7d", value_parser = humantime::parse_duration)]
     pub retention: Duration,
     /// Audience (`aud`) of issued tokens.

@@ -230,3 +230,32 @@ async fn password_change_keeps_one_session_and_revokes_the_rest() {
         Err(tasksync_store::StoreError::NotFound(_))
     ));
 }
+
+#[tokio::test]
+async fn failed_sign_ins_lock_from_the_fifth_and_are_forgotten_after_an_hour() {
+    let (_dir, store) = store().await;
+    let email = Email::parse("t@example.com").expect("email");
+    let mut t = tasksync_store::Throttle::default();
+    for i in 0..5 {
+        t = store
+            .record_login_failure(&email, 1_000 + i)
+            .await
+            .expect("db");
+    }
+    assert_eq!(
+        (t.failures, t.locked_until),
+        (5, 1_004 + 1_000),
+        "the fifth failure locks for 1 s"
+    );
+    let hour = tasksync_core::lockout::FORGET_AFTER_MS;
+    let later = store
+        .record_login_failure(&email, 1_004 + hour + 1)
+        .await
+        .expect("db");
+    assert_eq!(later.failures, 1, "an hour later the count starts again");
+    store.clear_login_failures(&email).await.expect("db");
+    assert_eq!(
+        store.throttle(&email).await.expect("db"),
+        tasksync_store::Throttle::default()
+    );
+}

@@ -13,48 +13,51 @@ use crate::http::error::ApiResult;
 use crate::http::extract::{AuthUser, Json};
 use crate::state::AppState;
 
-#[derive(Debug, Deserialize)]
-pub struct Credentials {
+// The request bodies carry passwords, codes and refresh tokens: they are
+// deliberately not `Debug`, so no log line can print them.
+
+#[derive(Deserialize)]
+struct Credentials {
     email: String,
     password: String,
 }
 
-#[derive(Debug, Deserialize)]
-pub struct EmailCode {
+#[derive(Deserialize)]
+struct EmailCode {
     email: String,
     code: String,
 }
 
-#[derive(Debug, Deserialize)]
-pub struct EmailOnly {
+#[derive(Deserialize)]
+struct EmailOnly {
     email: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct RefreshBody {
+struct RefreshBody {
     refresh_token: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct SignOutBody {
+struct SignOutBody {
     refresh_token: String,
     #[serde(default)]
     global: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ResetBody {
+struct ResetBody {
     email: String,
     code: String,
     new_password: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ChangeBody {
+struct ChangeBody {
     old_password: String,
     new_password: String,
 }

@@ -85,24 +85,16 @@ fn new_password(input: &str, email: &Email) -> ApiResult<Password> {
         .map_err(|e| ApiError::invalid_password(e.to_string()))
 }
 
+/// Every failed code check answers the same: wrong, expired, used up and
+/// "no such account" must be indistinguishable, or the difference would
+/// tell which addresses have accounts. The reason is logged.
 fn code_error(check: CodeCheck) -> ApiError {
-    match check {
-        CodeCheck::Expired => ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "ExpiredCode",
-            "the code has expired; request a new one",
-        ),
-        CodeCheck::TooManyAttempts => ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "CodeAttemptsExceeded",
-            "too many wrong codes; request a new one",
-        ),
-        CodeCheck::Accepted | CodeCheck::Wrong | CodeCheck::Missing => ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "CodeMismatch",
-            "the code is not valid",
-        ),
-    }
+    tracing::debug!(?check, "code refused");
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "CodeMismatch",
+        "the code is wrong, expired or used up; check it or request a new one",
+    )
 }
 
 fn hours(d: Duration) -> String {
@@ -135,7 +127,14 @@ impl AuthService {
         &self.tokens
     }
 
-    async fn mail_code(&self, user: &UserRecord, purpose: CodePurpose) -> ApiResult<()> {
+    /// Stores a new code and mails it. `again`: a second sign-up of an
+    /// unconfirmed address, whose mail says which password stands.
+    async fn mail_code(
+        &self,
+        user: &UserRecord,
+        purpose: CodePurpose,
+        again: bool,
+    ) -> ApiResult<()> {
         let code = codes::new_code();
         self.store
             .put_code(&NewCode {
@@ -147,6 +146,16 @@ impl AuthService {
             .await?;
         let valid = hours(self.lifetimes.code);
         let (subject, text) = match purpose {
+            CodePurpose::ConfirmSignUp if again => (
+                "Your tasksync verification code",
+                format!(
+                    "This address already has a tasksync account waiting for confirmation. \
+                     Confirm it with the code {}, then sign in with the password chosen \
+                     when the account was first made (or use \"forgot password\").\n\n\
+                     The code is valid for {valid}. If you did not sign up, ignore this message.\n",
+                    code.as_str()
+                ),
+            ),
             CodePurpose::ConfirmSignUp => (
                 "Your tasksync verification code",
                 format!(
@@ -196,7 +205,8 @@ impl AuthService {
         match self.store.create_user(&user).await {
             Ok(()) => {
                 metrics::counter!("tasksync_sign_ups_total").increment(1);
-                self.mail_code(&user, CodePurpose::ConfirmSignUp).await?;
+                self.mail_code(&user, CodePurpose::ConfirmSignUp, false)
+                    .await?;
             }
             Err(tasksync_store::StoreError::Conflict(_)) => {
                 if let Some(existing) = self.store.user_by_email(&email).await? {
@@ -211,7 +221,10 @@ impl AuthService {
                                 .into(),
                         });
                     } else if !existing.disabled {
-                        self.mail_code(&existing, CodePurpose::ConfirmSignUp)
+                        // The password of the first sign-up stands: replacing
+                        // it would let anyone who knows the address set the
+                        // password of an account its owner is about to confirm.
+                        self.mail_code(&existing, CodePurpose::ConfirmSignUp, true)
                             .await?;
                     }
                 }
@@ -254,7 +267,8 @@ impl AuthService {
             && !user.confirmed
             && !user.disabled
         {
-            self.mail_code(&user, CodePurpose::ConfirmSignUp).await?;
+            self.mail_code(&user, CodePurpose::ConfirmSignUp, false)
+                .await?;
         }
         Ok(())
     }
@@ -420,7 +434,8 @@ impl AuthService {
         if let Some(user) = self.store.user_by_email(&email).await?
             && !user.disabled
         {
-            self.mail_code(&user, CodePurpose::ResetPassword).await?;
+            self.mail_code(&user, CodePurpose::ResetPassword, false)
+                .await?;
         }
         Ok(())
     }

@@ -41,6 +41,13 @@ pub fn router(state: AppState, auth_limit: IpRateLimit) -> Router {
     }
     let cors = cors(&state);
     app.fallback(|| async { error::ApiError::not_found() })
+        .method_not_allowed_fallback(|| async {
+            error::ApiError::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "MethodNotAllowed",
+                "this path does not accept that method",
+            )
+        })
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
         .layer(middleware::from_fn(record_metrics))
         .layer(cors)

@@ -332,7 +332,18 @@ async fn the_sixth_try_after_five_wrong_codes_is_refused_even_with_the_right_cod
         .await;
     assert_eq!(
         (sixth.status, sixth.code()),
-        (StatusCode::BAD_REQUEST, "CodeAttemptsExceeded")
+        (StatusCode::BAD_REQUEST, "CodeMismatch"),
+        "after five wrong tries even the right code is refused, in the same words as a wrong one"
+    );
+    let unknown = app
+        .post(
+            "/auth/confirm-sign-up",
+            json!({ "email": email("nobody"), "code": code }),
+        )
+        .await;
+    assert_eq!(
+        sixth.body, unknown.body,
+        "used-up codes look like unknown addresses"
     );
 
     assert_eq!(
@@ -366,7 +377,13 @@ async fn an_expired_code_is_refused() {
         .await;
     assert_eq!(
         (a.status, a.code()),
-        (StatusCode::BAD_REQUEST, "ExpiredCode")
+        (StatusCode::BAD_REQUEST, "CodeMismatch"),
+        "expired codes are refused in the same words as wrong ones"
+    );
+    assert_eq!(
+        app.sign_in(&addr, PASSWORD).await.code(),
+        "UserNotConfirmed",
+        "nothing was confirmed"
     );
 }
 

@@ -465,7 +465,8 @@ async fn another_users_tasks_are_not_found_through_every_query_and_mutation() {
     let task = create(&app, &a.access, json!({ "title": "private" })).await;
     let unknown = json!(uuid::Uuid::new_v4().to_string());
 
-    let operations: Vec<(&str, String, Box<dyn Fn(&Value) -> Value>)> = vec![
+    type Variables = Box<dyn Fn(&Value) -> Value>;
+    let operations: Vec<(&str, String, Variables)> = vec![
         ("task", task_q(), Box::new(|id| json!({ "id": id }))),
         (
             "updateTask",

@@ -486,11 +486,17 @@ impl Store for SqliteStore {
     async fn record_login_failure(&self, email: &Email, now: i64) -> Result<Throttle> {
         let mut tx = self.begin().await?;
         let row = sqlx::query(
-            "INSERT INTO login_throttle (email, failures, locked_until) VALUES ($1, 1, 0)
-             ON CONFLICT (email) DO UPDATE SET failures = login_throttle.failures + 1
+            "INSERT INTO login_throttle (email, failures, locked_until, last_failure_at)
+             VALUES ($1, 1, 0, $2)
+             ON CONFLICT (email) DO UPDATE SET
+               failures = CASE WHEN login_throttle.last_failure_at < $2 - $3
+                               THEN 1 ELSE login_throttle.failures + 1 END,
+               last_failure_at = $2
              RETURNING failures, locked_until",
         )
         .bind(email.as_str())
+        .bind(now)
+        .bind(lockout::FORGET_AFTER_MS)
         .fetch_one(&mut *tx)
         .await?;
         let mut throttle = throttle_from_row(&row)?;
