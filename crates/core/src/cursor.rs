@@ -88,6 +88,76 @@ impl PageToken {
     }
 }
 
+/// A position inside one `syncTasks` run that spans several pages: the
+/// run's consistent cursor and how far its pages got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncToken {
+    pub scope: UserId,
+    /// The run's `cursor` (the same on every page).
+    pub upto: i64,
+    pub position: SyncPosition,
+}
+
+/// How far a sync run got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncPosition {
+    /// A full sync, after this task of the live listing.
+    Full { created_at: i64, id: TaskId },
+    /// A delta sync, after the task whose latest change is `last_seq`.
+    Delta { last_seq: i64 },
+}
+
+const SYNC_FULL_PREFIX: &str = "sf";
+const SYNC_DELTA_PREFIX: &str = "sd";
+
+impl SyncToken {
+    pub fn encode(&self) -> String {
+        let scope = self.scope.as_uuid().as_u128();
+        match self.position {
+            SyncPosition::Full { created_at, id } => format!(
+                "{SYNC_FULL_PREFIX}{scope:032x}{:016x}{:016x}{:032x}",
+                self.upto as u64,
+                created_at as u64,
+                id.as_uuid().as_u128()
+            ),
+            SyncPosition::Delta { last_seq } => {
+                format!(
+                    "{SYNC_DELTA_PREFIX}{scope:032x}{:016x}{:016x}",
+                    self.upto as u64, last_seq as u64
+                )
+            }
+        }
+    }
+
+    pub fn decode(s: &str) -> Option<Self> {
+        let (full, body) = if let Some(b) = s.strip_prefix(SYNC_FULL_PREFIX) {
+            (true, b)
+        } else {
+            (false, s.strip_prefix(SYNC_DELTA_PREFIX)?)
+        };
+        if body.len() != if full { 96 } else { 64 } || !all_hex(body) {
+            return None;
+        }
+        let scope = UserId::from_uuid(hex_uuid(&body[..32])?);
+        let upto = hex_i64(&body[32..48])?;
+        let position = if full {
+            SyncPosition::Full {
+                created_at: hex_i64(&body[48..64])?,
+                id: TaskId::from_uuid(hex_uuid(&body[64..])?),
+            }
+        } else {
+            SyncPosition::Delta {
+                last_seq: hex_i64(&body[48..64])?,
+            }
+        };
+        (upto >= 0).then_some(Self {
+            scope,
+            upto,
+            position,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,9 +200,23 @@ mod tests {
         }
 
         #[test]
+        fn sync_tokens_round_trip(scope in any::<u128>(), upto in 0i64..=i64::MAX, at in any::<i64>(), id in any::<u128>(), full in any::<bool>()) {
+            let position = if full {
+                SyncPosition::Full { created_at: at, id: TaskId::from_uuid(Uuid::from_u128(id)) }
+            } else {
+                SyncPosition::Delta { last_seq: at }
+            };
+            let t = SyncToken { scope: UserId::from_uuid(Uuid::from_u128(scope)), upto, position };
+            prop_assert_eq!(SyncToken::decode(&t.encode()), Some(t));
+            prop_assert_eq!(Cursor::decode(&t.encode()), None);
+        }
+
+        #[test]
         fn decoding_never_panics(s in "\\PC{0,100}") {
             let _ = Cursor::decode(&s);
             let _ = PageToken::decode(&s);
+            let _ = SyncToken::decode(&s);
         }
+
     }
 }

@@ -20,7 +20,7 @@ pub mod password;
 pub mod task;
 
 pub use code::VerificationCode;
-pub use cursor::{Cursor, PageToken};
+pub use cursor::{Cursor, PageToken, SyncPosition, SyncToken};
 pub use email::{Email, EmailError};
 pub use ids::{SessionId, TaskId, UserId};
 pub use password::{Password, PasswordError};

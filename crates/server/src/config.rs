@@ -129,6 +129,28 @@ pub struct Settings {
     /// Most operations in one batched GraphQL request.
     #[arg(long, env = "TASKSYNC_GRAPHQL_MAX_BATCH", default_value_t = 10)]
     pub graphql_max_batch: usize,
+    /// Most live WebSockets one user may have open at once (4429 beyond).
+    #[arg(long, env = "TASKSYNC_MAX_SOCKETS_PER_USER", default_value_t = 100)]
+    pub max_sockets_per_user: usize,
+    /// Most subscriptions on one WebSocket.
+    #[arg(long, env = "TASKSYNC_WS_MAX_SUBSCRIPTIONS", default_value_t = 100)]
+    pub ws_max_subscriptions: usize,
+    /// Largest WebSocket message in bytes.
+    #[arg(long, env = "TASKSYNC_WS_MAX_MESSAGE_BYTES", default_value_t = 64 * 1024)]
+    pub ws_max_message_bytes: usize,
+    /// Time a new WebSocket has to send `connection_init` (4408 after).
+    #[arg(long, env = "TASKSYNC_WS_INIT_TIMEOUT", default_value = "3s", value_parser = humantime::parse_duration)]
+    pub ws_init_timeout: Duration,
+    /// Interval of the server's pings; a peer silent for two intervals is dropped.
+    #[arg(long, env = "TASKSYNC_WS_PING_INTERVAL", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub ws_ping_interval: Duration,
+    /// Longest a single message may take to send before the peer is dropped.
+    #[arg(long, env = "TASKSYNC_WS_SEND_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub ws_send_timeout: Duration,
+    /// Changes buffered for one live subscriber; a subscriber that falls this
+    /// far behind leaves the live path and reads the log at its own pace.
+    #[arg(long, env = "TASKSYNC_WS_LIVE_BUFFER", default_value_t = 256)]
+    pub ws_live_buffer: usize,
     /// How long SIGTERM waits for in-flight requests before exiting anyway.
     #[arg(long, env = "TASKSYNC_SHUTDOWN_GRACE", default_value = "30s", value_parser = humantime::parse_duration)]
     pub shutdown_grace: Duration,
@@ -172,8 +194,14 @@ impl Settings {
         {
             return Err("TASKSYNC_SMTP_URL is not a valid URL".into());
         }
-        if self.access_token_ttl < Duration::from_secs(10) {
-            return Err("TASKSYNC_ACCESS_TOKEN_TTL must be at least 10s".into());
+        if self.access_token_ttl < Duration::from_secs(1) {
+            return Err("TASKSYNC_ACCESS_TOKEN_TTL must be at least 1s".into());
+        }
+        if self.max_sockets_per_user == 0
+            || self.ws_max_subscriptions == 0
+            || self.ws_live_buffer == 0
+        {
+            return Err("WebSocket limits must be at least 1".into());
         }
         if self.refresh_token_ttl <= self.access_token_ttl {
             return Err(

@@ -92,7 +92,8 @@ impl Application {
             complexity: settings.graphql_max_complexity,
             batch: settings.graphql_max_batch,
         };
-        let schema = crate::graphql::schema(store.clone(), limits, settings.dev);
+        let feed = crate::feed::Feed::new(store.clone(), settings.ws_live_buffer);
+        let schema = crate::graphql::schema(store.clone(), feed.clone(), limits, settings.dev);
         let state = AppState {
             settings: Arc::new(settings),
             store,
@@ -100,6 +101,8 @@ impl Application {
             dev_mailbox,
             metrics,
             schema,
+            feed,
+            sockets: Arc::default(),
         };
         let router = crate::http::router(state.clone(), auth_limit.clone());
         Ok(Self {
@@ -137,9 +140,18 @@ impl Application {
             stop_rx.clone(),
         ));
         let grace = self.state.settings.shutdown_grace;
+        let feed = tokio::spawn(self.state.feed.clone().run(stop_rx.clone()));
+        let revocations = tokio::spawn(crate::ws::registry::watch_revocations(
+            self.state.sockets.clone(),
+            self.state.store.clone(),
+            Duration::from_millis(250),
+            stop_rx.clone(),
+        ));
+        let sockets = self.state.sockets.clone();
         let signalled = async move {
             shutdown.await;
-            tracing::info!("shutting down: draining in-flight requests");
+            tracing::info!("shutting down: draining in-flight requests, closing sockets");
+            sockets.shut_down();
             let _ = stop_tx.send(true);
         };
         let server = axum::serve(
@@ -158,6 +170,8 @@ impl Application {
             () = deadline => tracing::warn!(?grace, "grace period over; exiting with requests in flight"),
         }
         let _ = jobs.await;
+        let _ = feed.await;
+        let _ = revocations.await;
         tracing::info!("stopped");
         Ok(())
     }

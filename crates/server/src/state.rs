@@ -19,6 +19,8 @@ pub struct AppState {
     pub dev_mailbox: Option<Arc<DevMailbox>>,
     pub metrics: PrometheusHandle,
     pub schema: crate::graphql::TaskSchema,
+    pub feed: Arc<crate::feed::Feed>,
+    pub sockets: Arc<crate::ws::registry::Sockets>,
 }
 
 impl std::fmt::Debug for AppState {

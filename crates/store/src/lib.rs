@@ -122,6 +122,31 @@ impl From<sqlx::Error> for TaskWriteError {
     }
 }
 
+/// Sent after a commit: the scope's log now reaches `seq`. Only a wake-up
+/// call for tailers, never the data itself (readers read the log).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommitNotice {
+    pub scope: UserId,
+    pub seq: i64,
+}
+
+/// Where a scope's retained log begins and ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LogBounds {
+    /// Changes with `seq <= trimmed_to` were removed by retention; cursors
+    /// before it have expired.
+    pub trimmed_to: i64,
+    /// The latest change (0 if none).
+    pub head: i64,
+}
+
+/// One task of a delta sync with the sequence number of its latest change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Synced {
+    pub task: Task,
+    pub last_seq: i64,
+}
+
 /// A user account as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRecord {
@@ -317,6 +342,26 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn changes_after(&self, scope: UserId, after: i64, limit: u32) -> Result<Vec<Change>>;
     /// The sequence number of the scope's latest change (0 if none).
     async fn head(&self, scope: UserId) -> Result<i64>;
+    /// The retained range of a scope's log.
+    async fn log_bounds(&self, scope: UserId) -> Result<LogBounds>;
+    /// Delta sync: tasks of `owner` (tombstones included) whose latest change
+    /// is in `(after_seq, upto_seq]`, by that change's seq, at most `limit`.
+    /// Served by the `(owner, last_seq)` index.
+    async fn changed_tasks(
+        &self,
+        owner: UserId,
+        after_seq: i64,
+        upto_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<Synced>>;
+    /// Retention: removes changes committed before `horizon` (epoch ms) and
+    /// the tombstones whose deletion they recorded, and moves each scope's
+    /// `trimmed_to`. Returns the number of changes removed.
+    async fn trim_log(&self, horizon: i64) -> Result<u64>;
+    /// Sessions revoked at or after `since` (epoch ms), with the time.
+    async fn sessions_revoked_since(&self, since: i64) -> Result<Vec<(SessionId, i64)>>;
+    /// Wake-up calls after each commit of task writes.
+    fn commits(&self) -> tokio::sync::broadcast::Receiver<CommitNotice>;
 
     /// Deletes expired codes, sessions ended more than `keep_ms` ago and stale
     /// throttle rows. Returns the number of rows removed.

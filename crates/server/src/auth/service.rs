@@ -543,6 +543,7 @@ impl AuthService {
         Ok(AuthUser {
             user_id,
             session_id,
+            expires_at: claims.exp,
         })
     }
 }

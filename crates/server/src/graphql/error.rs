@@ -12,6 +12,22 @@ pub const NOT_FOUND: &str = "NOT_FOUND";
 pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
 pub const CONFLICT: &str = "CONFLICT";
 pub const INTERNAL: &str = "INTERNAL";
+pub const CURSOR_EXPIRED: &str = "CURSOR_EXPIRED";
+pub const RATE_LIMITED: &str = "RATE_LIMITED";
+
+/// A cursor older than the retained log.
+pub fn cursor_expired() -> Error {
+    coded(
+        CURSOR_EXPIRED,
+        "the cursor is older than the retained change log; do a full sync",
+    )
+}
+
+/// Every unusable cursor or token gets these words, whether it is garbage,
+/// forged, ahead of the log or another user's: nothing leaks.
+pub fn bad_cursor(what: &str) -> Error {
+    bad_input(format!("{what} is not valid"))
+}
 
 /// An error with a code.
 pub fn coded(code: &'static str, message: impl Into<String>) -> Error {

@@ -6,11 +6,12 @@
 
 pub mod error;
 pub mod resolvers;
+pub mod sync;
 pub mod types;
 
 use std::sync::Arc;
 
-use async_graphql::{BatchRequest, BatchResponse, EmptySubscription, Schema};
+use async_graphql::{BatchRequest, BatchResponse, Schema};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
@@ -23,8 +24,9 @@ use crate::http::extract::bearer_token;
 use crate::state::AppState;
 use error::{BAD_USER_INPUT, UNAUTHENTICATED};
 use resolvers::{Mutation, Query};
+use sync::Subscription;
 
-pub type TaskSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type TaskSchema = Schema<Query, Mutation, Subscription>;
 
 /// Limits of a GraphQL request.
 #[derive(Debug, Clone, Copy)]
@@ -35,9 +37,15 @@ pub struct Limits {
 }
 
 /// The executable schema. Introspection is on only when asked (dev mode).
-pub fn schema(store: Arc<dyn Store>, limits: Limits, introspection: bool) -> TaskSchema {
-    let builder = Schema::build(Query, Mutation, EmptySubscription)
+pub fn schema(
+    store: Arc<dyn Store>,
+    feed: Arc<crate::feed::Feed>,
+    limits: Limits,
+    introspection: bool,
+) -> TaskSchema {
+    let builder = Schema::build(Query, Mutation, Subscription)
         .data(store)
+        .data(feed)
         .limit_depth(limits.depth)
         .limit_complexity(limits.complexity);
     if introspection {
@@ -49,9 +57,7 @@ pub fn schema(store: Arc<dyn Store>, limits: Limits, introspection: bool) -> Tas
 
 /// The schema in SDL, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(Query, Mutation, EmptySubscription)
-        .finish()
-        .sdl()
+    Schema::build(Query, Mutation, Subscription).finish().sdl()
 }
 
 fn refusal(status: StatusCode, code: &str, message: &str) -> Response {
@@ -62,16 +68,18 @@ fn refusal(status: StatusCode, code: &str, message: &str) -> Response {
 /// Errors raised before resolvers run (syntax, validation, depth and
 /// complexity limits) come without a code; they are all bad input.
 fn add_missing_codes(response: &mut BatchResponse) {
-    let responses: Vec<&mut async_graphql::Response> = match response {
-        BatchResponse::Single(r) => vec![r],
-        BatchResponse::Batch(rs) => rs.iter_mut().collect(),
-    };
-    for r in responses {
-        for e in &mut r.errors {
-            let ext = e.extensions.get_or_insert_with(Default::default);
-            if ext.get("code").is_none() {
-                ext.set("code", BAD_USER_INPUT);
-            }
+    match response {
+        BatchResponse::Single(r) => add_missing_codes_one(r),
+        BatchResponse::Batch(rs) => rs.iter_mut().for_each(add_missing_codes_one),
+    }
+}
+
+/// [`add_missing_codes`] for one response.
+pub fn add_missing_codes_one(response: &mut async_graphql::Response) {
+    for e in &mut response.errors {
+        let ext = e.extensions.get_or_insert_with(Default::default);
+        if ext.get("code").is_none() {
+            ext.set("code", BAD_USER_INPUT);
         }
     }
 }
@@ -143,7 +151,27 @@ pub async fn post(
     axum::Json(response).into_response()
 }
 
-/// `GET /graphql` in dev mode: GraphiQL.
+/// `GET /graphql`: the WebSocket upgrade, or in dev mode GraphiQL.
+pub async fn get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ws: Result<
+        axum::extract::WebSocketUpgrade,
+        axum::extract::ws::rejection::WebSocketUpgradeRejection,
+    >,
+) -> Response {
+    match ws {
+        Ok(ws) => crate::ws::upgrade(state, &headers, ws),
+        Err(_) if state.settings.dev => graphiql().await.into_response(),
+        Err(_) => refusal(
+            StatusCode::METHOD_NOT_ALLOWED,
+            BAD_USER_INPUT,
+            "GET /graphql is for WebSocket subscriptions (graphql-transport-ws); send queries with POST",
+        ),
+    }
+}
+
+/// GraphiQL, pointed at this server for queries and subscriptions.
 pub async fn graphiql() -> Html<String> {
     Html(
         async_graphql::http::GraphiQLSource::build()

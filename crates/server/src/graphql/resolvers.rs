@@ -9,14 +9,16 @@ use tasksync_core::{NewTask, PageToken, TaskDescription, TaskId, TaskPatch, Task
 use tasksync_store::{Store, TaskWrite};
 
 use super::error::{UNAUTHENTICATED, bad_input, coded, internal, not_found, write_error};
-use super::types::{CreateTaskInput, DeleteTaskInput, GqlTask, TaskPage, UpdateTaskInput};
+use super::types::{
+    CreateTaskInput, DeleteTaskInput, GqlTask, SyncPage, TaskPage, UpdateTaskInput,
+};
 use crate::clock::now_ms;
 use crate::http::extract::AuthUser;
 
 /// Largest `limit` of a listing.
 pub const MAX_LIMIT: i32 = 1000;
 
-fn caller(ctx: &Context<'_>) -> Result<UserId> {
+pub(super) fn caller(ctx: &Context<'_>) -> Result<UserId> {
     ctx.data_opt::<AuthUser>()
         .map(|u| u.user_id)
         .ok_or_else(|| {
@@ -27,7 +29,7 @@ fn caller(ctx: &Context<'_>) -> Result<UserId> {
         })
 }
 
-fn store<'a>(ctx: &Context<'a>) -> &'a Arc<dyn Store> {
+pub(super) fn store<'a>(ctx: &Context<'a>) -> &'a Arc<dyn Store> {
     ctx.data_unchecked::<Arc<dyn Store>>()
 }
 
@@ -120,6 +122,23 @@ impl Query {
             items: items.into_iter().map(GqlTask::from).collect(),
             next_token,
         })
+    }
+    /// Incremental sync. With `lastSync` null (or expired) this is a full
+    /// sync (`fullSync: true`, the whole live set); otherwise the tasks changed
+    /// after it, tombstones included, each once at its latest state. Page
+    /// with `nextToken`; store `cursor` for next time, or subscribe with
+    /// `taskChanges(after: cursor)`.
+    #[graphql(
+        complexity = "limit.unwrap_or(1000).clamp(1, MAX_LIMIT) as usize * child_complexity + 1"
+    )]
+    async fn sync_tasks(
+        &self,
+        ctx: &Context<'_>,
+        last_sync: Option<String>,
+        #[graphql(default = 1000)] limit: Option<i32>,
+        next_token: Option<String>,
+    ) -> Result<SyncPage> {
+        super::sync::sync_tasks(ctx, last_sync, limit, next_token).await
     }
 }
 

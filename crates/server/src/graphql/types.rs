@@ -114,3 +114,61 @@ pub struct DeleteTaskInput {
     pub id: ID,
     pub expected_version: Option<i32>,
 }
+
+/// What a change did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+#[graphql(name = "ChangeOp")]
+pub enum GqlChangeOp {
+    Create,
+    Update,
+    Delete,
+}
+
+impl From<tasksync_core::ChangeOp> for GqlChangeOp {
+    fn from(op: tasksync_core::ChangeOp) -> Self {
+        match op {
+            tasksync_core::ChangeOp::Create => Self::Create,
+            tasksync_core::ChangeOp::Update => Self::Update,
+            tasksync_core::ChangeOp::Delete => Self::Delete,
+        }
+    }
+}
+
+/// One change of one of your tasks, in commit order.
+#[derive(Debug, Clone, SimpleObject)]
+#[graphql(name = "TaskChange")]
+pub struct GqlTaskChange {
+    pub op: GqlChangeOp,
+    /// The task after the change (a tombstone for DELETE).
+    pub task: GqlTask,
+    /// Where this change sits in your change log: resume with
+    /// `taskChanges(after: cursor)` or `syncTasks(lastSync: cursor)`.
+    pub cursor: String,
+}
+
+impl From<&tasksync_core::Change> for GqlTaskChange {
+    fn from(c: &tasksync_core::Change) -> Self {
+        Self {
+            op: c.op.into(),
+            task: c.task.clone().into(),
+            cursor: tasksync_core::Cursor::new(c.scope, c.seq).encode(),
+        }
+    }
+}
+
+/// One page of a sync.
+#[derive(Debug, SimpleObject)]
+pub struct SyncPage {
+    /// Tasks changed since `lastSync`, tombstones included, each once at its
+    /// latest state; with `fullSync`, the whole live set.
+    pub items: Vec<GqlTask>,
+    /// More pages of this same sync.
+    pub next_token: Option<String>,
+    /// Where this sync is consistent up to: the same on every page of one
+    /// sync, taken before its first read. Give it as `lastSync` next time, or
+    /// as `taskChanges(after:)` to go live with no gap.
+    pub cursor: String,
+    /// True when `lastSync` was null or expired: `items` are the whole live
+    /// set and replace the client's copy.
+    pub full_sync: bool,
+}

@@ -67,6 +67,8 @@ pub fn payload_too_large() -> ApiError {
 pub struct AuthUser {
     pub user_id: UserId,
     pub session_id: SessionId,
+    /// When the access token expires (epoch seconds): live sockets close then.
+    pub expires_at: u64,
 }
 
 impl FromRequestParts<AppState> for AuthUser {

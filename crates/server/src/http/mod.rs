@@ -33,7 +33,7 @@ pub fn router(state: AppState, auth_limit: IpRateLimit) -> Router {
             "/.well-known/openid-configuration",
             get(auth::openid_configuration),
         )
-        .route("/graphql", graphql_route(&state))
+        .route("/graphql", graphql_route())
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(health::metrics));
     if state.settings.dev && state.dev_mailbox.is_some() {
@@ -55,14 +55,10 @@ pub fn router(state: AppState, auth_limit: IpRateLimit) -> Router {
         .with_state(state)
 }
 
-/// `POST /graphql`; in dev mode `GET /graphql` also serves GraphiQL.
-fn graphql_route(state: &AppState) -> axum::routing::MethodRouter<AppState> {
-    let route = axum::routing::post(crate::graphql::post);
-    if state.settings.dev {
-        route.get(crate::graphql::graphiql)
-    } else {
-        route
-    }
+/// `POST /graphql` for queries and mutations; `GET /graphql` for the
+/// WebSocket (and GraphiQL in dev mode).
+fn graphql_route() -> axum::routing::MethodRouter<AppState> {
+    axum::routing::post(crate::graphql::post).get(crate::graphql::get)
 }
 
 fn cors(state: &AppState) -> CorsLayer {

@@ -37,6 +37,7 @@ pub struct SqliteStore {
     readers: SqlitePool,
     /// The group-commit writer of task writes.
     writes: mpsc::Sender<writer::Job>,
+    commits: tokio::sync::broadcast::Sender<crate::CommitNotice>,
 }
 
 impl SqliteStore {
@@ -66,11 +67,13 @@ impl SqliteStore {
             .max_connections(readers.max(1))
             .connect_with(options)
             .await?;
-        let writes = writer::spawn(writer.clone());
+        let (commits, _) = tokio::sync::broadcast::channel(4096);
+        let writes = writer::spawn(writer.clone(), commits.clone());
         Ok(Self {
             writer,
             readers,
             writes,
+            commits,
         })
     }
 
@@ -602,6 +605,93 @@ impl Store for SqliteStore {
             .fetch_optional(&self.readers)
             .await?;
         Ok(seq.unwrap_or(0))
+    }
+
+    async fn log_bounds(&self, scope: UserId) -> Result<crate::LogBounds> {
+        let row = sqlx::query("SELECT seq, trimmed_to FROM scopes WHERE scope = $1")
+            .bind(scope.as_uuid())
+            .fetch_optional(&self.readers)
+            .await?;
+        match row {
+            None => Ok(crate::LogBounds::default()),
+            Some(r) => Ok(crate::LogBounds {
+                head: r.try_get("seq")?,
+                trimmed_to: r.try_get("trimmed_to")?,
+            }),
+        }
+    }
+
+    async fn changed_tasks(
+        &self,
+        owner: UserId,
+        after_seq: i64,
+        upto_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<crate::Synced>> {
+        sqlx::query(
+            "SELECT id, owner, title, description, done, created_at, updated_at, version, deleted, last_seq
+             FROM tasks WHERE owner = $1 AND last_seq > $2 AND last_seq <= $3
+             ORDER BY last_seq LIMIT $4",
+        )
+        .bind(owner.as_uuid())
+        .bind(after_seq)
+        .bind(upto_seq)
+        .bind(i64::from(limit))
+        .fetch_all(&self.readers)
+        .await?
+        .iter()
+        .map(|r| Ok(crate::Synced { task: tasks::task_from_row(r)?, last_seq: r.try_get("last_seq")? }))
+        .collect()
+    }
+
+    async fn trim_log(&self, horizon: i64) -> Result<u64> {
+        let mut tx = self.begin().await?;
+        // Each scope's trim point is its newest change older than the
+        // horizon; everything up to it goes, so the retained log stays a
+        // gapless suffix.
+        sqlx::query(
+            "UPDATE scopes SET trimmed_to = (
+                 SELECT MAX(seq) FROM changes WHERE changes.scope = scopes.scope AND changes.at < $1)
+             WHERE EXISTS (
+                 SELECT 1 FROM changes WHERE changes.scope = scopes.scope AND changes.at < $1
+                 AND changes.seq > scopes.trimmed_to)",
+        )
+        .bind(horizon)
+        .execute(&mut *tx)
+        .await?;
+        let removed = sqlx::query(
+            "DELETE FROM changes WHERE seq <= (SELECT trimmed_to FROM scopes WHERE scopes.scope = changes.scope)",
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        sqlx::query(
+            "DELETE FROM tasks WHERE deleted = 1
+             AND last_seq <= (SELECT trimmed_to FROM scopes WHERE scopes.scope = tasks.owner)",
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(removed)
+    }
+
+    async fn sessions_revoked_since(&self, since: i64) -> Result<Vec<(SessionId, i64)>> {
+        sqlx::query("SELECT id, revoked_at FROM sessions WHERE revoked_at >= $1")
+            .bind(since)
+            .fetch_all(&self.readers)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok((
+                    SessionId::from_uuid(r.try_get::<Uuid, _>("id")?),
+                    r.try_get("revoked_at")?,
+                ))
+            })
+            .collect()
+    }
+
+    fn commits(&self) -> tokio::sync::broadcast::Receiver<crate::CommitNotice> {
+        self.commits.subscribe()
     }
 
     async fn purge_expired(&self, now: i64, keep_ms: i64) -> Result<u64> {

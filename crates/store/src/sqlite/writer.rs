@@ -6,9 +6,9 @@
 
 use sqlx::{Connection as _, SqlitePool};
 use tasksync_core::UserId;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
-use crate::{StoreError, TaskWrite, TaskWriteError, Written};
+use crate::{CommitNotice, StoreError, TaskWrite, TaskWriteError, Written};
 
 /// Most writes batched into one transaction.
 const MAX_BATCH: usize = 128;
@@ -21,19 +21,44 @@ pub(super) struct Job {
 }
 
 /// Starts the writer on the (single-connection) write pool.
-pub(super) fn spawn(pool: SqlitePool) -> mpsc::Sender<Job> {
+pub(super) fn spawn(
+    pool: SqlitePool,
+    commits: broadcast::Sender<CommitNotice>,
+) -> mpsc::Sender<Job> {
     let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
-    tokio::spawn(run(pool, rx));
+    tokio::spawn(run(pool, rx, commits));
     tx
 }
 
-async fn run(pool: SqlitePool, mut rx: mpsc::Receiver<Job>) {
+async fn run(
+    pool: SqlitePool,
+    mut rx: mpsc::Receiver<Job>,
+    commits: broadcast::Sender<CommitNotice>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let jobs = std::mem::take(&mut batch);
         metrics::histogram!("tasksync_write_batch_size").record(jobs.len() as f64);
         match commit_batch(&pool, &jobs).await {
             Ok(results) => {
+                // Wake the tailers: the newest seq of each scope touched.
+                let mut heads: Vec<CommitNotice> = Vec::new();
+                for change in results
+                    .iter()
+                    .filter_map(|r| r.as_ref().ok())
+                    .filter_map(|w| w.change.as_ref())
+                {
+                    match heads.iter_mut().find(|n| n.scope == change.scope) {
+                        Some(n) => n.seq = n.seq.max(change.seq),
+                        None => heads.push(CommitNotice {
+                            scope: change.scope,
+                            seq: change.seq,
+                        }),
+                    }
+                }
+                for notice in heads {
+                    let _ = commits.send(notice);
+                }
                 for (job, result) in jobs.into_iter().zip(results) {
                     let _ = job.reply.send(result);
                 }

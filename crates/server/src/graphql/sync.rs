@@ -1,0 +1,208 @@
+//! `syncTasks` (incremental sync) and the subscriptions (live changes).
+
+use std::sync::Arc;
+
+use async_graphql::{Context, Result, Subscription};
+use futures_util::{Stream, StreamExt as _};
+use tasksync_core::{ChangeOp, Cursor, SyncPosition, SyncToken, UserId};
+use tasksync_store::{LogBounds, Store};
+
+use super::error::{bad_cursor, cursor_expired, internal};
+use super::resolvers::{caller, limit, store};
+use super::types::{GqlTask, GqlTaskChange, SyncPage};
+use crate::feed::{Feed, FeedError};
+
+/// `syncTasks`: a full sync when `last_sync` is null or expired, otherwise the
+/// tasks changed after it, each once at its latest state.
+pub async fn sync_tasks(
+    ctx: &Context<'_>,
+    last_sync: Option<String>,
+    limit_arg: Option<i32>,
+    next_token: Option<String>,
+) -> Result<SyncPage> {
+    let owner = caller(ctx)?;
+    let n = limit(limit_arg.unwrap_or(1000))?;
+    let store = store(ctx);
+    let bounds = store.log_bounds(owner).await.map_err(internal)?;
+    let token = match next_token {
+        Some(t) => SyncToken::decode(&t)
+            .filter(|t| t.scope == owner && t.upto <= bounds.head)
+            .ok_or_else(|| bad_cursor("nextToken"))?,
+        None => start(owner, last_sync.as_deref(), bounds)?,
+    };
+    let cursor = Cursor::new(owner, token.upto).encode();
+    match token.position {
+        SyncPosition::Full { created_at, id } => {
+            let after = (created_at != i64::MIN).then_some((created_at, id));
+            let mut tasks = store
+                .tasks_page(owner, after, n + 1)
+                .await
+                .map_err(internal)?;
+            let more = tasks.len() > n as usize;
+            tasks.truncate(n as usize);
+            let next_token = more.then(|| tasks.last()).flatten().map(|t| {
+                let position = SyncPosition::Full {
+                    created_at: t.created_at,
+                    id: t.id,
+                };
+                SyncToken { position, ..token }.encode()
+            });
+            Ok(SyncPage {
+                items: tasks.into_iter().map(GqlTask::from).collect(),
+                next_token,
+                cursor,
+                full_sync: true,
+            })
+        }
+        SyncPosition::Delta { last_seq } => {
+            if last_seq < bounds.trimmed_to {
+                // Retention ran in the middle of this sync: tombstones it
+                // needs may be gone. Start again.
+                return Err(cursor_expired());
+            }
+            let mut synced = store
+                .changed_tasks(owner, last_seq, token.upto, n + 1)
+                .await
+                .map_err(internal)?;
+            let more = synced.len() > n as usize;
+            synced.truncate(n as usize);
+            let next_token = more.then(|| synced.last()).flatten().map(|s| {
+                SyncToken {
+                    position: SyncPosition::Delta {
+                        last_seq: s.last_seq,
+                    },
+                    ..token
+                }
+                .encode()
+            });
+            let items = synced.into_iter().map(|s| GqlTask::from(s.task)).collect();
+            Ok(SyncPage {
+                items,
+                next_token,
+                cursor,
+                full_sync: false,
+            })
+        }
+    }
+}
+
+/// The first page of a sync run: full or delta, consistent up to the head
+/// read now, before the first read of tasks.
+fn start(owner: UserId, last_sync: Option<&str>, bounds: LogBounds) -> Result<SyncToken> {
+    let full = SyncToken {
+        scope: owner,
+        upto: bounds.head,
+        position: SyncPosition::Full {
+            created_at: i64::MIN,
+            id: tasksync_core::TaskId::from_uuid(uuid::Uuid::nil()),
+        },
+    };
+    let Some(text) = last_sync else {
+        return Ok(full);
+    };
+    let last = Cursor::decode(text)
+        .filter(|c| c.scope == owner && c.seq <= bounds.head)
+        .ok_or_else(|| bad_cursor("lastSync"))?;
+    if last.seq < bounds.trimmed_to {
+        return Ok(full);
+    }
+    Ok(SyncToken {
+        position: SyncPosition::Delta { last_seq: last.seq },
+        ..full
+    })
+}
+
+/// Where a `taskChanges` subscription starts: after the cursor given, or at
+/// the head of the log (live only).
+async fn starting_point(store: &Arc<dyn Store>, owner: UserId, after: Option<&str>) -> Result<i64> {
+    let bounds = store.log_bounds(owner).await.map_err(internal)?;
+    let Some(text) = after else {
+        return Ok(bounds.head);
+    };
+    let cursor = Cursor::decode(text)
+        .filter(|c| c.scope == owner && c.seq <= bounds.head)
+        .ok_or_else(|| bad_cursor("cursor"))?;
+    if cursor.seq < bounds.trimmed_to {
+        return Err(cursor_expired());
+    }
+    Ok(cursor.seq)
+}
+
+/// The caller's changes after `start`, as a stream that ends after an error.
+fn changes(
+    feed: &Arc<Feed>,
+    owner: UserId,
+    start: i64,
+) -> impl Stream<Item = Result<Arc<tasksync_core::Change>>> + use<> {
+    let sub = feed.subscribe(owner, start);
+    futures_util::stream::unfold(Some(sub), |sub| async move {
+        let mut sub = sub?;
+        match sub.next().await {
+            Ok(change) => Some((Ok(change), Some(sub))),
+            Err(FeedError::Expired) => Some((Err(cursor_expired()), None)),
+            Err(FeedError::Store(e)) => Some((Err(internal(e)), None)),
+        }
+    })
+}
+
+/// Live changes of one kind, from now on.
+async fn of_kind(
+    ctx: &Context<'_>,
+    op: ChangeOp,
+) -> Result<impl Stream<Item = Result<GqlTask>> + use<>> {
+    let owner = caller(ctx)?;
+    let start = starting_point(store(ctx), owner, None).await?;
+    let feed = ctx.data_unchecked::<Arc<Feed>>();
+    Ok(changes(feed, owner, start).filter_map(move |c| async move {
+        match c {
+            Ok(c) if c.op == op => Some(Ok(GqlTask::from(c.task.clone()))),
+            Ok(_) => None,
+            Err(e) => Some(Err(e)),
+        }
+    }))
+}
+
+#[derive(Debug, Default)]
+pub struct Subscription;
+
+#[Subscription]
+impl Subscription {
+    /// Your tasks as they are created, from now on.
+    async fn on_create_task(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<impl Stream<Item = Result<GqlTask>> + use<>> {
+        of_kind(ctx, ChangeOp::Create).await
+    }
+
+    /// Your tasks as they are updated, from now on.
+    async fn on_update_task(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<impl Stream<Item = Result<GqlTask>> + use<>> {
+        of_kind(ctx, ChangeOp::Update).await
+    }
+
+    /// Your tasks as they are deleted (tombstones), from now on.
+    async fn on_delete_task(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<impl Stream<Item = Result<GqlTask>> + use<>> {
+        of_kind(ctx, ChangeOp::Delete).await
+    }
+
+    /// Every change of your tasks after `after` (a cursor from a change or a
+    /// sync), replayed in order, then live, with no gap and no duplicate.
+    /// `after: null` starts from now. An expired cursor gets
+    /// `CURSOR_EXPIRED`: do a full `syncTasks` and start from its cursor.
+    async fn task_changes(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+    ) -> Result<impl Stream<Item = Result<GqlTaskChange>> + use<>> {
+        let owner = caller(ctx)?;
+        let start = starting_point(store(ctx), owner, after.as_deref()).await?;
+        let feed = ctx.data_unchecked::<Arc<Feed>>();
+        Ok(changes(feed, owner, start).map(|c| c.map(|c| GqlTaskChange::from(&*c))))
+    }
+}

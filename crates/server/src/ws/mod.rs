@@ -1,0 +1,367 @@
+//! GraphQL over WebSocket (`graphql-transport-ws`) on `GET /graphql`.
+//!
+//! The protocol loop is ours, not async-graphql's, so that the close codes
+//! of the contract hold (4408 init timeout, 4429 second init, 4401 subscribe
+//! before ack, 4409 duplicate id, 4400 bad message, 4403 bad or expired
+//! token or revoked session, 1001 shutdown) and so that per-socket limits,
+//! pings and revocation live in one place. One task serves one socket: it
+//! reads client messages, pulls the socket's subscription streams and sends
+//! their results. A stream is polled only when the socket can take more, so
+//! a slow peer slows nobody else: its live buffer fills, the feed drops it
+//! from the live path, and it reads the log at its own pace.
+
+pub mod registry;
+
+use std::time::{Duration, Instant};
+
+use async_graphql::Request;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream::{BoxStream, SplitSink};
+use futures_util::{SinkExt as _, StreamExt as _};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio_stream::StreamMap;
+
+use crate::http::extract::{AuthUser, bearer_token};
+use crate::state::AppState;
+
+pub const PROTOCOL: &str = "graphql-transport-ws";
+
+/// Whether a browser page from `origin` may open a socket.
+fn origin_allowed(state: &AppState, headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        // Not a browser (browsers always send Origin on WebSockets).
+        return true;
+    };
+    let settings = &state.settings;
+    if settings.dev {
+        return true;
+    }
+    let origin = origin.trim_end_matches('/');
+    settings
+        .allowed_origins
+        .iter()
+        .any(|o| o.trim().trim_end_matches('/') == origin)
+        || settings
+            .public_url
+            .as_ref()
+            .is_some_and(|u| u.origin().ascii_serialization() == origin)
+}
+
+/// The upgrade: checks origin and subprotocol, sizes the buffers.
+pub fn upgrade(state: AppState, headers: &HeaderMap, ws: WebSocketUpgrade) -> Response {
+    if !origin_allowed(&state, headers) {
+        return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
+    }
+    let offered = ws
+        .requested_protocols()
+        .any(|p| p.to_str().is_ok_and(|p| p.trim() == PROTOCOL));
+    if !offered {
+        return (
+            StatusCode::BAD_REQUEST,
+            "use the graphql-transport-ws subprotocol",
+        )
+            .into_response();
+    }
+    let max = state.settings.ws_max_message_bytes;
+    ws.protocols([PROTOCOL])
+        .max_message_size(max)
+        .max_frame_size(max)
+        // Small buffers: an idle socket should cost a few KiB, not the
+        // 128 KiB tungstenite reserves by default.
+        .read_buffer_size(2048)
+        .write_buffer_size(0)
+        .max_write_buffer_size(4 * max)
+        .on_upgrade(move |socket| async move {
+            Connection::new(state).run(socket).await;
+        })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ClientMessage {
+    ConnectionInit {
+        #[serde(default)]
+        payload: Option<Value>,
+    },
+    Ping {
+        #[serde(default)]
+        #[allow(dead_code)]
+        payload: Option<Value>,
+    },
+    Pong {
+        #[serde(default)]
+        #[allow(dead_code)]
+        payload: Option<Value>,
+    },
+    Subscribe {
+        id: String,
+        payload: Request,
+    },
+    Complete {
+        id: String,
+    },
+}
+
+/// How the loop ends.
+#[derive(Debug)]
+struct Close(u16, String);
+
+impl Close {
+    fn new(code: u16, reason: impl Into<String>) -> Self {
+        Self(code, reason.into())
+    }
+}
+
+type Sink = SplitSink<WebSocket, Message>;
+
+/// Sends one message, giving up on a peer that cannot take it in time.
+async fn send(sink: &mut Sink, timeout: Duration, message: Message) -> Result<(), Close> {
+    match tokio::time::timeout(timeout, sink.send(message)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(Close::new(1006, "send failed")),
+        Err(_) => Err(Close::new(1008, "peer too slow to receive")),
+    }
+}
+
+async fn send_json(sink: &mut Sink, timeout: Duration, value: Value) -> Result<(), Close> {
+    send(sink, timeout, Message::Text(value.to_string().into())).await
+}
+
+/// A subscription's responses, then `None` when it ends.
+type Results = BoxStream<'static, Option<async_graphql::Response>>;
+
+struct Connection {
+    state: AppState,
+    user: Option<AuthUser>,
+    /// Set once `connection_init` arrived (even if it then failed).
+    init_seen: bool,
+    subscriptions: StreamMap<String, Results>,
+    registration: Option<registry::Registration>,
+    expires: Option<tokio::time::Instant>,
+}
+
+impl Connection {
+    fn new(state: AppState) -> Self {
+        Self {
+            state,
+            user: None,
+            init_seen: false,
+            subscriptions: StreamMap::new(),
+            registration: None,
+            expires: None,
+        }
+    }
+
+    async fn run(mut self, socket: WebSocket) {
+        metrics::gauge!("tasksync_ws_sockets").increment(1.0);
+        let (mut sink, mut stream) = socket.split();
+        let settings = self.state.settings.clone();
+        let init_deadline = tokio::time::sleep(settings.ws_init_timeout);
+        tokio::pin!(init_deadline);
+        let mut ping = tokio::time::interval(settings.ws_ping_interval);
+        ping.tick().await;
+        let mut last_heard = Instant::now();
+        let mut shutdown = self.state.sockets.shutdown_signal();
+        let far = tokio::time::Instant::now() + Duration::from_secs(10 * 365 * 86400);
+
+        let close = loop {
+            let expiry = tokio::time::sleep_until(self.expires.unwrap_or(far));
+            let revoked = async {
+                match &mut self.registration {
+                    Some(r) => r.closed().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                message = stream.next() => {
+                    last_heard = Instant::now();
+                    match message {
+                        Some(Ok(Message::Text(text))) => {
+                            if let Err(close) = self.on_text(&mut sink, text.as_str()).await {
+                                break Some(close);
+                            }
+                        }
+                        Some(Ok(Message::Binary(_))) => break Some(Close::new(4400, "binary messages are not supported")),
+                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                        Some(Ok(Message::Close(_))) | None => break None,
+                        Some(Err(e)) => {
+                            tracing::debug!(error = %e, "socket read failed");
+                            break Some(Close::new(1009, "message too big or malformed"));
+                        }
+                    }
+                }
+                () = &mut init_deadline, if !self.init_seen => {
+                    break Some(Close::new(4408, "Connection initialisation timeout"));
+                }
+                Some((id, result)) = self.subscriptions.next(), if !self.subscriptions.is_empty() => {
+                    if let Err(close) = self.on_result(&mut sink, id, result).await {
+                        break Some(close);
+                    }
+                }
+                _ = ping.tick() => {
+                    if last_heard.elapsed() > 2 * settings.ws_ping_interval {
+                        tracing::debug!("peer silent for two ping intervals; dropping it");
+                        break None;
+                    }
+                    if send(&mut sink, settings.ws_send_timeout, Message::Ping(Default::default())).await.is_err() {
+                        break None;
+                    }
+                }
+                () = expiry, if self.expires.is_some() => break Some(Close::new(4403, "access token expired")),
+                frame = revoked => break Some(frame),
+                _ = shutdown.changed() => break Some(Close::new(1001, "server shutting down")),
+            }
+        };
+        if let Some(Close(code, reason)) = close {
+            let frame = CloseFrame {
+                code,
+                reason: reason.into(),
+            };
+            let _ = tokio::time::timeout(
+                settings.ws_send_timeout,
+                sink.send(Message::Close(Some(frame))),
+            )
+            .await;
+        }
+        metrics::gauge!("tasksync_ws_subscriptions").decrement(self.subscriptions.len() as f64);
+        metrics::gauge!("tasksync_ws_sockets").decrement(1.0);
+    }
+
+    async fn on_text(&mut self, sink: &mut Sink, text: &str) -> Result<(), Close> {
+        let Ok(message) = serde_json::from_str::<ClientMessage>(text) else {
+            return Err(Close::new(4400, "Invalid message received"));
+        };
+        match message {
+            ClientMessage::ConnectionInit { payload } => {
+                if self.init_seen {
+                    return Err(Close::new(4429, "Too many initialisation requests"));
+                }
+                self.init_seen = true;
+                let token = payload
+                    .as_ref()
+                    .and_then(|p| p.get("authorization").or_else(|| p.get("Authorization")))
+                    .and_then(Value::as_str)
+                    .and_then(bearer_token)
+                    .ok_or_else(|| Close::new(4403, "Forbidden"))?;
+                let user = self
+                    .state
+                    .auth
+                    .authenticate(token)
+                    .await
+                    .map_err(|_| Close::new(4403, "Forbidden"))?;
+                let registration = self
+                    .state
+                    .sockets
+                    .register(
+                        user.user_id,
+                        user.session_id,
+                        self.state.settings.max_sockets_per_user,
+                    )
+                    .ok_or_else(|| Close::new(4429, "Too many sockets for this user"))?;
+                self.registration = Some(registration);
+                let remaining = user
+                    .expires_at
+                    .saturating_sub(crate::auth::tokens::now_secs());
+                self.expires = Some(tokio::time::Instant::now() + Duration::from_secs(remaining));
+                self.user = Some(user);
+                send_json(
+                    sink,
+                    self.state.settings.ws_send_timeout,
+                    json!({ "type": "connection_ack" }),
+                )
+                .await
+            }
+            ClientMessage::Ping { .. } => {
+                send_json(
+                    sink,
+                    self.state.settings.ws_send_timeout,
+                    json!({ "type": "pong" }),
+                )
+                .await
+            }
+            ClientMessage::Pong { .. } => Ok(()),
+            ClientMessage::Subscribe { id, payload } => {
+                let Some(user) = self.user else {
+                    return Err(Close::new(4401, "Unauthorized"));
+                };
+                if self.subscriptions.contains_key(&id) {
+                    return Err(Close::new(
+                        4409,
+                        format!("Subscriber for {id} already exists"),
+                    ));
+                }
+                if self.subscriptions.len() >= self.state.settings.ws_max_subscriptions {
+                    let limit = self.state.settings.ws_max_subscriptions;
+                    let error = json!({ "message": format!("at most {limit} subscriptions per socket"), "extensions": { "code": crate::graphql::error::RATE_LIMITED } });
+                    return send_json(
+                        sink,
+                        self.state.settings.ws_send_timeout,
+                        json!({ "id": id, "type": "error", "payload": [error] }),
+                    )
+                    .await;
+                }
+                let results = self.state.schema.execute_stream(payload.data(user));
+                let results: Results = results
+                    .map(Some)
+                    .chain(futures_util::stream::once(async { None }))
+                    .boxed();
+                self.subscriptions.insert(id, results);
+                metrics::gauge!("tasksync_ws_subscriptions").increment(1.0);
+                Ok(())
+            }
+            ClientMessage::Complete { id } => {
+                if self.subscriptions.remove(&id).is_some() {
+                    metrics::gauge!("tasksync_ws_subscriptions").decrement(1.0);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Sends one result of subscription `id`: `next`, `error` (which ends
+    /// the operation) or, when the stream ended, `complete`.
+    async fn on_result(
+        &mut self,
+        sink: &mut Sink,
+        id: String,
+        result: Option<async_graphql::Response>,
+    ) -> Result<(), Close> {
+        match result {
+            None => {
+                self.subscriptions.remove(&id);
+                metrics::gauge!("tasksync_ws_subscriptions").decrement(1.0);
+                send_json(
+                    sink,
+                    self.state.settings.ws_send_timeout,
+                    json!({ "id": id, "type": "complete" }),
+                )
+                .await
+            }
+            Some(mut response) => {
+                crate::graphql::add_missing_codes_one(&mut response);
+                if response.data == async_graphql::Value::Null && !response.errors.is_empty() {
+                    self.subscriptions.remove(&id);
+                    metrics::gauge!("tasksync_ws_subscriptions").decrement(1.0);
+                    let errors = serde_json::to_value(&response.errors).unwrap_or(Value::Null);
+                    send_json(
+                        sink,
+                        self.state.settings.ws_send_timeout,
+                        json!({ "id": id, "type": "error", "payload": errors }),
+                    )
+                    .await
+                } else {
+                    let payload = serde_json::to_value(&response).unwrap_or(Value::Null);
+                    send_json(
+                        sink,
+                        self.state.settings.ws_send_timeout,
+                        json!({ "id": id, "type": "next", "payload": payload }),
+                    )
+                    .await
+                }
+            }
+        }
+    }
+}

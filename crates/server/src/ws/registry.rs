@@ -1,0 +1,182 @@
+//! Every live socket of this node, by user and session: the per-user cap,
+//! closing the sockets of revoked sessions, and closing all at shutdown.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tasksync_core::{SessionId, UserId};
+use tokio::sync::{mpsc, watch};
+
+use super::Close;
+
+#[derive(Debug)]
+struct Entry {
+    user: UserId,
+    session: SessionId,
+    close: mpsc::Sender<Close>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    next: u64,
+    sockets: HashMap<u64, Entry>,
+    per_user: HashMap<UserId, usize>,
+}
+
+/// The registry of this node's sockets.
+#[derive(Debug)]
+pub struct Sockets {
+    inner: Arc<Mutex<Inner>>,
+    shutdown: watch::Sender<bool>,
+}
+
+impl Default for Sockets {
+    fn default() -> Self {
+        Self {
+            inner: Arc::default(),
+            shutdown: watch::channel(false).0,
+        }
+    }
+}
+
+/// A socket's place in the registry; dropping it unregisters the socket.
+#[derive(Debug)]
+pub struct Registration {
+    id: u64,
+    inner: Arc<Mutex<Inner>>,
+    close: mpsc::Receiver<Close>,
+}
+
+impl Registration {
+    /// Resolves when the socket is to be closed (its session was revoked).
+    pub(super) async fn closed(&mut self) -> Close {
+        match self.close.recv().await {
+            Some(close) => close,
+            None => std::future::pending().await,
+        }
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(entry) = inner.sockets.remove(&self.id)
+            && let Some(n) = inner.per_user.get_mut(&entry.user)
+        {
+            *n -= 1;
+            if *n == 0 {
+                inner.per_user.remove(&entry.user);
+            }
+        }
+    }
+}
+
+impl Sockets {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Registers an authenticated socket, or `None` if the user is at `max`.
+    pub fn register(&self, user: UserId, session: SessionId, max: usize) -> Option<Registration> {
+        let mut inner = self.lock();
+        let count = inner.per_user.entry(user).or_default();
+        if *count >= max {
+            return None;
+        }
+        *count += 1;
+        inner.next += 1;
+        let id = inner.next;
+        let (close, rx) = mpsc::channel(1);
+        inner.sockets.insert(
+            id,
+            Entry {
+                user,
+                session,
+                close,
+            },
+        );
+        Some(Registration {
+            id,
+            inner: self.inner.clone(),
+            close: rx,
+        })
+    }
+
+    /// Closes (4403) every socket of the given sessions. Returns how many.
+    pub fn close_sessions(&self, sessions: &HashSet<SessionId>) -> usize {
+        let inner = self.lock();
+        let mut closed = 0;
+        for entry in inner
+            .sockets
+            .values()
+            .filter(|e| sessions.contains(&e.session))
+        {
+            if entry
+                .close
+                .try_send(Close::new(4403, "session revoked"))
+                .is_ok()
+            {
+                closed += 1;
+            }
+        }
+        closed
+    }
+
+    /// Authenticated sockets of a user on this node.
+    pub fn count_for(&self, user: UserId) -> usize {
+        self.lock().per_user.get(&user).copied().unwrap_or(0)
+    }
+
+    /// Authenticated sockets on this node.
+    pub fn count(&self) -> usize {
+        self.lock().sockets.len()
+    }
+
+    pub(super) fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
+    /// Closes every socket with 1001 so clients reconnect elsewhere.
+    pub fn shut_down(&self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+/// Closes the sockets of sessions revoked anywhere (any node, the admin
+/// command): polls the database for recent revocations, so a sign-out
+/// reaches every socket within about `every`.
+pub async fn watch_revocations(
+    sockets: Arc<Sockets>,
+    store: Arc<dyn tasksync_store::Store>,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(every);
+    let overlap = crate::clock::ms(every) * 4;
+    let mut since = crate::clock::now_ms() - overlap;
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tick.tick() => {}
+        }
+        if sockets.count() == 0 {
+            since = crate::clock::now_ms() - overlap;
+            continue;
+        }
+        let now = crate::clock::now_ms();
+        match store.sessions_revoked_since(since).await {
+            Ok(revoked) => {
+                let ids: HashSet<SessionId> = revoked.into_iter().map(|(id, _)| id).collect();
+                let closed = sockets.close_sessions(&ids);
+                if closed > 0 {
+                    tracing::info!(sockets = closed, "closed sockets of revoked sessions");
+                }
+                // Look back a little: a revocation committed just before
+                // `now` by another node may carry a slightly older time.
+                since = now - overlap;
+            }
+            Err(e) => tracing::warn!(error = %e, "polling revoked sessions"),
+        }
+    }
+}
