@@ -10,3 +10,5 @@ mod mail;
 mod ops;
 mod restart;
 mod tokens;
+mod ws;
+mod ws_client;
