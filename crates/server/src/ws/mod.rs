@@ -98,7 +98,7 @@ enum ClientMessage {
     },
     Subscribe {
         id: String,
-        payload: Request,
+        payload: Box<Request>,
     },
     Complete {
         id: String,

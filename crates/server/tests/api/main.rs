@@ -9,6 +9,7 @@ mod limits;
 mod mail;
 mod ops;
 mod restart;
+mod sync;
 mod tokens;
 mod ws;
 mod ws_client;

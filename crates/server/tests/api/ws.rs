@@ -25,8 +25,10 @@ async fn a_change_reaches_every_socket_of_its_owner_and_no_one_else() {
     let mut a2 = WsClient::ready(&app, &a.access).await;
     let mut b1 = WsClient::ready(&app, &b.access).await;
     for c in [&mut a1, &mut a2, &mut b1] {
-        c.subscribe("1", &changes_q(), json!({ "after": null })).await;
-        c.subscribe("2", "subscription { onCreateTask { id title } }", json!({})).await;
+        c.subscribe("1", &changes_q(), json!({ "after": null }))
+            .await;
+        c.subscribe("2", "subscription { onCreateTask { id title } }", json!({}))
+            .await;
     }
     // Subscriptions start when the server has read the subscribe message;
     // a round trip on the same socket proves it has.
@@ -40,20 +42,36 @@ async fn a_change_reaches_every_socket_of_its_owner_and_no_one_else() {
         let mut got = Vec::new();
         for _ in 0..2 {
             let v = c.json().await;
-            got.push((v["id"].as_str().unwrap_or("").to_owned(), v["payload"]["data"].clone()));
+            got.push((
+                v["id"].as_str().unwrap_or("").to_owned(),
+                v["payload"]["data"].clone(),
+            ));
         }
         got.sort_by(|x, y| x.0.cmp(&y.0));
         let change = &got[0].1["taskChanges"];
-        assert_eq!((change["op"].as_str(), &change["task"]["id"]), (Some("CREATE"), &task["id"]));
-        assert!(change["cursor"].as_str().is_some_and(|s| s.starts_with("c1")));
+        assert_eq!(
+            (change["op"].as_str(), &change["task"]["id"]),
+            (Some("CREATE"), &task["id"])
+        );
+        assert!(
+            change["cursor"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("c1"))
+        );
         assert_eq!(got[1].1["onCreateTask"]["title"], "for A's eyes");
     }
     let own = create(&app, &b.access, "B's own").await;
     for _ in 0..2 {
         let v = b1.json().await;
         let data = &v["payload"]["data"];
-        let id = data["taskChanges"]["task"]["id"].as_str().or(data["onCreateTask"]["id"].as_str());
-        assert_eq!(id, own["id"].as_str(), "B's first events are about its own task, never A's: {v}");
+        let id = data["taskChanges"]["task"]["id"]
+            .as_str()
+            .or(data["onCreateTask"]["id"].as_str());
+        assert_eq!(
+            id,
+            own["id"].as_str(),
+            "B's first events are about its own task, never A's: {v}"
+        );
     }
 }
 
@@ -62,22 +80,59 @@ async fn each_kind_of_subscription_gets_only_its_kind() {
     let app = spawn_app().await;
     let t = app.signed_in(&email("kinds")).await;
     let mut c = WsClient::ready(&app, &t.access).await;
-    c.subscribe("c", "subscription { onCreateTask { id version } }", json!({})).await;
-    c.subscribe("u", "subscription { onUpdateTask { id version done } }", json!({})).await;
-    c.subscribe("d", "subscription { onDeleteTask { id version deleted } }", json!({})).await;
+    c.subscribe(
+        "c",
+        "subscription { onCreateTask { id version } }",
+        json!({}),
+    )
+    .await;
+    c.subscribe(
+        "u",
+        "subscription { onUpdateTask { id version done } }",
+        json!({}),
+    )
+    .await;
+    c.subscribe(
+        "d",
+        "subscription { onDeleteTask { id version deleted } }",
+        json!({}),
+    )
+    .await;
     c.send(json!({ "type": "ping" })).await;
     assert_eq!(c.json().await["type"], "pong");
 
     let task = create(&app, &t.access, "kinds").await;
     let id = task["id"].clone();
-    app.gql(Some(&t.access), "mutation($id: ID!) { updateTask(input: { id: $id, done: true }) { id } }", json!({ "id": id })).await;
-    app.gql(Some(&t.access), "mutation($id: ID!) { deleteTask(input: { id: $id }) { id } }", json!({ "id": id })).await;
+    app.gql(
+        Some(&t.access),
+        "mutation($id: ID!) { updateTask(input: { id: $id, done: true }) { id } }",
+        json!({ "id": id }),
+    )
+    .await;
+    app.gql(
+        Some(&t.access),
+        "mutation($id: ID!) { deleteTask(input: { id: $id }) { id } }",
+        json!({ "id": id }),
+    )
+    .await;
     let c1 = c.next_data("c").await;
     let u = c.next_data("u").await;
     let d = c.next_data("d").await;
     assert_eq!(c1["onCreateTask"]["version"], 1);
-    assert_eq!((u["onUpdateTask"]["version"].as_i64(), u["onUpdateTask"]["done"].as_bool()), (Some(2), Some(true)));
-    assert_eq!((d["onDeleteTask"]["version"].as_i64(), d["onDeleteTask"]["deleted"].as_bool()), (Some(3), Some(true)));
+    assert_eq!(
+        (
+            u["onUpdateTask"]["version"].as_i64(),
+            u["onUpdateTask"]["done"].as_bool()
+        ),
+        (Some(2), Some(true))
+    );
+    assert_eq!(
+        (
+            d["onDeleteTask"]["version"].as_i64(),
+            d["onDeleteTask"]["deleted"].as_bool()
+        ),
+        (Some(3), Some(true))
+    );
 }
 
 #[tokio::test]
@@ -85,15 +140,33 @@ async fn queries_and_mutations_work_over_the_socket_and_complete() {
     let app = spawn_app().await;
     let t = app.signed_in(&email("ws-query")).await;
     let mut c = WsClient::ready(&app, &t.access).await;
-    c.subscribe("m", "mutation { createTask(input: { title: \"over ws\" }) { title version } }", json!({})).await;
+    c.subscribe(
+        "m",
+        "mutation { createTask(input: { title: \"over ws\" }) { title version } }",
+        json!({}),
+    )
+    .await;
     assert_eq!(c.next_data("m").await["createTask"]["title"], "over ws");
     assert_eq!(c.json().await, json!({ "id": "m", "type": "complete" }));
-    c.subscribe("q", "{ tasks { items { title } } }", json!({})).await;
-    assert_eq!(c.next_data("q").await["tasks"]["items"][0]["title"], "over ws");
+    c.subscribe("q", "{ tasks { items { title } } }", json!({}))
+        .await;
+    assert_eq!(
+        c.next_data("q").await["tasks"]["items"][0]["title"],
+        "over ws"
+    );
     assert_eq!(c.json().await["type"], "complete");
-    c.subscribe("bad", "subscription { taskChanges(after: \"c1nope\") { op } }", json!({})).await;
+    c.subscribe(
+        "bad",
+        "subscription { taskChanges(after: \"c1nope\") { op } }",
+        json!({}),
+    )
+    .await;
     let err = c.json().await;
-    assert_eq!((err["type"].as_str(), err["id"].as_str()), (Some("error"), Some("bad")), "{err}");
+    assert_eq!(
+        (err["type"].as_str(), err["id"].as_str()),
+        (Some("error"), Some("bad")),
+        "{err}"
+    );
     assert_eq!(err["payload"][0]["extensions"]["code"], "BAD_USER_INPUT");
 }
 
@@ -125,8 +198,16 @@ async fn protocol_violations_close_the_socket_with_the_documented_codes() {
 
     for (name, message) in [
         ("text that is not JSON", Message::Text("hello".into())),
-        ("an unknown message type", Message::Text(r#"{"type":"launch_missiles"}"#.into())),
-        ("a subscribe without an id", Message::Text(r#"{"type":"subscribe","payload":{"query":"{ tasks { items { id } } }"}}"#.into())),
+        (
+            "an unknown message type",
+            Message::Text(r#"{"type":"launch_missiles"}"#.into()),
+        ),
+        (
+            "a subscribe without an id",
+            Message::Text(
+                r#"{"type":"subscribe","payload":{"query":"{ tasks { items { id } } }"}}"#.into(),
+            ),
+        ),
         ("a binary message", Message::Binary(vec![1, 2, 3].into())),
     ] {
         let mut c = WsClient::ready(&app, &t.access).await;
@@ -141,7 +222,11 @@ async fn protocol_violations_close_the_socket_with_the_documented_codes() {
     }
     let mut no_payload = WsClient::connect(&app).await;
     no_payload.send(json!({ "type": "connection_init" })).await;
-    assert_eq!(no_payload.closed().await.0, 4403, "connection_init without a token");
+    assert_eq!(
+        no_payload.closed().await.0,
+        4403,
+        "connection_init without a token"
+    );
 
     // At most two subscriptions per socket here: the third is refused, the
     // socket stays.
@@ -150,7 +235,10 @@ async fn protocol_violations_close_the_socket_with_the_documented_codes() {
     many.subscribe("2", &changes_q(), json!({})).await;
     many.subscribe("3", &changes_q(), json!({})).await;
     let refused = many.json().await;
-    assert_eq!((refused["type"].as_str(), refused["id"].as_str()), (Some("error"), Some("3")));
+    assert_eq!(
+        (refused["type"].as_str(), refused["id"].as_str()),
+        (Some("error"), Some("3"))
+    );
     assert_eq!(refused["payload"][0]["extensions"]["code"], "RATE_LIMITED");
 
     // Two sockets per user are live now (`twice`… were closed): `many` and
@@ -159,11 +247,15 @@ async fn protocol_violations_close_the_socket_with_the_documented_codes() {
     let mut third = WsClient::connect(&app).await;
     third.init(&t.access).await;
     let (code, reason) = third.closed().await;
-    assert_eq!((code, reason.as_str()), (4429, "Too many sockets for this user"));
+    assert_eq!(
+        (code, reason.as_str()),
+        (4429, "Too many sockets for this user")
+    );
 
     let oversized = "x".repeat(70 * 1024);
     let mut big = WsClient::connect(&app).await;
-    big.send(json!({ "type": "ping", "payload": { "pad": oversized } })).await;
+    big.send(json!({ "type": "ping", "payload": { "pad": oversized } }))
+        .await;
     assert_eq!(big.closed().await.0, 1009, "messages over 64 KiB");
 }
 
@@ -178,10 +270,19 @@ async fn the_upgrade_needs_the_subprotocol_and_an_allowed_origin() {
     let no_protocol = WsClient::connect_with(&app, &[]).await.err();
     assert_eq!(no_protocol, Some(400));
     let proto = ("sec-websocket-protocol", "graphql-transport-ws");
-    let evil = WsClient::connect_with(&app, &[proto, ("origin", "https://evil.example.net")]).await.err();
+    let evil = WsClient::connect_with(&app, &[proto, ("origin", "https://evil.example.net")])
+        .await
+        .err();
     assert_eq!(evil, Some(403));
-    assert!(WsClient::connect_with(&app, &[proto, ("origin", "https://app.example.com")]).await.is_ok());
-    assert!(WsClient::connect_with(&app, &[proto]).await.is_ok(), "non-browser clients send no Origin");
+    assert!(
+        WsClient::connect_with(&app, &[proto, ("origin", "https://app.example.com")])
+            .await
+            .is_ok()
+    );
+    assert!(
+        WsClient::connect_with(&app, &[proto]).await.is_ok(),
+        "non-browser clients send no Origin"
+    );
 }
 
 #[tokio::test]
@@ -199,7 +300,11 @@ async fn revoking_a_session_closes_its_sockets() {
 
     // A password change ends the other sessions (and their sockets).
     let changed = app
-        .post_bearer("/auth/change-password", &t3.access, json!({ "oldPassword": PASSWORD, "newPassword": NEW_PASSWORD }))
+        .post_bearer(
+            "/auth/change-password",
+            &t3.access,
+            json!({ "oldPassword": PASSWORD, "newPassword": NEW_PASSWORD }),
+        )
         .await;
     assert_eq!(changed.status, reqwest::StatusCode::OK);
     assert_eq!(s1.closed().await, (4403, "session revoked".to_owned()));
@@ -208,16 +313,30 @@ async fn revoking_a_session_closes_its_sockets() {
     // Refresh-token reuse revokes the session that was reused.
     let t4 = app.tokens(&addr, NEW_PASSWORD).await;
     let mut s4 = WsClient::ready(&app, &t4.access).await;
-    app.post("/auth/refresh", json!({ "refreshToken": t4.refresh })).await;
-    app.post("/auth/refresh", json!({ "refreshToken": t4.refresh })).await;
-    assert_eq!(s4.closed().await.0, 4403, "reuse revokes the session and closes its socket");
+    app.post("/auth/refresh", json!({ "refreshToken": t4.refresh }))
+        .await;
+    app.post("/auth/refresh", json!({ "refreshToken": t4.refresh }))
+        .await;
+    assert_eq!(
+        s4.closed().await.0,
+        4403,
+        "reuse revokes the session and closes its socket"
+    );
 
     // Global sign-out ends the rest.
-    app.post("/auth/sign-out", json!({ "refreshToken": t3.refresh, "global": true })).await;
+    app.post(
+        "/auth/sign-out",
+        json!({ "refreshToken": t3.refresh, "global": true }),
+    )
+    .await;
     assert_eq!(s3.closed().await.0, 4403, "global sign-out");
 
     bystander.send(json!({ "type": "ping" })).await;
-    assert_eq!(bystander.json().await["type"], "pong", "other users' sockets stay open");
+    assert_eq!(
+        bystander.json().await["type"],
+        "pong",
+        "other users' sockets stay open"
+    );
 }
 
 #[tokio::test]
@@ -244,7 +363,8 @@ async fn a_slow_subscriber_does_not_delay_a_fast_one_and_loses_nothing() {
     let mut slow = WsClient::ready(&app, &t.access).await;
     let mut fast = WsClient::ready(&app, &t.access).await;
     for c in [&mut slow, &mut fast] {
-        c.subscribe("s", &changes_q(), json!({ "after": null })).await;
+        c.subscribe("s", &changes_q(), json!({ "after": null }))
+            .await;
         c.send(json!({ "type": "ping" })).await;
         assert_eq!(c.json().await["type"], "pong");
     }
@@ -257,7 +377,13 @@ async fn a_slow_subscriber_does_not_delay_a_fast_one_and_loses_nothing() {
             let client = reqwest::Client::new();
             for i in 0..total {
                 let body = json!({ "query": "mutation($t: String!) { createTask(input: { title: $t }) { id } }", "variables": { "t": format!("#{i} {}", "x".repeat(200)) } });
-                let r = client.post(format!("{base}/graphql")).bearer_auth(&token).json(&body).send().await.expect("write");
+                let r = client
+                    .post(format!("{base}/graphql"))
+                    .bearer_auth(&token)
+                    .json(&body)
+                    .send()
+                    .await
+                    .expect("write");
                 assert!(r.status().is_success());
             }
         })
@@ -265,15 +391,27 @@ async fn a_slow_subscriber_does_not_delay_a_fast_one_and_loses_nothing() {
     let mut last = None;
     for i in 0..total {
         let d = fast.next_data("s").await;
-        let title = d["taskChanges"]["task"]["title"].as_str().unwrap_or("").to_owned();
-        assert!(title.starts_with(&format!("#{i} ")), "fast subscriber: change {i} in order, got {title}");
+        let title = d["taskChanges"]["task"]["title"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
+        assert!(
+            title.starts_with(&format!("#{i} ")),
+            "fast subscriber: change {i} in order, got {title}"
+        );
         last = d["taskChanges"]["cursor"].as_str().map(str::to_owned);
     }
     writer.await.expect("writer");
     for i in 0..total {
         let d = slow.next_data("s").await;
-        let title = d["taskChanges"]["task"]["title"].as_str().unwrap_or("").to_owned();
-        assert!(title.starts_with(&format!("#{i} ")), "slow subscriber: change {i} in order, got {title}");
+        let title = d["taskChanges"]["task"]["title"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
+        assert!(
+            title.starts_with(&format!("#{i} ")),
+            "slow subscriber: change {i} in order, got {title}"
+        );
         if i == total - 1 {
             assert_eq!(d["taskChanges"]["cursor"].as_str().map(str::to_owned), last);
         }

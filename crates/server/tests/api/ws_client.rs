@@ -5,9 +5,9 @@ use std::time::Duration;
 use futures_util::{SinkExt as _, StreamExt as _};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::helpers::TestApp;
@@ -29,7 +29,9 @@ pub enum Event {
 impl WsClient {
     /// Opens a socket with the `graphql-transport-ws` subprotocol.
     pub async fn connect(app: &TestApp) -> Self {
-        Self::connect_with(app, &[("sec-websocket-protocol", "graphql-transport-ws")]).await.expect("connects")
+        Self::connect_with(app, &[("sec-websocket-protocol", "graphql-transport-ws")])
+            .await
+            .expect("connects")
     }
 
     /// Opens a socket with the given extra headers; the HTTP status on refusal.
@@ -37,13 +39,19 @@ impl WsClient {
         let url = format!("{}/graphql", app.base.replacen("http", "ws", 1));
         let mut request = url.into_client_request().expect("request");
         for (k, v) in headers {
-            let name = tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(k.as_bytes()).expect("name");
-            request.headers_mut().insert(name, v.parse().expect("header"));
+            let name = tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(k.as_bytes())
+                .expect("name");
+            request
+                .headers_mut()
+                .insert(name, v.parse().expect("header"));
         }
         match tokio_tungstenite::connect_async(request).await {
             Ok((ws, response)) => {
                 assert_eq!(
-                    response.headers().get("sec-websocket-protocol").and_then(|v| v.to_str().ok()),
+                    response
+                        .headers()
+                        .get("sec-websocket-protocol")
+                        .and_then(|v| v.to_str().ok()),
                     Some("graphql-transport-ws")
                 );
                 Ok(Self { ws })
@@ -68,7 +76,10 @@ impl WsClient {
     }
 
     pub async fn send(&mut self, v: Value) {
-        self.ws.send(Message::Text(v.to_string().into())).await.expect("send");
+        self.ws
+            .send(Message::Text(v.to_string().into()))
+            .await
+            .expect("send");
     }
 
     pub async fn send_raw(&mut self, m: Message) {
@@ -82,9 +93,13 @@ impl WsClient {
     /// The next JSON message or the close, answering pings on the way.
     pub async fn event(&mut self) -> Event {
         loop {
-            let message = tokio::time::timeout(WAIT, self.ws.next()).await.expect("the server answers in time");
+            let message = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("the server answers in time");
             match message {
-                Some(Ok(Message::Text(t))) => return Event::Json(serde_json::from_str(t.as_str()).expect("json")),
+                Some(Ok(Message::Text(t))) => {
+                    return Event::Json(serde_json::from_str(t.as_str()).expect("json"));
+                }
                 Some(Ok(Message::Close(frame))) => {
                     return match frame {
                         Some(f) => Event::Closed(u16::from(f.code), f.reason.to_string()),
@@ -119,7 +134,11 @@ impl WsClient {
     /// The `data` of the next `next` message of subscription `id`.
     pub async fn next_data(&mut self, id: &str) -> Value {
         let v = self.json().await;
-        assert_eq!((v["type"].as_str(), v["id"].as_str()), (Some("next"), Some(id)), "{v}");
+        assert_eq!(
+            (v["type"].as_str(), v["id"].as_str()),
+            (Some("next"), Some(id)),
+            "{v}"
+        );
         assert!(v["payload"]["errors"].is_null(), "errors in {v}");
         v["payload"]["data"].clone()
     }
