@@ -99,10 +99,14 @@ pub struct Settings {
     /// Lifetime of e-mailed codes.
     #[arg(long, env = "TASKSYNC_CODE_TTL", default_value = "24h", value_parser = humantime::parse_duration)]
     pub code_ttl: Duration,
-    /// How long ended sessions and sign-in failure records are kept before
-    /// they are purged (expired codes go at once).
+    /// How long the change log and tombstones are kept (older cursors get
+    /// `CURSOR_EXPIRED` / a full sync), and ended sessions and sign-in
+    /// failure records before they are purged.
     #[arg(long, env = "TASKSYNC_RETENTION", default_value = "7d", value_parser = humantime::parse_duration)]
     pub retention: Duration,
+    /// How often the retention and purge job runs.
+    #[arg(long, env = "TASKSYNC_MAINTENANCE_INTERVAL", default_value = "10m", value_parser = humantime::parse_duration)]
+    pub maintenance_interval: Duration,
     /// Audience (`aud`) of issued tokens.
     #[arg(long, env = "TASKSYNC_TOKEN_AUDIENCE", default_value = "tasksync")]
     pub token_audience: String,

@@ -177,15 +177,26 @@ impl Application {
     }
 }
 
-/// Periodic upkeep: purge ended sessions and codes, trim the rate limiter.
+/// Periodic upkeep: retention of the change log and tombstones, purge of
+/// ended sessions and codes, trimming of the rate limiter.
 async fn maintenance(state: AppState, limit: IpRateLimit, mut stop: watch::Receiver<bool>) {
-    let mut purge = tokio::time::interval(Duration::from_secs(600));
+    let mut purge = tokio::time::interval(
+        state
+            .settings
+            .maintenance_interval
+            .max(Duration::from_millis(10)),
+    );
     let mut trim = tokio::time::interval(Duration::from_secs(60));
     loop {
         tokio::select! {
             _ = stop.changed() => return,
             _ = purge.tick() => {
                 let keep = ms(state.settings.retention);
+                match state.store.trim_log(now_ms() - keep).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(changes = n, "retention trimmed the change log"),
+                    Err(e) => tracing::warn!(error = %e, "trimming the change log failed"),
+                }
                 match state.store.purge_expired(now_ms(), keep).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(rows = n, "purged ended sessions and codes"),

@@ -569,3 +569,41 @@ async fn replicas_kept_by_sync_and_subscription_converge_on_the_server_under_ran
     }
     assert!(conflicts > 0, "stale replicas must have run into conflicts");
 }
+
+#[tokio::test]
+async fn the_retention_job_trims_the_log_in_the_background() {
+    let app = crate::helpers::spawn_with(|s| {
+        s.retention = Duration::from_millis(1);
+        s.maintenance_interval = Duration::from_millis(50);
+    })
+    .await;
+    let t = app.signed_in(&email("job")).await;
+    let me = UserId::parse(&app.me(&t.access).await.str("userId")).expect("id");
+    let task = create(&app, &t.access, "soon forgotten").await;
+    gql_ok(&app, &t.access, DELETE, json!({ "id": task["id"] })).await;
+    for _ in 0..400 {
+        if app
+            .state
+            .store
+            .log_bounds(me)
+            .await
+            .expect("bounds")
+            .trimmed_to
+            == 2
+        {
+            let tombstone = app
+                .state
+                .store
+                .task(
+                    me,
+                    tasksync_core::TaskId::parse(task["id"].as_str().expect("id")).expect("id"),
+                )
+                .await
+                .expect("db");
+            assert_eq!(tombstone, None, "the tombstone is purged with its change");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the retention job never trimmed the log");
+}
