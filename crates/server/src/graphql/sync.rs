@@ -130,11 +130,15 @@ async fn starting_point(store: &Arc<dyn Store>, owner: UserId, after: Option<&st
 
 /// The caller's changes after `start`, as a stream that ends after an error.
 fn changes(
-    feed: &Arc<Feed>,
+    ctx: &Context<'_>,
     owner: UserId,
     start: i64,
 ) -> impl Stream<Item = Result<Arc<tasksync_core::Change>>> + use<> {
-    let sub = feed.subscribe(owner, start);
+    let sub = ctx.data_unchecked::<Arc<Feed>>().subscribe(owner, start);
+    // The subscription is positioned: the socket may read on.
+    if let Some(started) = ctx.data_opt::<crate::ws::Started>() {
+        started.fire();
+    }
     futures_util::stream::unfold(Some(sub), |sub| async move {
         let mut sub = sub?;
         match sub.next().await {
@@ -152,8 +156,7 @@ async fn of_kind(
 ) -> Result<impl Stream<Item = Result<GqlTask>> + use<>> {
     let owner = caller(ctx)?;
     let start = starting_point(store(ctx), owner, None).await?;
-    let feed = ctx.data_unchecked::<Arc<Feed>>();
-    Ok(changes(feed, owner, start).filter_map(move |c| async move {
+    Ok(changes(ctx, owner, start).filter_map(move |c| async move {
         match c {
             Ok(c) if c.op == op => Some(Ok(GqlTask::from(c.task.clone()))),
             Ok(_) => None,
@@ -202,7 +205,6 @@ impl Subscription {
     ) -> Result<impl Stream<Item = Result<GqlTaskChange>> + use<>> {
         let owner = caller(ctx)?;
         let start = starting_point(store(ctx), owner, after.as_deref()).await?;
-        let feed = ctx.data_unchecked::<Arc<Feed>>();
-        Ok(changes(feed, owner, start).map(|c| c.map(|c| GqlTaskChange::from(&*c))))
+        Ok(changes(ctx, owner, start).map(|c| c.map(|c| GqlTaskChange::from(&*c))))
     }
 }

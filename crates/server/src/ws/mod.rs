@@ -138,6 +138,10 @@ struct Connection {
     user: Option<AuthUser>,
     /// Set once `connection_init` arrived (even if it then failed).
     init_seen: bool,
+    /// A subscription whose starting point is not fixed yet. Until it is,
+    /// no further client message is read, so a client that got an answer to
+    /// a later message knows its subscription is live.
+    starting: Option<tokio::sync::oneshot::Receiver<()>>,
     subscriptions: StreamMap<String, Results>,
     registration: Option<registry::Registration>,
     expires: Option<tokio::time::Instant>,
@@ -149,6 +153,7 @@ impl Connection {
             state,
             user: None,
             init_seen: false,
+            starting: None,
             subscriptions: StreamMap::new(),
             registration: None,
             expires: None,
@@ -176,7 +181,10 @@ impl Connection {
                 }
             };
             tokio::select! {
-                message = stream.next() => {
+                _ = async { self.starting.as_mut().expect("guarded").await }, if self.starting.is_some() => {
+                    self.starting = None;
+                }
+                message = stream.next(), if self.starting.is_none() => {
                     last_heard = Instant::now();
                     match message {
                         Some(Ok(Message::Text(text))) => {
@@ -303,7 +311,10 @@ impl Connection {
                     )
                     .await;
                 }
-                let results = self.state.schema.execute_stream(payload.data(user));
+                let (started, starting) = tokio::sync::oneshot::channel();
+                self.starting = Some(starting);
+                let request = payload.data(user).data(Started::new(started));
+                let results = self.state.schema.execute_stream(request);
                 let results: Results = results
                     .map(Some)
                     .chain(futures_util::stream::once(async { None }))
@@ -362,6 +373,24 @@ impl Connection {
                     .await
                 }
             }
+        }
+    }
+}
+
+/// Fired by a subscription resolver once its starting point in the log is
+/// fixed; dropped (which counts too) when the operation ends otherwise.
+#[derive(Debug)]
+pub struct Started(std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>);
+
+impl Started {
+    fn new(tx: tokio::sync::oneshot::Sender<()>) -> Self {
+        Self(std::sync::Mutex::new(Some(tx)))
+    }
+
+    /// Signals that the subscription is positioned.
+    pub fn fire(&self) {
+        if let Some(tx) = self.0.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = tx.send(());
         }
     }
 }
