@@ -5,7 +5,7 @@ CARGO ?= cargo
 TASKSYNC_DEV ?= 1
 export TASKSYNC_DEV
 
-.PHONY: build run test lint fmt
+.PHONY: build run test lint fmt bench
 
 ## build: the release binary target/release/tasksync
 build:
@@ -18,6 +18,12 @@ run: build
 ## test: every test suite; ensures its own dependencies first
 test:
 	bash scripts/test.sh
+
+## bench: start a release server on a fresh database and measure it
+## (BENCH_ARGS="--scenarios fanout --subscribers 100" to narrow it down)
+bench:
+	$(CARGO) build --release --locked -p tasksync-server -p tasksync-bench
+	./target/release/tasksync-bench $(BENCH_ARGS)
 
 ## lint: formatting and clippy, warnings are errors
 lint:
