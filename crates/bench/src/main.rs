@@ -45,7 +45,11 @@ struct Args {
     #[arg(long)]
     server_pid: Option<u32>,
     /// Scenarios to run.
-    #[arg(long, value_delimiter = ',', default_value = "fanout,users,resume,delta,memory")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "fanout,users,resume,delta,memory"
+    )]
     scenarios: Vec<String>,
     /// Subscriber counts of the fan-out scenario.
     #[arg(long, value_delimiter = ',', default_value = "100,1000")]
@@ -99,7 +103,11 @@ fn dist(mut micros: Vec<u128>) -> Dist {
         let i = ((micros.len() as f64 - 1.0) * q).round() as usize;
         micros[i] as f64 / 1000.0
     };
-    Dist { p50: at(0.5), p99: at(0.99), max: at(1.0) }
+    Dist {
+        p50: at(0.5),
+        p99: at(0.99),
+        max: at(1.0),
+    }
 }
 
 /// The server under test.
@@ -121,7 +129,9 @@ impl Drop for Server {
 }
 
 fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 async fn start_server(args: &Args, http: &reqwest::Client) -> anyhow::Result<Server> {
@@ -145,7 +155,10 @@ async fn start_server(args: &Args, http: &reqwest::Client) -> anyhow::Result<Ser
         .arg("serve")
         .env("TASKSYNC_DEV", "1")
         .env("TASKSYNC_LISTEN", format!("127.0.0.1:{port}"))
-        .env("TASKSYNC_DATABASE_URL", format!("sqlite://{}", db.display()))
+        .env(
+            "TASKSYNC_DATABASE_URL",
+            format!("sqlite://{}", db.display()),
+        )
         .env("TASKSYNC_AUTH_RATE_PER_MINUTE", "10000000")
         .env("TASKSYNC_AUTH_RATE_BURST", "10000000")
         .env("TASKSYNC_MAX_SOCKETS_PER_USER", "100000")
@@ -153,7 +166,12 @@ async fn start_server(args: &Args, http: &reqwest::Client) -> anyhow::Result<Ser
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
-        .with_context(|| format!("starting {} (build it with `cargo build --release`)", bin.display()))?;
+        .with_context(|| {
+            format!(
+                "starting {} (build it with `cargo build --release`)",
+                bin.display()
+            )
+        })?;
     let pid = child.id();
     let server = Server {
         base: format!("http://127.0.0.1:{port}"),
@@ -163,7 +181,12 @@ async fn start_server(args: &Args, http: &reqwest::Client) -> anyhow::Result<Ser
         pid: Some(pid),
     };
     for _ in 0..300 {
-        if http.get(format!("{}/healthz", server.base)).send().await.is_ok_and(|r| r.status().is_success()) {
+        if http
+            .get(format!("{}/healthz", server.base))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
             return Ok(server);
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -176,17 +199,34 @@ const PASSWORD: &str = "correct horse battery staple";
 /// Signs up, confirms through the dev mailbox and signs in; the access token.
 async fn register(http: &reqwest::Client, base: &str, email: &str) -> anyhow::Result<String> {
     let body = json!({ "email": email, "password": PASSWORD });
-    let up = http.post(format!("{base}/auth/sign-up")).json(&body).send().await?;
+    let up = http
+        .post(format!("{base}/auth/sign-up"))
+        .json(&body)
+        .send()
+        .await?;
     if !up.status().is_success() {
         bail!("sign-up failed: {}", up.text().await?);
     }
     let mut code = None;
     for _ in 0..200 {
-        let mails: Value = http.get(format!("{base}/dev/mailbox")).send().await?.json().await?;
-        code = mails.as_array().into_iter().flatten().rev().find(|m| m["to"] == email).and_then(|m| {
-            let text = m["text"].as_str()?;
-            text.split(|c: char| !c.is_ascii_digit()).find(|w| w.len() == 6).map(str::to_owned)
-        });
+        let mails: Value = http
+            .get(format!("{base}/dev/mailbox"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        code = mails
+            .as_array()
+            .into_iter()
+            .flatten()
+            .rev()
+            .find(|m| m["to"] == email)
+            .and_then(|m| {
+                let text = m["text"].as_str()?;
+                text.split(|c: char| !c.is_ascii_digit())
+                    .find(|w| w.len() == 6)
+                    .map(str::to_owned)
+            });
         if code.is_some() {
             break;
         }
@@ -206,10 +246,19 @@ async fn register(http: &reqwest::Client, base: &str, email: &str) -> anyhow::Re
         .error_for_status()?
         .json()
         .await?;
-    tokens["accessToken"].as_str().map(str::to_owned).context("no access token")
+    tokens["accessToken"]
+        .as_str()
+        .map(str::to_owned)
+        .context("no access token")
 }
 
-async fn gql(http: &reqwest::Client, base: &str, token: &str, query: &str, variables: Value) -> anyhow::Result<Value> {
+async fn gql(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    query: &str,
+    variables: Value,
+) -> anyhow::Result<Value> {
     let v: Value = http
         .post(format!("{base}/graphql"))
         .bearer_auth(token)
@@ -225,12 +274,23 @@ async fn gql(http: &reqwest::Client, base: &str, token: &str, query: &str, varia
 }
 
 const CREATE: &str = "mutation($t: String!) { createTask(input: { title: $t }) { id } }";
-const CHANGES: &str = "subscription($after: String) { taskChanges(after: $after) { cursor task { title } } }";
+const CHANGES: &str =
+    "subscription($after: String) { taskChanges(after: $after) { cursor task { title } } }";
 
 /// The current cursor of a user (the head of its log).
 async fn head_cursor(http: &reqwest::Client, base: &str, token: &str) -> anyhow::Result<String> {
-    let d = gql(http, base, token, "{ syncTasks(limit: 1) { cursor } }", json!({})).await?;
-    d["syncTasks"]["cursor"].as_str().map(str::to_owned).context("cursor")
+    let d = gql(
+        http,
+        base,
+        token,
+        "{ syncTasks(limit: 1) { cursor } }",
+        json!({}),
+    )
+    .await?;
+    d["syncTasks"]["cursor"]
+        .as_str()
+        .map(str::to_owned)
+        .context("cursor")
 }
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -238,8 +298,11 @@ type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// A socket with one `taskChanges` subscription after `cursor`, positioned
 /// (a pong after the subscribe proves the server has fixed its start).
 async fn subscriber(base: &str, token: &str, cursor: &str) -> anyhow::Result<Socket> {
-    let mut request = format!("{}/graphql", base.replacen("http", "ws", 1)).into_client_request()?;
-    request.headers_mut().insert("sec-websocket-protocol", "graphql-transport-ws".parse()?);
+    let mut request =
+        format!("{}/graphql", base.replacen("http", "ws", 1)).into_client_request()?;
+    request
+        .headers_mut()
+        .insert("sec-websocket-protocol", "graphql-transport-ws".parse()?);
     let (mut ws, _) = tokio_tungstenite::connect_async(request).await?;
     let send = |v: Value| Message::Text(v.to_string().into());
     ws.send(send(json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {token}") } }))).await?;
@@ -263,18 +326,32 @@ async fn receive(mut ws: Socket, expected: usize, deadline: Duration) -> (Vec<u1
     let mut in_order = 0;
     let end = tokio::time::Instant::now() + deadline;
     while latencies.len() < expected {
-        let Ok(Some(Ok(message))) = tokio::time::timeout_at(end, ws.next()).await else { break };
-        let Message::Text(text) = message else { continue };
+        let Ok(Some(Ok(message))) = tokio::time::timeout_at(end, ws.next()).await else {
+            break;
+        };
+        let Message::Text(text) = message else {
+            continue;
+        };
         let now = stamp();
-        let Ok(v) = serde_json::from_str::<Value>(text.as_str()) else { continue };
+        let Ok(v) = serde_json::from_str::<Value>(text.as_str()) else {
+            continue;
+        };
         let change = &v["payload"]["data"]["taskChanges"];
-        let Some(title) = change["task"]["title"].as_str() else { continue };
-        if let Some(sent) = title.strip_prefix('b').and_then(|t| t.split(' ').next()).and_then(|t| t.parse::<u128>().ok()) {
+        let Some(title) = change["task"]["title"].as_str() else {
+            continue;
+        };
+        if let Some(sent) = title
+            .strip_prefix('b')
+            .and_then(|t| t.split(' ').next())
+            .and_then(|t| t.parse::<u128>().ok())
+        {
             latencies.push(now.saturating_sub(sent));
         } else {
             latencies.push(0);
         }
-        let seq = change["cursor"].as_str().and_then(|c| u64::from_str_radix(&c[c.len() - 16..], 16).ok());
+        let seq = change["cursor"]
+            .as_str()
+            .and_then(|c| u64::from_str_radix(&c[c.len() - 16..], 16).ok());
         if let (Some(s), Some(prev)) = (seq, last_seq) {
             if s == prev + 1 {
                 in_order += 1;
@@ -290,7 +367,13 @@ async fn receive(mut ws: Socket, expected: usize, deadline: Duration) -> (Vec<u1
 
 /// Runs `total` createTask mutations at `concurrency`, titles stamped with
 /// their send time; returns each mutation's latency in µs.
-async fn write_load(http: &reqwest::Client, base: &str, tokens: &[String], total: usize, concurrency: usize) -> anyhow::Result<Vec<u128>> {
+async fn write_load(
+    http: &reqwest::Client,
+    base: &str,
+    tokens: &[String],
+    total: usize,
+    concurrency: usize,
+) -> anyhow::Result<Vec<u128>> {
     let mut workers = Vec::new();
     for w in 0..concurrency {
         let (http, base, tokens) = (http.clone(), base.to_owned(), tokens.to_vec());
@@ -300,7 +383,14 @@ async fn write_load(http: &reqwest::Client, base: &str, tokens: &[String], total
             for i in 0..n {
                 let token = &tokens[(w + i * concurrency) % tokens.len()];
                 let sent = stamp();
-                gql(&http, &base, token, CREATE, json!({ "t": format!("b{sent} w{w}") })).await?;
+                gql(
+                    &http,
+                    &base,
+                    token,
+                    CREATE,
+                    json!({ "t": format!("b{sent} w{w}") }),
+                )
+                .await?;
                 lat.push(stamp() - sent);
             }
             anyhow::Ok(lat)
@@ -327,17 +417,41 @@ impl Report {
     }
 }
 
-async fn fanout(args: &Args, http: &reqwest::Client, server: &Server, subscribers: usize, report: &mut Report) -> anyhow::Result<()> {
-    let token = register(http, &server.base, &format!("fanout-{subscribers}-{}@bench.example", uuid::Uuid::new_v4().simple())).await?;
+async fn fanout(
+    args: &Args,
+    http: &reqwest::Client,
+    server: &Server,
+    subscribers: usize,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let token = register(
+        http,
+        &server.base,
+        &format!(
+            "fanout-{subscribers}-{}@bench.example",
+            uuid::Uuid::new_v4().simple()
+        ),
+    )
+    .await?;
     let cursor = head_cursor(http, &server.base, &token).await?;
     let mut sockets = Vec::with_capacity(subscribers);
     for _ in 0..subscribers {
         sockets.push(subscriber(&server.base, &token, &cursor).await?);
     }
     let m = args.mutations;
-    let receivers: Vec<_> = sockets.into_iter().map(|ws| tokio::spawn(receive(ws, m, Duration::from_secs(120)))).collect();
+    let receivers: Vec<_> = sockets
+        .into_iter()
+        .map(|ws| tokio::spawn(receive(ws, m, Duration::from_secs(120))))
+        .collect();
     let start = Instant::now();
-    let mutation = write_load(http, &server.base, std::slice::from_ref(&token), m, args.concurrency).await?;
+    let mutation = write_load(
+        http,
+        &server.base,
+        std::slice::from_ref(&token),
+        m,
+        args.concurrency,
+    )
+    .await?;
     let write_secs = start.elapsed().as_secs_f64();
     let mut delivery = Vec::with_capacity(m * subscribers);
     let mut in_order = 0;
@@ -377,16 +491,30 @@ async fn fanout(args: &Args, http: &reqwest::Client, server: &Server, subscriber
     Ok(())
 }
 
-async fn many_users(args: &Args, http: &reqwest::Client, server: &Server, report: &mut Report) -> anyhow::Result<()> {
+async fn many_users(
+    args: &Args,
+    http: &reqwest::Client,
+    server: &Server,
+    report: &mut Report,
+) -> anyhow::Result<()> {
     let mut tokens = Vec::new();
     let mut receivers = Vec::new();
     let per_user = (args.mutations / args.users).max(1);
     for u in 0..args.users {
-        let token = register(http, &server.base, &format!("user{u}-{}@bench.example", uuid::Uuid::new_v4().simple())).await?;
+        let token = register(
+            http,
+            &server.base,
+            &format!("user{u}-{}@bench.example", uuid::Uuid::new_v4().simple()),
+        )
+        .await?;
         let cursor = head_cursor(http, &server.base, &token).await?;
         for _ in 0..2 {
             let ws = subscriber(&server.base, &token, &cursor).await?;
-            receivers.push(tokio::spawn(receive(ws, per_user, Duration::from_secs(120))));
+            receivers.push(tokio::spawn(receive(
+                ws,
+                per_user,
+                Duration::from_secs(120),
+            )));
         }
         tokens.push(token);
     }
@@ -415,11 +543,28 @@ async fn many_users(args: &Args, http: &reqwest::Client, server: &Server, report
     Ok(())
 }
 
-async fn resume(args: &Args, http: &reqwest::Client, server: &Server, report: &mut Report) -> anyhow::Result<()> {
-    let token = register(http, &server.base, &format!("resume-{}@bench.example", uuid::Uuid::new_v4().simple())).await?;
+async fn resume(
+    args: &Args,
+    http: &reqwest::Client,
+    server: &Server,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let token = register(
+        http,
+        &server.base,
+        &format!("resume-{}@bench.example", uuid::Uuid::new_v4().simple()),
+    )
+    .await?;
     let cursor = head_cursor(http, &server.base, &token).await?;
     let k = args.resume_changes;
-    write_load(http, &server.base, std::slice::from_ref(&token), k, args.concurrency).await?;
+    write_load(
+        http,
+        &server.base,
+        std::slice::from_ref(&token),
+        k,
+        args.concurrency,
+    )
+    .await?;
     let start = Instant::now();
     let ws = subscriber(&server.base, &token, &cursor).await?;
     let (got, in_order) = receive(ws, k, Duration::from_secs(300)).await;
@@ -443,7 +588,9 @@ async fn seed(db: &std::path::Path, n: usize) -> anyhow::Result<()> {
     use sqlx::Connection as _;
     let url = format!("sqlite://{}", db.display());
     let mut conn = sqlx::SqliteConnection::connect(&url).await?;
-    sqlx::query("PRAGMA busy_timeout = 30000").execute(&mut conn).await?;
+    sqlx::query("PRAGMA busy_timeout = 30000")
+        .execute(&mut conn)
+        .await?;
     let per_user = 1000;
     let mut tx = conn.begin().await?;
     for u in 0..n.div_ceil(per_user) {
@@ -477,7 +624,12 @@ async fn seed(db: &std::path::Path, n: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn delta(args: &Args, http: &reqwest::Client, server: &Server, report: &mut Report) -> anyhow::Result<()> {
+async fn delta(
+    args: &Args,
+    http: &reqwest::Client,
+    server: &Server,
+    report: &mut Report,
+) -> anyhow::Result<()> {
     let Some(db) = &server.db else {
         println!("delta: skipped (needs --db with --url)");
         return Ok(());
@@ -485,17 +637,43 @@ async fn delta(args: &Args, http: &reqwest::Client, server: &Server, report: &mu
     let seed_start = Instant::now();
     seed(db, args.delta_tasks).await?;
     let seeded = seed_start.elapsed();
-    let token = register(http, &server.base, &format!("delta-{}@bench.example", uuid::Uuid::new_v4().simple())).await?;
+    let token = register(
+        http,
+        &server.base,
+        &format!("delta-{}@bench.example", uuid::Uuid::new_v4().simple()),
+    )
+    .await?;
     // Some history before the cursor, then K changes after it.
-    write_load(http, &server.base, std::slice::from_ref(&token), args.delta_changes, args.concurrency).await?;
+    write_load(
+        http,
+        &server.base,
+        std::slice::from_ref(&token),
+        args.delta_changes,
+        args.concurrency,
+    )
+    .await?;
     let cursor = head_cursor(http, &server.base, &token).await?;
-    write_load(http, &server.base, std::slice::from_ref(&token), args.delta_changes, args.concurrency).await?;
+    write_load(
+        http,
+        &server.base,
+        std::slice::from_ref(&token),
+        args.delta_changes,
+        args.concurrency,
+    )
+    .await?;
     let query = "query($last: String, $limit: Int) { syncTasks(lastSync: $last, limit: $limit) { items { id title done version deleted updatedAt } cursor fullSync nextToken } }";
     let mut times = Vec::new();
     let mut items = 0;
     for _ in 0..30 {
         let start = stamp();
-        let d = gql(http, &server.base, &token, query, json!({ "last": cursor, "limit": args.delta_changes })).await?;
+        let d = gql(
+            http,
+            &server.base,
+            &token,
+            query,
+            json!({ "last": cursor, "limit": args.delta_changes }),
+        )
+        .await?;
         times.push(stamp() - start);
         items = d["syncTasks"]["items"].as_array().map_or(0, Vec::len);
         if d["syncTasks"]["fullSync"] != false {
@@ -527,12 +705,22 @@ fn rss_kib(pid: u32) -> anyhow::Result<u64> {
         .context("VmRSS")
 }
 
-async fn memory(args: &Args, http: &reqwest::Client, server: &Server, report: &mut Report) -> anyhow::Result<()> {
+async fn memory(
+    args: &Args,
+    http: &reqwest::Client,
+    server: &Server,
+    report: &mut Report,
+) -> anyhow::Result<()> {
     let Some(pid) = server.pid else {
         println!("memory: skipped (needs --server-pid with --url)");
         return Ok(());
     };
-    let token = register(http, &server.base, &format!("idle-{}@bench.example", uuid::Uuid::new_v4().simple())).await?;
+    let token = register(
+        http,
+        &server.base,
+        &format!("idle-{}@bench.example", uuid::Uuid::new_v4().simple()),
+    )
+    .await?;
     let cursor = head_cursor(http, &server.base, &token).await?;
     // Warm up allocator arenas and caches with a first batch, then measure
     // the growth caused by the next `idle_sockets` sockets.
@@ -569,7 +757,9 @@ async fn memory(args: &Args, http: &reqwest::Client, server: &Server, report: &m
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     epoch();
-    let http = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()?;
     let server = start_server(&args, &http).await?;
     println!("tasksync-bench against {}", server.base);
     let mut report = Report::default();

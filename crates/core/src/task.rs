@@ -131,7 +131,8 @@ pub struct Change {
     pub seq: i64,
     pub op: ChangeOp,
     pub task: Task,
-    /// Epoch milliseconds of the commit.
+    /// Epoch milliseconds when the write was made (the writer's clock;
+    /// within one commit these need not follow `seq`).
     pub at: i64,
 }
 

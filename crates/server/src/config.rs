@@ -130,6 +130,9 @@ pub struct Settings {
         default_value_t = 20_000
     )]
     pub graphql_max_complexity: usize,
+    /// Largest `limit` of `tasks` and `syncTasks`.
+    #[arg(long, env = "TASKSYNC_GRAPHQL_MAX_LIMIT", default_value_t = 1000)]
+    pub graphql_max_limit: u32,
     /// Most operations in one batched GraphQL request.
     #[arg(long, env = "TASKSYNC_GRAPHQL_MAX_BATCH", default_value_t = 10)]
     pub graphql_max_batch: usize,
@@ -214,6 +217,13 @@ impl Settings {
         }
         if self.auth_rate_per_minute == 0 || self.auth_rate_burst == 0 {
             return Err("auth rate limits must be at least 1".into());
+        }
+        if self.graphql_max_depth == 0
+            || self.graphql_max_complexity == 0
+            || self.graphql_max_batch == 0
+            || self.graphql_max_limit == 0
+        {
+            return Err("GraphQL limits must be at least 1".into());
         }
         if self.max_body_bytes < 1024 {
             return Err("TASKSYNC_MAX_BODY_BYTES must be at least 1024".into());

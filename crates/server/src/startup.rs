@@ -91,6 +91,7 @@ impl Application {
             depth: settings.graphql_max_depth,
             complexity: settings.graphql_max_complexity,
             batch: settings.graphql_max_batch,
+            max_limit: settings.graphql_max_limit,
         };
         let feed = crate::feed::Feed::new(store.clone(), settings.ws_live_buffer);
         let schema = crate::graphql::schema(store.clone(), feed.clone(), limits, settings.dev);

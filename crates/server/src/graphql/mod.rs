@@ -34,6 +34,8 @@ pub struct Limits {
     pub depth: usize,
     pub complexity: usize,
     pub batch: usize,
+    /// Largest `limit` of a listing.
+    pub max_limit: u32,
 }
 
 /// The executable schema. Introspection is on only when asked (dev mode).
@@ -46,6 +48,7 @@ pub fn schema(
     let builder = Schema::build(Query, Mutation, Subscription)
         .data(store)
         .data(feed)
+        .data(limits)
         .limit_depth(limits.depth)
         .limit_complexity(limits.complexity);
     if introspection {
@@ -112,17 +115,31 @@ pub async fn post(
         Some(value) => {
             let token = value.to_str().ok().and_then(bearer_token);
             let verified = match token {
-                Some(token) => state.auth.authenticate(token).await.ok(),
-                None => None,
+                Some(token) => state.auth.authenticate(token).await,
+                None => Err(crate::http::error::ApiError::not_authorized(
+                    "no bearer token",
+                )),
             };
             match verified {
-                Some(user) => Some(user),
-                None => {
+                Ok(user) => Some(user),
+                Err(e) if e.status == StatusCode::INTERNAL_SERVER_ERROR => {
                     return refusal(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        error::INTERNAL,
+                        "internal error",
+                    );
+                }
+                Err(_) => {
+                    let mut answer = refusal(
                         StatusCode::UNAUTHORIZED,
                         UNAUTHENTICATED,
                         "invalid or expired access token",
                     );
+                    answer.headers_mut().insert(
+                        header::WWW_AUTHENTICATE,
+                        axum::http::HeaderValue::from_static("Bearer"),
+                    );
+                    return answer;
                 }
             }
         }

@@ -15,9 +15,6 @@ use super::types::{
 use crate::clock::now_ms;
 use crate::http::extract::AuthUser;
 
-/// Largest `limit` of a listing.
-pub const MAX_LIMIT: i32 = 1000;
-
 pub(super) fn caller(ctx: &Context<'_>) -> Result<UserId> {
     ctx.data_opt::<AuthUser>()
         .map(|u| u.user_id)
@@ -52,14 +49,15 @@ fn description(s: &str) -> Result<TaskDescription> {
     TaskDescription::parse(s).map_err(|e| bad_input(e.to_string()))
 }
 
-/// Parses a `limit` argument (1..=1000).
-pub fn limit(limit: i32) -> Result<u32> {
-    if (1..=MAX_LIMIT).contains(&limit) {
-        Ok(limit.unsigned_abs())
-    } else {
-        Err(bad_input(format!(
-            "limit must be between 1 and {MAX_LIMIT}"
-        )))
+/// Parses a `limit` argument: 1 up to the configured maximum (1000 by
+/// default). The schema's default value is lowered to the maximum when the
+/// maximum is configured below it, so omitting `limit` always works.
+pub fn limit(ctx: &Context<'_>, limit: i32, default: i32) -> Result<u32> {
+    let max = ctx.data_unchecked::<super::Limits>().max_limit;
+    match u32::try_from(limit) {
+        Ok(n) if limit == default => Ok(n.min(max)),
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(bad_input(format!("limit must be between 1 and {max}"))),
     }
 }
 
@@ -80,9 +78,7 @@ impl Query {
     }
 
     /// Your live tasks, oldest first, `limit` (1..=1000) at a time.
-    #[graphql(
-        complexity = "limit.unwrap_or(100).clamp(1, MAX_LIMIT) as usize * child_complexity + 1"
-    )]
+    #[graphql(complexity = "limit.unwrap_or(100).max(1) as usize * child_complexity + 1")]
     async fn tasks(
         &self,
         ctx: &Context<'_>,
@@ -90,7 +86,7 @@ impl Query {
         next_token: Option<String>,
     ) -> Result<TaskPage> {
         let owner = caller(ctx)?;
-        let n = self::limit(limit.unwrap_or(100))?;
+        let n = self::limit(ctx, limit.unwrap_or(100), 100)?;
         let after = match next_token {
             None => None,
             Some(token) => {
@@ -128,9 +124,7 @@ impl Query {
     /// after it, tombstones included, each once at its latest state. Page
     /// with `nextToken`; store `cursor` for next time, or subscribe with
     /// `taskChanges(after: cursor)`.
-    #[graphql(
-        complexity = "limit.unwrap_or(1000).clamp(1, MAX_LIMIT) as usize * child_complexity + 1"
-    )]
+    #[graphql(complexity = "limit.unwrap_or(1000).max(1) as usize * child_complexity + 1")]
     async fn sync_tasks(
         &self,
         ctx: &Context<'_>,

@@ -21,7 +21,7 @@ pub async fn sync_tasks(
     next_token: Option<String>,
 ) -> Result<SyncPage> {
     let owner = caller(ctx)?;
-    let n = limit(limit_arg.unwrap_or(1000))?;
+    let n = limit(ctx, limit_arg.unwrap_or(1000), 1000)?;
     let store = store(ctx);
     let bounds = store.log_bounds(owner).await.map_err(internal)?;
     let token = match next_token {

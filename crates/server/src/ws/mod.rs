@@ -364,11 +364,25 @@ impl Connection {
                     )
                     .await
                 } else {
-                    let payload = serde_json::to_value(&response).unwrap_or(Value::Null);
-                    send_json(
+                    // Serialized once, straight to text: this is the hot path
+                    // of fan-out.
+                    #[derive(serde::Serialize)]
+                    struct Next<'a> {
+                        id: &'a str,
+                        r#type: &'static str,
+                        payload: &'a async_graphql::Response,
+                    }
+                    let next = Next {
+                        id: &id,
+                        r#type: "next",
+                        payload: &response,
+                    };
+                    let text = serde_json::to_string(&next)
+                        .map_err(|_| Close::new(1011, "encoding failed"))?;
+                    send(
                         sink,
                         self.state.settings.ws_send_timeout,
-                        json!({ "id": id, "type": "next", "payload": payload }),
+                        Message::Text(text.into()),
                     )
                     .await
                 }

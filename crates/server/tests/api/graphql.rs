@@ -544,6 +544,10 @@ async fn requests_without_a_valid_access_token_are_refused() {
             (StatusCode::UNAUTHORIZED, Some("UNAUTHENTICATED")),
             "{name}"
         );
+        assert_eq!(
+            a.headers.get("www-authenticate").map(|v| v.as_bytes()),
+            Some(&b"Bearer"[..])
+        );
     }
     app.post("/auth/sign-out", json!({ "refreshToken": t.refresh }))
         .await;
@@ -657,8 +661,30 @@ async fn limits_are_configurable() {
     let app = spawn_with(|s| {
         s.graphql_max_batch = 2;
         s.graphql_max_depth = 3;
+        s.graphql_max_limit = 5;
     })
     .await;
+    let t0 = app.signed_in(&email("limit5")).await;
+    let five = app
+        .gql(
+            Some(&t0.access),
+            "{ tasks(limit: 5) { nextToken } }",
+            json!({}),
+        )
+        .await;
+    assert!(five.body["errors"].is_null(), "{}", five.body);
+    let six = app
+        .gql(
+            Some(&t0.access),
+            "{ tasks(limit: 6) { nextToken } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        six.gql_code(),
+        Some("BAD_USER_INPUT"),
+        "the configured maximum limit"
+    );
     let t = app.signed_in(&email("tight")).await;
     let op = json!({ "query": "{ tasks { items { id } } }" });
     assert!(

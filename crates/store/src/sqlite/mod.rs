@@ -78,7 +78,10 @@ impl SqliteStore {
     }
 
     async fn begin(&self) -> Result<Transaction<'static, Sqlite>> {
-        Ok(self.writer.begin().await?)
+        // IMMEDIATE takes the write lock at once: a transaction that reads
+        // before it writes can then never fail with SQLITE_BUSY_SNAPSHOT when
+        // another process (an admin command) committed in between.
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 }
 

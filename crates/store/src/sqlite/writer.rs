@@ -81,7 +81,7 @@ async fn commit_batch(
     jobs: &[Job],
 ) -> Result<Vec<Result<Written, TaskWriteError>>, sqlx::Error> {
     let mut conn = pool.acquire().await?;
-    let mut tx = conn.begin().await?;
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
     let mut results = Vec::with_capacity(jobs.len());
     for job in jobs {
         let mut savepoint = tx.begin().await?;
