@@ -19,7 +19,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{BoxStream, SplitSink};
-use futures_util::{SinkExt as _, StreamExt as _};
+use futures_util::{FutureExt as _, SinkExt as _, StreamExt as _};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio_stream::StreamMap;
@@ -28,6 +28,9 @@ use crate::http::extract::{AuthUser, bearer_token};
 use crate::state::AppState;
 
 pub const PROTOCOL: &str = "graphql-transport-ws";
+
+/// Most messages written to a socket with one flush.
+const MAX_BURST: usize = 64;
 
 /// Whether a browser page from `origin` may open a socket.
 fn origin_allowed(state: &AppState, headers: &HeaderMap) -> bool {
@@ -205,8 +208,31 @@ impl Connection {
                     break Some(Close::new(4408, "Connection initialisation timeout"));
                 }
                 Some((id, result)) = self.subscriptions.next(), if !self.subscriptions.is_empty() => {
-                    if let Err(close) = self.on_result(&mut sink, id, result).await {
+                    // Take whatever else is ready too and write it in one go.
+                    let mut batch = Vec::new();
+                    let mut failed = None;
+                    let mut next = Some((id, result));
+                    while let Some((id, result)) = next.take() {
+                        match self.encode_result(id, result) {
+                            Ok(m) => batch.push(m),
+                            Err(close) => {
+                                failed = Some(close);
+                                break;
+                            }
+                        }
+                        if batch.len() < MAX_BURST
+                            && let Some(Some(ready)) = self.subscriptions.next().now_or_never()
+                        {
+                            next = Some(ready);
+                        }
+                    }
+                    if let Err(close) = send_all(&mut sink, settings.ws_send_timeout, batch).await {
                         break Some(close);
+                    }
+                    if failed.is_some() {
+                        // A message that cannot be encoded cannot be skipped
+                        // either (that would be a gap): close; the client resumes.
+                        break failed;
                     }
                 }
                 _ = ping.tick() => {
@@ -332,62 +358,72 @@ impl Connection {
         }
     }
 
-    /// Sends one result of subscription `id`: `next`, `error` (which ends
+    /// Encodes one result of subscription `id`: `next`, `error` (which ends
     /// the operation) or, when the stream ended, `complete`.
-    async fn on_result(
+    fn encode_result(
         &mut self,
-        sink: &mut Sink,
         id: String,
         result: Option<async_graphql::Response>,
-    ) -> Result<(), Close> {
-        match result {
+    ) -> Result<Message, Close> {
+        /// Serialized once, straight to text: this is the hot path of fan-out.
+        #[derive(serde::Serialize)]
+        struct Out<'a, P: serde::Serialize> {
+            id: &'a str,
+            r#type: &'static str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            payload: Option<P>,
+        }
+        let text = match result {
             None => {
-                self.subscriptions.remove(&id);
-                metrics::gauge!("tasksync_ws_subscriptions").decrement(1.0);
-                send_json(
-                    sink,
-                    self.state.settings.ws_send_timeout,
-                    json!({ "id": id, "type": "complete" }),
-                )
-                .await
+                self.end(&id);
+                serde_json::to_string(&Out::<()> {
+                    id: &id,
+                    r#type: "complete",
+                    payload: None,
+                })
             }
             Some(mut response) => {
                 crate::graphql::add_missing_codes_one(&mut response);
                 if response.data == async_graphql::Value::Null && !response.errors.is_empty() {
-                    self.subscriptions.remove(&id);
-                    metrics::gauge!("tasksync_ws_subscriptions").decrement(1.0);
-                    let errors = serde_json::to_value(&response.errors).unwrap_or(Value::Null);
-                    send_json(
-                        sink,
-                        self.state.settings.ws_send_timeout,
-                        json!({ "id": id, "type": "error", "payload": errors }),
-                    )
-                    .await
+                    self.end(&id);
+                    serde_json::to_string(&Out {
+                        id: &id,
+                        r#type: "error",
+                        payload: Some(&response.errors),
+                    })
                 } else {
-                    // Serialized once, straight to text: this is the hot path
-                    // of fan-out.
-                    #[derive(serde::Serialize)]
-                    struct Next<'a> {
-                        id: &'a str,
-                        r#type: &'static str,
-                        payload: &'a async_graphql::Response,
-                    }
-                    let next = Next {
+                    serde_json::to_string(&Out {
                         id: &id,
                         r#type: "next",
-                        payload: &response,
-                    };
-                    let text = serde_json::to_string(&next)
-                        .map_err(|_| Close::new(1011, "encoding failed"))?;
-                    send(
-                        sink,
-                        self.state.settings.ws_send_timeout,
-                        Message::Text(text.into()),
-                    )
-                    .await
+                        payload: Some(&response),
+                    })
                 }
             }
+        };
+        text.map(|t| Message::Text(t.into()))
+            .map_err(|_| Close::new(1011, "encoding failed"))
+    }
+
+    fn end(&mut self, id: &str) {
+        if self.subscriptions.remove(id).is_some() {
+            metrics::gauge!("tasksync_ws_subscriptions").decrement(1.0);
         }
+    }
+}
+
+/// Sends messages with one flush (one write for a burst), giving up on a
+/// peer that cannot take them in time.
+async fn send_all(sink: &mut Sink, timeout: Duration, messages: Vec<Message>) -> Result<(), Close> {
+    let write = async {
+        for m in messages {
+            sink.feed(m).await?;
+        }
+        sink.flush().await
+    };
+    match tokio::time::timeout(timeout, write).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(Close::new(1006, "send failed")),
+        Err(_) => Err(Close::new(1008, "peer too slow to receive")),
     }
 }
 

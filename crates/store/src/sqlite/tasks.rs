@@ -1,8 +1,9 @@
 //! Task writes and reads on SQLite.
 //!
-//! Writes arrive through the group-commit writer ([`super::writer`]): each
-//! runs inside its own savepoint of a shared transaction, so a refused or
-//! failed write leaves nothing behind while its neighbours commit.
+//! Writes arrive through the group-commit writer ([`super::writer`]) and
+//! share its transaction. Every rule is checked before the first write of a
+//! job ([`record`] writes last), so a refused write leaves nothing behind
+//! while its neighbours commit.
 
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
@@ -48,7 +49,8 @@ pub(super) fn change_from_row(row: &SqliteRow) -> Result<Change> {
     })
 }
 
-/// Applies one write on `conn` (inside the caller's savepoint).
+/// Applies one write on `conn` (inside the writer's transaction). Every rule is
+/// checked before [`record`], the only step that writes.
 pub(super) async fn apply(
     conn: &mut SqliteConnection,
     owner: UserId,

@@ -1,6 +1,6 @@
 //! Group commit: one task owns the write connection and turns whatever
-//! writes are waiting into one transaction, one savepoint each, and one
-//! commit (one fsync with `synchronous=FULL`). Under load many writes share
+//! writes are waiting into one transaction and one commit (one fsync with
+//! `synchronous=FULL`). Under load many writes share
 //! a commit; alone, a write commits at once. Nobody is answered before the
 //! commit that makes their write durable.
 
@@ -74,8 +74,11 @@ async fn run(
     }
 }
 
-/// Runs every job in its own savepoint of one transaction and commits.
-/// The results are only meaningful once this returns `Ok`.
+/// Runs every job in one transaction and commits. A refused job (version
+/// conflict, unknown task, taken id) is refused by [`super::tasks::apply`]
+/// before it writes anything, so it needs no savepoint; a database error
+/// inside any job aborts the whole batch (nobody is acknowledged, nothing
+/// is kept). The results are only meaningful once this returns `Ok`.
 async fn commit_batch(
     pool: &SqlitePool,
     jobs: &[Job],
@@ -84,14 +87,14 @@ async fn commit_batch(
     let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
     let mut results = Vec::with_capacity(jobs.len());
     for job in jobs {
-        let mut savepoint = tx.begin().await?;
-        let result = super::tasks::apply(&mut savepoint, job.owner, &job.write, job.now).await;
-        if result.is_ok() {
-            savepoint.commit().await?;
-        } else {
-            savepoint.rollback().await?;
+        let result = super::tasks::apply(&mut tx, job.owner, &job.write, job.now).await;
+        match result {
+            Err(TaskWriteError::Store(StoreError::Database(e))) => {
+                tx.rollback().await?;
+                return Err(e);
+            }
+            other => results.push(other),
         }
-        results.push(result);
     }
     tx.commit().await?;
     Ok(results)
