@@ -6,6 +6,13 @@ use clap::Parser as _;
 use tasksync_server::config::{Cli, Command, LogFormat};
 use tasksync_server::{Application, admin, telemetry};
 
+/// mimalloc instead of glibc's malloc: glibc gives every thread (tokio
+/// workers, one thread per SQLite connection) its own arena, which made an
+/// idle WebSocket cost ~20 KiB of resident memory through fragmentation
+/// alone; with mimalloc it is a few KiB, and allocation is faster.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
