@@ -1,10 +1,5 @@
 # tasksync — the two commands: `make run` and `make test`.
 CARGO ?= cargo
-# `make run` is for trying tasksync on this machine: dev mode (dev mailbox,
-# relaxed CORS) unless the caller says otherwise.
-TASKSYNC_DEV ?= 1
-export TASKSYNC_DEV
-
 .PHONY: build run test lint fmt bench
 
 ## build: the release binary target/release/tasksync
@@ -12,8 +7,9 @@ build:
 	$(CARGO) build --release --locked -p tasksync-server --bin tasksync
 
 ## run: build, then serve at http://127.0.0.1:8080 with SQLite in ./data/
+## (dev mode: dev mailbox, GraphiQL, relaxed CORS; TASKSYNC_DEV=0 to turn it off)
 run: build
-	./target/release/tasksync serve
+	TASKSYNC_DEV=$${TASKSYNC_DEV:-1} ./target/release/tasksync serve
 
 ## test: every test suite; ensures its own dependencies first
 test:

@@ -5,6 +5,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The tests choose their own settings: a TASKSYNC_* variable of the calling
+# shell (say TASKSYNC_DEV=1 from trying `make run`) must not leak into them.
+for var in $(env | sed -n 's/^\(TASKSYNC_[A-Z_]*\)=.*/\1/p'); do
+  case "$var" in
+    TASKSYNC_REQUIRE_ALL|TASKSYNC_TEST_DATABASE_URL) ;;
+    *) unset "$var" ;;
+  esac
+done
+
 skipped=()
 skip() {
   echo "SKIPPED: $1" >&2
