@@ -18,7 +18,7 @@
 //! path and pages from the log at its own pace.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -28,6 +28,9 @@ use tokio::sync::{broadcast, mpsc};
 
 /// Changes read from the log in one query.
 const PAGE: u32 = 500;
+/// How often every scope with live subscribers is re-read, in case a
+/// wake-up was lost. Costs one query per such scope.
+const SWEEP_EVERY: Duration = Duration::from_secs(30);
 
 /// Live changes as shared by every subscriber of a scope.
 pub type Shared = Arc<Change>;
@@ -64,6 +67,7 @@ pub struct Feed {
     scopes: Mutex<HashMap<UserId, Arc<ScopeFeed>>>,
     /// Capacity of a live subscriber's buffer.
     buffer: usize,
+    sweeping: AtomicBool,
 }
 
 impl Feed {
@@ -72,14 +76,17 @@ impl Feed {
             store,
             scopes: Mutex::default(),
             buffer: buffer.max(1),
+            sweeping: AtomicBool::new(false),
         })
     }
 
-    /// Runs until `stop` fires: wakes on commit notices and, as a safety net
-    /// for lost notices, re-reads every active scope periodically.
+    /// Runs until `stop` fires: wakes on commit notices. Notices are only
+    /// wake-ups: when some were lost (the receiver lagged) every scope with
+    /// live subscribers is re-read from the log, and a slow sweep does the
+    /// same as a safety net, so a lost notice costs latency, never data.
     pub async fn run(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
         let mut commits = self.store.commits();
-        let mut sweep = tokio::time::interval(Duration::from_secs(1));
+        let mut sweep = tokio::time::interval(SWEEP_EVERY);
         loop {
             tokio::select! {
                 _ = stop.changed() => return,
@@ -92,20 +99,29 @@ impl Feed {
                     }
                     Err(broadcast::error::RecvError::Lagged(missed)) => {
                         tracing::warn!(missed, "feed lagged behind commit notices; re-reading every scope");
-                        self.sweep().await;
+                        self.spawn_sweep();
                     }
                     Err(broadcast::error::RecvError::Closed) => return,
                 },
-                _ = sweep.tick() => self.sweep().await,
+                _ = sweep.tick() => self.spawn_sweep(),
             }
         }
     }
 
-    async fn sweep(self: &Arc<Self>) {
-        let scopes: Vec<Arc<ScopeFeed>> = self.lock_scopes().values().cloned().collect();
-        for feed in scopes {
-            self.advance(&feed, i64::MAX).await;
+    /// Re-reads every scope with live subscribers, off the notice loop; at
+    /// most one sweep runs at a time.
+    fn spawn_sweep(self: &Arc<Self>) {
+        if self.sweeping.swap(true, Ordering::SeqCst) {
+            return;
         }
+        let this = self.clone();
+        tokio::spawn(async move {
+            let scopes: Vec<Arc<ScopeFeed>> = this.lock_scopes().values().cloned().collect();
+            for feed in scopes {
+                this.advance(&feed, i64::MAX).await;
+            }
+            this.sweeping.store(false, Ordering::SeqCst);
+        });
     }
 
     fn lock_scopes(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, Arc<ScopeFeed>>> {
