@@ -158,6 +158,11 @@ pub struct Settings {
     /// far behind leaves the live path and reads the log at its own pace.
     #[arg(long, env = "TASKSYNC_WS_LIVE_BUFFER", default_value_t = 256)]
     pub ws_live_buffer: usize,
+    /// Render change subscriptions of the common shapes directly instead of
+    /// through the GraphQL executor for every delivery (same output, a
+    /// fraction of the cost). A switch for comparison and emergencies.
+    #[arg(long, env = "TASKSYNC_WS_FAST_PATH", value_parser = clap::builder::BoolishValueParser::new(), default_value = "true")]
+    pub ws_fast_path: bool,
     /// How long SIGTERM waits for in-flight requests before exiting anyway.
     #[arg(long, env = "TASKSYNC_SHUTDOWN_GRACE", default_value = "30s", value_parser = humantime::parse_duration)]
     pub shutdown_grace: Duration,

@@ -114,7 +114,11 @@ fn start(owner: UserId, last_sync: Option<&str>, bounds: LogBounds) -> Result<Sy
 
 /// Where a `taskChanges` subscription starts: after the cursor given, or at
 /// the head of the log (live only).
-async fn starting_point(store: &Arc<dyn Store>, owner: UserId, after: Option<&str>) -> Result<i64> {
+pub(crate) async fn starting_point(
+    store: &Arc<dyn Store>,
+    owner: UserId,
+    after: Option<&str>,
+) -> Result<i64> {
     let bounds = store.log_bounds(owner).await.map_err(internal)?;
     let Some(text) = after else {
         return Ok(bounds.head);

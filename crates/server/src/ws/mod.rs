@@ -10,6 +10,7 @@
 //! a slow peer slows nobody else: its live buffer fills, the feed drops it
 //! from the live path, and it reads the log at its own pace.
 
+pub mod fast;
 pub mod registry;
 
 use std::time::{Duration, Instant};
@@ -134,7 +135,19 @@ async fn send_json(sink: &mut Sink, timeout: Duration, value: Value) -> Result<(
 }
 
 /// A subscription's responses, then `None` when it ends.
-type Results = BoxStream<'static, Option<async_graphql::Response>>;
+type Results = BoxStream<'static, Item>;
+
+/// What a subscription's stream yields.
+enum Item {
+    /// A response of the general (executor) path.
+    Graphql(async_graphql::Response),
+    /// The `payload` of a `next` message, rendered by the fast path.
+    Rendered(String),
+    /// Errors that end the operation (an `error` message).
+    Failed(Value),
+    /// The operation is complete.
+    Done,
+}
 
 struct Connection {
     state: AppState,
@@ -337,14 +350,33 @@ impl Connection {
                     )
                     .await;
                 }
-                let (started, starting) = tokio::sync::oneshot::channel();
-                self.starting = Some(starting);
-                let request = payload.data(user).data(Started::new(started));
-                let results = self.state.schema.execute_stream(request);
-                let results: Results = results
-                    .map(Some)
-                    .chain(futures_util::stream::once(async { None }))
-                    .boxed();
+                let fast = self
+                    .state
+                    .settings
+                    .ws_fast_path
+                    .then(|| fast::plan(&payload))
+                    .flatten();
+                let results: Results = match fast {
+                    Some(plan) => match fast_stream(self.state.clone(), user, plan).await {
+                        Ok(results) => results,
+                        Err(errors) => {
+                            let message = json!({ "id": id, "type": "error", "payload": errors });
+                            return send_json(sink, self.state.settings.ws_send_timeout, message)
+                                .await;
+                        }
+                    },
+                    None => {
+                        let (started, starting) = tokio::sync::oneshot::channel();
+                        self.starting = Some(starting);
+                        let request = payload.data(user).data(Started::new(started));
+                        self.state
+                            .schema
+                            .execute_stream(request)
+                            .map(Item::Graphql)
+                            .chain(futures_util::stream::once(async { Item::Done }))
+                            .boxed()
+                    }
+                };
                 self.subscriptions.insert(id, results);
                 metrics::gauge!("tasksync_ws_subscriptions").increment(1.0);
                 Ok(())
@@ -360,11 +392,7 @@ impl Connection {
 
     /// Encodes one result of subscription `id`: `next`, `error` (which ends
     /// the operation) or, when the stream ended, `complete`.
-    fn encode_result(
-        &mut self,
-        id: String,
-        result: Option<async_graphql::Response>,
-    ) -> Result<Message, Close> {
+    fn encode_result(&mut self, id: String, result: Item) -> Result<Message, Close> {
         /// Serialized once, straight to text: this is the hot path of fan-out.
         #[derive(serde::Serialize)]
         struct Out<'a, P: serde::Serialize> {
@@ -374,7 +402,25 @@ impl Connection {
             payload: Option<P>,
         }
         let text = match result {
-            None => {
+            Item::Rendered(payload) => {
+                // The payload is already JSON: splice it in.
+                let mut text = String::with_capacity(payload.len() + id.len() + 40);
+                text.push_str("{\"id\":");
+                text.push_str(&serde_json::to_string(&id).unwrap_or_default());
+                text.push_str(",\"type\":\"next\",\"payload\":");
+                text.push_str(&payload);
+                text.push('}');
+                Ok(text)
+            }
+            Item::Failed(errors) => {
+                self.end(&id);
+                serde_json::to_string(&Out {
+                    id: &id,
+                    r#type: "error",
+                    payload: Some(&errors),
+                })
+            }
+            Item::Done => {
                 self.end(&id);
                 serde_json::to_string(&Out::<()> {
                     id: &id,
@@ -382,7 +428,7 @@ impl Connection {
                     payload: None,
                 })
             }
-            Some(mut response) => {
+            Item::Graphql(mut response) => {
                 crate::graphql::add_missing_codes_one(&mut response);
                 if response.data == async_graphql::Value::Null && !response.errors.is_empty() {
                     self.end(&id);
@@ -409,6 +455,48 @@ impl Connection {
             metrics::gauge!("tasksync_ws_subscriptions").decrement(1.0);
         }
     }
+}
+
+/// A subscription on the fast path, positioned in the log before this
+/// returns (so the next client message is read only after that).
+async fn fast_stream(state: AppState, user: AuthUser, plan: fast::Plan) -> Result<Results, Value> {
+    let after = match &plan.root {
+        fast::Root::Changes { after } => after.as_deref(),
+        fast::Root::Kind(_) => None,
+    };
+    let errors = |e: async_graphql::Error| {
+        let e = e.into_server_error(async_graphql::Pos::default());
+        serde_json::to_value([e]).unwrap_or(Value::Null)
+    };
+    let start = crate::graphql::sync::starting_point(&state.store, user.user_id, after)
+        .await
+        .map_err(errors)?;
+    let sub = state.feed.subscribe(user.user_id, start);
+    let plan = std::sync::Arc::new(plan);
+    let stream = futures_util::stream::unfold(Some(sub), |sub| async move {
+        let mut sub = sub?;
+        match sub.next().await {
+            Ok(change) => Some((Ok(change), Some(sub))),
+            Err(e) => Some((Err(e), None)),
+        }
+    })
+    .filter_map(move |next| {
+        let plan = plan.clone();
+        async move {
+            match next {
+                Ok(change) => plan
+                    .wants(&change)
+                    .then(|| Item::Rendered(plan.render(&change))),
+                Err(crate::feed::FeedError::Expired) => Some(Item::Failed(errors(
+                    crate::graphql::error::cursor_expired(),
+                ))),
+                Err(crate::feed::FeedError::Store(e)) => {
+                    Some(Item::Failed(errors(crate::graphql::error::internal(e))))
+                }
+            }
+        }
+    });
+    Ok(stream.boxed())
 }
 
 /// Sends messages with one flush (one write for a burst), giving up on a

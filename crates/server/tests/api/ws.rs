@@ -422,3 +422,70 @@ async fn a_slow_subscriber_does_not_delay_a_fast_one_and_loses_nothing() {
         Ok(Event::Closed(code, r)) => panic!("socket closed {code} {r}"),
     }
 }
+
+#[tokio::test]
+async fn the_fast_path_and_the_executor_deliver_identical_messages() {
+    let app = spawn_app().await;
+    let t = app.signed_in(&email("paths")).await;
+    let mut c = WsClient::ready(&app, &t.access).await;
+    let all = "__typename id title description done owner createdAt updatedAt version deleted";
+    // Plain documents take the fast path; the same selections through a
+    // fragment take the executor.
+    let pairs = [
+        (
+            format!("subscription {{ taskChanges {{ __typename op cursor task {{ {all} }} }} }}"),
+            format!("subscription {{ taskChanges {{ ...C }} }} fragment C on TaskChange {{ __typename op cursor task {{ {all} }} }}"),
+        ),
+        (
+            "subscription { x: onUpdateTask { t: title v: version d: description } }".to_owned(),
+            "subscription { x: onUpdateTask { ...T } } fragment T on Task { t: title v: version d: description }".to_owned(),
+        ),
+    ];
+    for (i, (fast, slow)) in pairs.iter().enumerate() {
+        c.subscribe(&format!("fast{i}"), fast, json!({})).await;
+        c.subscribe(&format!("slow{i}"), slow, json!({})).await;
+    }
+    c.send(json!({ "type": "ping" })).await;
+    assert_eq!(c.json().await["type"], "pong");
+
+    let task = create(&app, &t.access, "quote \" and \\ and <b>é</b> 😀").await;
+    let upd = "mutation($id: ID!) { updateTask(input: { id: $id, description: \"line\\nbreak\", done: true }) { id } }";
+    app.gql(Some(&t.access), upd, json!({ "id": task["id"] }))
+        .await;
+    let mut got: std::collections::HashMap<String, Vec<Value>> = std::collections::HashMap::new();
+    for _ in 0..6 {
+        let v = c.json().await;
+        let id = v["id"].as_str().expect("id").to_owned();
+        got.entry(id).or_default().push(v["payload"].clone());
+    }
+    assert_eq!(
+        got["fast0"], got["slow0"],
+        "taskChanges: the same payloads on both paths"
+    );
+    assert_eq!(
+        got["fast1"], got["slow1"],
+        "onUpdateTask: the same payloads on both paths"
+    );
+    assert_eq!(got["fast0"].len(), 2);
+    assert_eq!(got["fast1"][0]["data"]["x"]["d"], "line\nbreak");
+}
+
+#[tokio::test]
+async fn without_the_fast_path_subscriptions_still_deliver_everything() {
+    let app = spawn_with(|s| s.ws_fast_path = false).await;
+    let t = app.signed_in(&email("slowpath")).await;
+    let mut c = WsClient::ready(&app, &t.access).await;
+    c.subscribe("s", &changes_q(), json!({ "after": null }))
+        .await;
+    c.send(json!({ "type": "ping" })).await;
+    assert_eq!(c.json().await["type"], "pong");
+    for i in 0..5 {
+        create(&app, &t.access, &format!("#{i}")).await;
+    }
+    for i in 0..5 {
+        assert_eq!(
+            c.next_data("s").await["taskChanges"]["task"]["title"],
+            format!("#{i}")
+        );
+    }
+}

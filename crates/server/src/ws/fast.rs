@@ -1,0 +1,418 @@
+//! The fast path of fan-out: change subscriptions rendered without running
+//! the GraphQL executor for every delivery.
+//!
+//! Delivering a change to a subscriber through async-graphql builds a value
+//! tree and runs the stream machinery for every subscriber and every change;
+//! with hundreds of subscribers that dominates the cost of a write. Almost
+//! every subscription, though, is one of four plain shapes: `taskChanges`
+//! (or `onCreateTask`, `onUpdateTask`, `onDeleteTask`) with a selection of
+//! plain fields. Such a document is turned once, at subscribe time, into a
+//! [`Plan`]: a list of output keys and the fields they show. Rendering a
+//! change through a plan writes the JSON text directly. Anything else
+//! (fragments, directives, unknown fields, …) returns `None` and takes the
+//! general path, which also produces the proper validation errors. Both
+//! paths give the same bytes for the same change (tested).
+
+use async_graphql::parser::types::{DocumentOperations, OperationType, Selection, SelectionSet};
+use async_graphql::{Name, Positioned};
+use async_graphql_value::Value;
+use tasksync_core::{Change, ChangeOp, Cursor, Task};
+
+use crate::clock::rfc3339;
+
+/// What a subscription listens to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Root {
+    /// `taskChanges(after:)`: every change after the cursor.
+    Changes { after: Option<String> },
+    /// `onCreateTask` and friends: changes of one kind, from now on.
+    Kind(ChangeOp),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TaskField {
+    Typename,
+    Id,
+    Title,
+    Description,
+    Done,
+    Owner,
+    CreatedAt,
+    UpdatedAt,
+    Version,
+    Deleted,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ChangeField {
+    Typename,
+    Op,
+    Cursor,
+    Task(Vec<(String, TaskField)>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Shape {
+    Change(Vec<(String, ChangeField)>),
+    Task(Vec<(String, TaskField)>),
+}
+
+/// A compiled change subscription.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub root: Root,
+    /// The response key of the root field (its alias or name).
+    key: String,
+    shape: Shape,
+}
+
+/// Compiles a subscription request, or `None` when it is not one of the
+/// plain shapes (the general path then handles it).
+pub fn plan(request: &async_graphql::Request) -> Option<Plan> {
+    let doc = async_graphql::parser::parse_query(&request.query).ok()?;
+    if !doc.fragments.is_empty() {
+        return None;
+    }
+    let op = match (&doc.operations, request.operation_name.as_deref()) {
+        (DocumentOperations::Single(op), _) => op,
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name)?,
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next()?,
+        (DocumentOperations::Multiple(_), None) => return None,
+    };
+    let op = &op.node;
+    if op.ty != OperationType::Subscription || !op.directives.is_empty() {
+        return None;
+    }
+    let roots = plain_fields(&op.selection_set)?;
+    let [root] = roots.as_slice() else {
+        return None;
+    };
+    let (key, name, arguments, selection) = root;
+    let root = match name.as_str() {
+        "taskChanges" => {
+            let mut after = None;
+            for (arg, value) in arguments.iter() {
+                if arg.node.as_str() != "after" {
+                    return None;
+                }
+                after = string_argument(&value.node, request, op)?;
+            }
+            Root::Changes { after }
+        }
+        kind => {
+            if !arguments.is_empty() {
+                return None;
+            }
+            Root::Kind(match kind {
+                "onCreateTask" => ChangeOp::Create,
+                "onUpdateTask" => ChangeOp::Update,
+                "onDeleteTask" => ChangeOp::Delete,
+                _ => return None,
+            })
+        }
+    };
+    let shape = match root {
+        Root::Changes { .. } => Shape::Change(change_fields(selection)?),
+        Root::Kind(_) => Shape::Task(task_fields(selection)?),
+    };
+    Some(Plan {
+        root,
+        key: key.clone(),
+        shape,
+    })
+}
+
+type Plain<'a> = (
+    String,
+    &'a Name,
+    &'a [(Positioned<Name>, Positioned<Value>)],
+    &'a SelectionSet,
+);
+
+/// The fields of a selection set, if every item is a plain field without
+/// directives and no response key repeats.
+fn plain_fields(set: &Positioned<SelectionSet>) -> Option<Vec<Plain<'_>>> {
+    let mut out: Vec<Plain<'_>> = Vec::with_capacity(set.node.items.len());
+    for item in &set.node.items {
+        let Selection::Field(field) = &item.node else {
+            return None;
+        };
+        let field = &field.node;
+        if !field.directives.is_empty() {
+            return None;
+        }
+        let key = field.alias.as_ref().unwrap_or(&field.name).node.to_string();
+        if out.iter().any(|(k, ..)| *k == key) {
+            return None;
+        }
+        out.push((
+            key,
+            &field.name.node,
+            &field.arguments,
+            &field.selection_set.node,
+        ));
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+fn string_argument(
+    value: &Value,
+    request: &async_graphql::Request,
+    op: &async_graphql::parser::types::OperationDefinition,
+) -> Option<Option<String>> {
+    let constant = match value {
+        Value::Variable(name) => match request.variables.get(name) {
+            Some(v) => v.clone(),
+            None => {
+                let def = op
+                    .variable_definitions
+                    .iter()
+                    .find(|d| d.node.name.node == *name)?;
+                def.node
+                    .default_value()
+                    .cloned()
+                    .unwrap_or(async_graphql::Value::Null)
+            }
+        },
+        other => other.clone().into_const()?,
+    };
+    match constant {
+        async_graphql::Value::Null => Some(None),
+        async_graphql::Value::String(s) => Some(Some(s)),
+        _ => None,
+    }
+}
+
+fn leaf(set: &SelectionSet, arguments: &[(Positioned<Name>, Positioned<Value>)]) -> bool {
+    set.items.is_empty() && arguments.is_empty()
+}
+
+fn task_fields(set: &SelectionSet) -> Option<Vec<(String, TaskField)>> {
+    let wrapped = Positioned::new(set.clone(), async_graphql::Pos::default());
+    plain_fields(&wrapped)?
+        .into_iter()
+        .map(|(key, name, args, sel)| {
+            if !leaf(sel, args) {
+                return None;
+            }
+            let f = match name.as_str() {
+                "__typename" => TaskField::Typename,
+                "id" => TaskField::Id,
+                "title" => TaskField::Title,
+                "description" => TaskField::Description,
+                "done" => TaskField::Done,
+                "owner" => TaskField::Owner,
+                "createdAt" => TaskField::CreatedAt,
+                "updatedAt" => TaskField::UpdatedAt,
+                "version" => TaskField::Version,
+                "deleted" => TaskField::Deleted,
+                _ => return None,
+            };
+            Some((key, f))
+        })
+        .collect()
+}
+
+fn change_fields(set: &SelectionSet) -> Option<Vec<(String, ChangeField)>> {
+    let wrapped = Positioned::new(set.clone(), async_graphql::Pos::default());
+    plain_fields(&wrapped)?
+        .into_iter()
+        .map(|(key, name, args, sel)| {
+            let f = match name.as_str() {
+                "task" if args.is_empty() => ChangeField::Task(task_fields(sel)?),
+                _ if !leaf(sel, args) => return None,
+                "__typename" => ChangeField::Typename,
+                "op" => ChangeField::Op,
+                "cursor" => ChangeField::Cursor,
+                _ => return None,
+            };
+            Some((key, f))
+        })
+        .collect()
+}
+
+fn push_str(out: &mut String, s: &str) {
+    // serde_json escapes exactly as the executor's serializer does.
+    out.push_str(&serde_json::to_string(s).unwrap_or_else(|_| "null".into()));
+}
+
+fn push_key(out: &mut String, key: &str, first: &mut bool) {
+    if !std::mem::take(first) {
+        out.push(',');
+    }
+    push_str(out, key);
+    out.push(':');
+}
+
+fn render_task(out: &mut String, task: &Task, fields: &[(String, TaskField)]) {
+    out.push('{');
+    let mut first = true;
+    for (key, f) in fields {
+        push_key(out, key, &mut first);
+        match f {
+            TaskField::Typename => push_str(out, "Task"),
+            TaskField::Id => push_str(out, &task.id.to_string()),
+            TaskField::Title => push_str(out, &task.title),
+            TaskField::Description => match &task.description {
+                Some(d) => push_str(out, d),
+                None => out.push_str("null"),
+            },
+            TaskField::Done => out.push_str(if task.done { "true" } else { "false" }),
+            TaskField::Owner => push_str(out, &task.owner.to_string()),
+            TaskField::CreatedAt => push_str(out, &rfc3339(task.created_at)),
+            TaskField::UpdatedAt => push_str(out, &rfc3339(task.updated_at)),
+            TaskField::Version => {
+                out.push_str(&i32::try_from(task.version).unwrap_or(i32::MAX).to_string())
+            }
+            TaskField::Deleted => out.push_str(if task.deleted { "true" } else { "false" }),
+        }
+    }
+    out.push('}');
+}
+
+impl Plan {
+    /// Whether this subscription shows `change` at all.
+    pub fn wants(&self, change: &Change) -> bool {
+        match self.root {
+            Root::Changes { .. } => true,
+            Root::Kind(op) => change.op == op,
+        }
+    }
+
+    /// The `payload` of a `next` message for `change`:
+    /// `{"data":{"<key>":{…}}}`.
+    pub fn render(&self, change: &Change) -> String {
+        let mut out = String::with_capacity(256);
+        out.push_str("{\"data\":{");
+        push_str(&mut out, &self.key);
+        out.push(':');
+        match &self.shape {
+            Shape::Task(fields) => render_task(&mut out, &change.task, fields),
+            Shape::Change(fields) => {
+                out.push('{');
+                let mut first = true;
+                for (key, f) in fields {
+                    push_key(&mut out, key, &mut first);
+                    match f {
+                        ChangeField::Typename => push_str(&mut out, "TaskChange"),
+                        ChangeField::Op => push_str(
+                            &mut out,
+                            match change.op {
+                                ChangeOp::Create => "CREATE",
+                                ChangeOp::Update => "UPDATE",
+                                ChangeOp::Delete => "DELETE",
+                            },
+                        ),
+                        ChangeField::Cursor => {
+                            push_str(&mut out, &Cursor::new(change.scope, change.seq).encode())
+                        }
+                        ChangeField::Task(fields) => render_task(&mut out, &change.task, fields),
+                    }
+                }
+                out.push('}');
+            }
+        }
+        out.push_str("}}");
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tasksync_core::{TaskId, UserId};
+
+    fn request(query: &str, variables: serde_json::Value) -> async_graphql::Request {
+        async_graphql::Request::new(query).variables(async_graphql::Variables::from_json(variables))
+    }
+
+    #[test]
+    fn plain_subscriptions_compile_and_everything_else_does_not() {
+        let yes = [
+            (
+                "subscription { taskChanges { op cursor task { id } } }",
+                serde_json::json!({}),
+            ),
+            (
+                "subscription($a: String) { taskChanges(after: $a) { op } }",
+                serde_json::json!({ "a": "c1x" }),
+            ),
+            (
+                "subscription S($a: String = null) { c: taskChanges(after: $a) { o: op task { t: title } } }",
+                serde_json::json!({}),
+            ),
+            (
+                "subscription { onDeleteTask { id deleted __typename } }",
+                serde_json::json!({}),
+            ),
+        ];
+        for (q, v) in yes {
+            assert!(plan(&request(q, v)).is_some(), "{q}");
+        }
+        let no = [
+            "{ tasks { items { id } } }",
+            "mutation { createTask(input: { title: \"x\" }) { id } }",
+            "subscription { taskChanges { ...F } } fragment F on TaskChange { op }",
+            "subscription { taskChanges { op @include(if: true) } }",
+            "subscription { taskChanges { op } onCreateTask { id } }",
+            "subscription { taskChanges { secret } }",
+            "subscription { taskChanges { task } }",
+            "subscription { taskChanges { op op } }",
+            "subscription { taskChanges(after: 5) { op } }",
+            "subscription { taskChanges(before: \"x\") { op } }",
+            "subscription { onCreateTask(x: 1) { id } }",
+            "subscription { taskChanges { op { x } } }",
+            "not graphql",
+        ];
+        for q in no {
+            assert!(plan(&request(q, serde_json::json!({}))).is_none(), "{q}");
+        }
+        let p = plan(&request(
+            "subscription($a: String) { taskChanges(after: $a) { op } }",
+            serde_json::json!({ "a": "c1abc" }),
+        ));
+        assert_eq!(
+            p.map(|p| p.root),
+            Some(Root::Changes {
+                after: Some("c1abc".into())
+            })
+        );
+    }
+
+    #[test]
+    fn rendering_escapes_text_and_writes_nulls() {
+        let scope = UserId::new();
+        let change = Change {
+            scope,
+            seq: 7,
+            op: ChangeOp::Update,
+            at: 0,
+            task: Task {
+                id: TaskId::new(),
+                owner: scope,
+                title: "quote \" backslash \\ newline-free <img src=x>".into(),
+                description: None,
+                done: true,
+                created_at: 0,
+                updated_at: 1,
+                version: 3,
+                deleted: false,
+            },
+        };
+        let p = plan(&request(
+            "subscription { taskChanges { op cursor task { title description done version } } }",
+            serde_json::json!({}),
+        ))
+        .expect("plan");
+        let v: serde_json::Value = serde_json::from_str(&p.render(&change)).expect("valid JSON");
+        let c = &v["data"]["taskChanges"];
+        assert_eq!(c["op"], "UPDATE");
+        assert_eq!(c["cursor"], Cursor::new(scope, 7).encode());
+        assert_eq!(c["task"]["title"], change.task.title.as_str());
+        assert_eq!(c["task"]["description"], serde_json::Value::Null);
+        assert_eq!(
+            (c["task"]["done"].as_bool(), c["task"]["version"].as_i64()),
+            (Some(true), Some(3))
+        );
+    }
+}
