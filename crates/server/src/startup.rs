@@ -104,6 +104,7 @@ impl Application {
             schema,
             feed,
             sockets: Arc::default(),
+            renderers: Arc::default(),
         };
         let router = crate::http::router(state.clone(), auth_limit.clone());
         Ok(Self {

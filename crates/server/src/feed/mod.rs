@@ -247,7 +247,13 @@ impl Subscription {
             }
             self.try_join().await?;
             if self.live.is_none() {
-                // The feed is ahead of what we read: more is in the log.
+                // The feed is ahead of what we read: more is in the log,
+                // unless retention removed it, which an empty page after a
+                // cursor below the head means.
+                let bounds = self.feed.store.log_bounds(self.scope.scope).await?;
+                if bounds.trimmed_to > self.cursor {
+                    return Err(FeedError::Expired);
+                }
                 continue;
             }
         }

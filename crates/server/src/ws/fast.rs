@@ -317,6 +317,75 @@ impl Plan {
     }
 }
 
+/// The rendered payloads of recent changes, shared by every subscription
+/// whose plan has the same output (the same key and fields): with a hundred
+/// sockets on the same query, a change is rendered once, not a hundred times.
+#[derive(Debug)]
+pub struct Renderer {
+    plan: Plan,
+    recent: std::sync::Mutex<
+        std::collections::VecDeque<(tasksync_core::UserId, i64, std::sync::Arc<str>)>,
+    >,
+}
+
+/// How many recent renderings a [`Renderer`] keeps.
+const RECENT: usize = 64;
+
+impl Renderer {
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// The payload of `change`, rendered once per renderer.
+    pub fn render(&self, change: &Change) -> std::sync::Arc<str> {
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((.., text)) = recent
+            .iter()
+            .rev()
+            .find(|(scope, seq, _)| *scope == change.scope && *seq == change.seq)
+        {
+            return text.clone();
+        }
+        let text: std::sync::Arc<str> = self.plan.render(change).into();
+        if recent.len() == RECENT {
+            recent.pop_front();
+        }
+        recent.push_back((change.scope, change.seq, text.clone()));
+        text
+    }
+}
+
+/// Renderers by output shape, so that equal plans share one.
+#[derive(Debug, Default)]
+pub struct Renderers {
+    by_shape: std::sync::Mutex<std::collections::HashMap<String, std::sync::Weak<Renderer>>>,
+}
+
+impl Renderers {
+    /// The renderer for `plan`'s output (its starting point does not matter).
+    pub fn get(&self, plan: Plan) -> std::sync::Arc<Renderer> {
+        let shape = format!("{:?}|{:?}|{}", plan.shape, kind(&plan.root), plan.key);
+        let mut map = self.by_shape.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(r) = map.get(&shape).and_then(std::sync::Weak::upgrade) {
+            return r;
+        }
+        map.retain(|_, w| w.strong_count() > 0);
+        let r = std::sync::Arc::new(Renderer {
+            plan,
+            recent: Default::default(),
+        });
+        map.insert(shape, std::sync::Arc::downgrade(&r));
+        r
+    }
+}
+
+fn kind(root: &Root) -> Option<ChangeOp> {
+    match root {
+        Root::Changes { .. } => None,
+        Root::Kind(op) => Some(*op),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

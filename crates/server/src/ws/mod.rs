@@ -142,7 +142,7 @@ enum Item {
     /// A response of the general (executor) path.
     Graphql(async_graphql::Response),
     /// The `payload` of a `next` message, rendered by the fast path.
-    Rendered(String),
+    Rendered(std::sync::Arc<str>),
     /// Errors that end the operation (an `error` message).
     Failed(Value),
     /// The operation is complete.
@@ -262,16 +262,25 @@ impl Connection {
                 _ = shutdown.changed() => break Some(Close::new(1001, "server shutting down")),
             }
         };
-        if let Some(Close(code, reason)) = close {
-            let frame = CloseFrame {
-                code,
-                reason: reason.into(),
-            };
-            let _ = tokio::time::timeout(
-                settings.ws_send_timeout,
-                sink.send(Message::Close(Some(frame))),
-            )
-            .await;
+        match close {
+            // 1006 marks a connection that is already broken: there is no one
+            // to tell (and RFC 6455 forbids sending that code).
+            Some(Close(code, reason)) if code != 1006 => {
+                let frame = CloseFrame {
+                    code,
+                    reason: reason.into(),
+                };
+                let _ = tokio::time::timeout(
+                    settings.ws_send_timeout,
+                    sink.send(Message::Close(Some(frame))),
+                )
+                .await;
+            }
+            // The client closed (or vanished): answer its close frame, which
+            // the protocol layer has queued, by flushing and closing.
+            _ => {
+                let _ = tokio::time::timeout(settings.ws_send_timeout, sink.close()).await;
+            }
         }
         metrics::gauge!("tasksync_ws_subscriptions").decrement(self.subscriptions.len() as f64);
         metrics::gauge!("tasksync_ws_sockets").decrement(1.0);
@@ -465,14 +474,16 @@ async fn fast_stream(state: AppState, user: AuthUser, plan: fast::Plan) -> Resul
         fast::Root::Kind(_) => None,
     };
     let errors = |e: async_graphql::Error| {
-        let e = e.into_server_error(async_graphql::Pos::default());
+        // No source position: the error is about the subscription as a whole.
+        let mut e = e.into_server_error(async_graphql::Pos::default());
+        e.locations.clear();
         serde_json::to_value([e]).unwrap_or(Value::Null)
     };
     let start = crate::graphql::sync::starting_point(&state.store, user.user_id, after)
         .await
         .map_err(errors)?;
     let sub = state.feed.subscribe(user.user_id, start);
-    let plan = std::sync::Arc::new(plan);
+    let plan = state.renderers.get(plan);
     let stream = futures_util::stream::unfold(Some(sub), |sub| async move {
         let mut sub = sub?;
         match sub.next().await {
@@ -485,6 +496,7 @@ async fn fast_stream(state: AppState, user: AuthUser, plan: fast::Plan) -> Resul
         async move {
             match next {
                 Ok(change) => plan
+                    .plan()
                     .wants(&change)
                     .then(|| Item::Rendered(plan.render(&change))),
                 Err(crate::feed::FeedError::Expired) => Some(Item::Failed(errors(

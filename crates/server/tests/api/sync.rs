@@ -607,3 +607,27 @@ async fn the_retention_job_trims_the_log_in_the_background() {
     }
     panic!("the retention job never trimmed the log");
 }
+
+#[tokio::test]
+async fn a_subscriber_whose_unread_changes_are_trimmed_away_is_told_its_cursor_expired() {
+    let app = spawn_app().await;
+    let t = app.signed_in(&email("trimmed")).await;
+    let me = UserId::parse(&app.me(&t.access).await.str("userId")).expect("id");
+    let feed = tasksync_server::feed::Feed::new(app.state.store.clone(), 8);
+    let mut sub = feed.subscribe(me, 0);
+    for i in 0..3 {
+        create(&app, &t.access, &format!("t{i}")).await;
+    }
+    app.state
+        .store
+        .trim_log(tasksync_server::clock::now_ms() + 1)
+        .await
+        .expect("trim");
+    let next = tokio::time::timeout(Duration::from_secs(10), sub.next())
+        .await
+        .expect("no endless paging");
+    assert!(
+        matches!(next, Err(tasksync_server::feed::FeedError::Expired)),
+        "{next:?}"
+    );
+}

@@ -489,3 +489,17 @@ async fn without_the_fast_path_subscriptions_still_deliver_everything() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_client_close_is_answered_with_a_close_frame() {
+    let app = spawn_app().await;
+    let t = app.signed_in(&email("bye")).await;
+    let mut c = WsClient::ready(&app, &t.access).await;
+    c.subscribe("s", &changes_q(), json!({ "after": null }))
+        .await;
+    assert_eq!(
+        c.close_and_wait(1000).await.0,
+        1000,
+        "the close handshake completes (not 1006)"
+    );
+}

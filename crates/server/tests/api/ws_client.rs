@@ -142,6 +142,19 @@ impl WsClient {
         assert!(v["payload"]["errors"].is_null(), "errors in {v}");
         v["payload"]["data"].clone()
     }
+    /// Sends a close frame with `code` and returns the server's answer.
+    pub async fn close_and_wait(&mut self, code: u16) -> (u16, String) {
+        let frame = tokio_tungstenite::tungstenite::protocol::CloseFrame {
+            code: CloseCode::from(code),
+            reason: "bye".into(),
+        };
+        self.ws
+            .send(Message::Close(Some(frame)))
+            .await
+            .expect("send close");
+        self.closed().await
+    }
+
     /// Closes the socket from the client side, as a client going away does.
     pub async fn close(mut self) {
         let _ = self.ws.close(None).await;
