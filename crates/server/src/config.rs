@@ -157,7 +157,7 @@ pub struct Settings {
     pub ws_send_timeout: Duration,
     /// Changes buffered for one live subscriber; a subscriber that falls this
     /// far behind leaves the live path and reads the log at its own pace.
-    #[arg(long, env = "TASKSYNC_WS_LIVE_BUFFER", default_value_t = 256)]
+    #[arg(long, env = "TASKSYNC_WS_LIVE_BUFFER", default_value_t = 1024)]
     pub ws_live_buffer: usize,
     /// Render change subscriptions of the common shapes directly instead of
     /// through the GraphQL executor for every delivery (same output, a

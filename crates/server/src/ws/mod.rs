@@ -160,6 +160,7 @@ struct Connection {
     starting: Option<tokio::sync::oneshot::Receiver<()>>,
     subscriptions: StreamMap<String, Results>,
     registration: Option<registry::Registration>,
+    /// When the access token expires; taken by the loop to arm its timer.
     expires: Option<tokio::time::Instant>,
 }
 
@@ -187,9 +188,17 @@ impl Connection {
         let mut last_heard = Instant::now();
         let mut shutdown = self.state.sockets.shutdown_signal();
         let far = tokio::time::Instant::now() + Duration::from_secs(10 * 365 * 86400);
+        let expiry = tokio::time::sleep_until(far);
+        tokio::pin!(expiry);
+        let mut armed = false;
 
         let close = loop {
-            let expiry = tokio::time::sleep_until(self.expires.unwrap_or(far));
+            // One timer for the socket's life, moved when the token's
+            // expiry becomes known (not a new timer per loop turn).
+            if let Some(at) = self.expires.take() {
+                expiry.as_mut().reset(at);
+                armed = true;
+            }
             let revoked = async {
                 match &mut self.registration {
                     Some(r) => r.closed().await,
@@ -257,7 +266,7 @@ impl Connection {
                         break None;
                     }
                 }
-                () = expiry, if self.expires.is_some() => break Some(Close::new(4403, "access token expired")),
+                () = &mut expiry, if armed => break Some(Close::new(4403, "access token expired")),
                 frame = revoked => break Some(frame),
                 _ = shutdown.changed() => break Some(Close::new(1001, "server shutting down")),
             }
