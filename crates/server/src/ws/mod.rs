@@ -75,7 +75,7 @@ pub fn upgrade(state: AppState, headers: &HeaderMap, ws: WebSocketUpgrade) -> Re
         .max_frame_size(max)
         // Small buffers: an idle socket should cost a few KiB, not the
         // 128 KiB tungstenite reserves by default.
-        .read_buffer_size(2048)
+        .read_buffer_size(512)
         .write_buffer_size(0)
         .max_write_buffer_size(4 * max)
         .on_upgrade(move |socket| async move {
