@@ -159,6 +159,11 @@ pub struct Settings {
     /// far behind leaves the live path and reads the log at its own pace.
     #[arg(long, env = "TASKSYNC_WS_LIVE_BUFFER", default_value_t = 1024)]
     pub ws_live_buffer: usize,
+    /// Threads of the runtime that runs WebSocket tasks. HTTP requests and
+    /// writes have a runtime of their own, so fan-out to many sockets never
+    /// makes a writer wait. Defaults to the number of cores.
+    #[arg(long, env = "TASKSYNC_WS_THREADS", default_value_t = default_ws_threads())]
+    pub ws_threads: usize,
     /// Render change subscriptions of the common shapes directly instead of
     /// through the GraphQL executor for every delivery (same output, a
     /// fraction of the cost). A switch for comparison and emergencies.
@@ -170,6 +175,10 @@ pub struct Settings {
     /// Log format: `text` or `json`.
     #[arg(long, env = "TASKSYNC_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
+}
+
+fn default_ws_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -209,6 +218,9 @@ impl Settings {
         }
         if self.access_token_ttl < Duration::from_secs(1) {
             return Err("TASKSYNC_ACCESS_TOKEN_TTL must be at least 1s".into());
+        }
+        if self.ws_threads == 0 {
+            return Err("TASKSYNC_WS_THREADS must be at least 1".into());
         }
         if self.max_sockets_per_user == 0
             || self.ws_max_subscriptions == 0

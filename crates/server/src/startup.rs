@@ -95,6 +95,7 @@ impl Application {
         };
         let feed = crate::feed::Feed::new(store.clone(), settings.ws_live_buffer);
         let schema = crate::graphql::schema(store.clone(), feed.clone(), limits, settings.dev);
+        let ws_threads = settings.ws_threads;
         let state = AppState {
             settings: Arc::new(settings),
             store,
@@ -104,6 +105,8 @@ impl Application {
             schema,
             feed,
             sockets: Arc::default(),
+            socket_runtime: crate::ws::registry::SocketRuntime::start(ws_threads)
+                .context("starting the socket runtime")?,
             renderers: Arc::default(),
         };
         let router = crate::http::router(state.clone(), auth_limit.clone());
@@ -174,6 +177,20 @@ impl Application {
         let _ = jobs.await;
         let _ = feed.await;
         let _ = revocations.await;
+        // Sockets were told to close (1001) when the signal came; give them
+        // a moment to say so before the process ends.
+        let sockets = &self.state.sockets;
+        let closing = async {
+            while sockets.count() > 0 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        };
+        if tokio::time::timeout(Duration::from_secs(5), closing)
+            .await
+            .is_err()
+        {
+            tracing::warn!(open = sockets.count(), "sockets still open at exit");
+        }
         tracing::info!("stopped");
         Ok(())
     }

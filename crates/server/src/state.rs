@@ -21,6 +21,8 @@ pub struct AppState {
     pub schema: crate::graphql::TaskSchema,
     pub feed: Arc<crate::feed::Feed>,
     pub sockets: Arc<crate::ws::registry::Sockets>,
+    /// Where socket tasks run (apart from HTTP and writes).
+    pub socket_runtime: crate::ws::registry::SocketRuntime,
     /// Shared renderers of the fast subscription path.
     pub renderers: Arc<crate::ws::fast::Renderers>,
 }

@@ -79,7 +79,8 @@ pub fn upgrade(state: AppState, headers: &HeaderMap, ws: WebSocketUpgrade) -> Re
         .write_buffer_size(0)
         .max_write_buffer_size(4 * max)
         .on_upgrade(move |socket| async move {
-            Connection::new(state).run(socket).await;
+            let runtime = state.socket_runtime.clone();
+            runtime.spawn(Connection::new(state).run(socket));
         })
 }
 

@@ -180,3 +180,46 @@ pub async fn watch_revocations(
         }
     }
 }
+
+/// The runtime that runs the socket tasks, apart from the one that serves
+/// HTTP and writes: on a shared runtime a mutation's task waits in the run
+/// queue behind every socket task a commit woke.
+///
+/// The runtime lives on a thread of its own (a runtime may not be dropped
+/// inside async code); dropping the last clone of this handle stops it.
+#[derive(Debug, Clone)]
+pub struct SocketRuntime {
+    handle: tokio::runtime::Handle,
+    _stop: Arc<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl SocketRuntime {
+    pub fn start(threads: usize) -> std::io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads.max(1))
+            .thread_name("tasksync-ws")
+            .enable_all()
+            .build()?;
+        let handle = runtime.handle().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name("tasksync-ws-owner".into())
+            .spawn(move || {
+                runtime.block_on(async {
+                    let _ = stopped.await;
+                });
+                runtime.shutdown_timeout(Duration::from_secs(5));
+            })?;
+        Ok(Self {
+            handle,
+            _stop: Arc::new(stop),
+        })
+    }
+
+    pub fn spawn<F>(&self, future: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.handle.spawn(future);
+    }
+}
