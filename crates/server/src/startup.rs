@@ -159,8 +159,15 @@ impl Application {
             sockets.shut_down();
             let _ = stop_tx.send(true);
         };
+        // No Nagle: a WebSocket message or a small answer must leave at once,
+        // not wait up to a delayed-ACK period (~40 ms) for company.
+        let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+            }
+        });
         let server = axum::serve(
-            self.listener,
+            listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )

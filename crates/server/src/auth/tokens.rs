@@ -54,6 +54,8 @@ pub enum TokenError {
     UnknownKey,
     #[error("invalid token: {0}")]
     Invalid(#[from] jsonwebtoken::errors::Error),
+    #[error("token has expired")]
+    Expired,
     #[error("token is a {0:?} token")]
     WrongUse(TokenUse),
 }
@@ -106,7 +108,12 @@ pub struct TokenService {
     ttl: Duration,
     keys: RwLock<KeyRing>,
     last_reload: Mutex<Instant>,
+    /// Claims of tokens whose signature was verified, by SHA-256 of the token.
+    verified: std::sync::Mutex<HashMap<[u8; 32], Claims>>,
 }
+
+/// Verified tokens remembered at most (the map is emptied when full).
+const VERIFIED_CACHE: usize = 10_000;
 
 impl std::fmt::Debug for TokenService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -166,6 +173,7 @@ impl TokenService {
             ttl,
             keys: RwLock::new(keys),
             last_reload: Mutex::new(Instant::now()),
+            verified: std::sync::Mutex::default(),
         })
     }
 
@@ -208,6 +216,40 @@ impl TokenService {
 
     /// Verifies signature, algorithm, issuer, audience, expiry and use.
     pub async fn verify(&self, token: &str, expected: TokenUse) -> Result<Claims, TokenError> {
+        // A token already verified needs no second signature check (the
+        // string is the same, so is the signature); only time and use are
+        // checked again. Revocation is checked by the caller every time.
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let cached = self
+            .verified
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&digest)
+            .cloned();
+        if let Some(claims) = cached {
+            if claims.exp + 5 < now_secs() {
+                return Err(TokenError::Expired);
+            }
+            if claims.token_use != expected {
+                return Err(TokenError::WrongUse(claims.token_use));
+            }
+            return Ok(claims);
+        }
+        let claims = self.verify_signature(token).await?;
+        {
+            let mut verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+            if verified.len() >= VERIFIED_CACHE {
+                verified.clear();
+            }
+            verified.insert(digest, claims.clone());
+        }
+        if claims.token_use != expected {
+            return Err(TokenError::WrongUse(claims.token_use));
+        }
+        Ok(claims)
+    }
+
+    async fn verify_signature(&self, token: &str) -> Result<Claims, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
         if header.alg != Algorithm::EdDSA {
             return Err(TokenError::Malformed);
@@ -222,11 +264,7 @@ impl TokenService {
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = 5;
-        let data = jsonwebtoken::decode::<Claims>(token, &key, &validation)?;
-        if data.claims.token_use != expected {
-            return Err(TokenError::WrongUse(data.claims.token_use));
-        }
-        Ok(data.claims)
+        Ok(jsonwebtoken::decode::<Claims>(token, &key, &validation)?.claims)
     }
 
     async fn reload_for(&self, kid: &str) -> Option<DecodingKey> {

@@ -76,7 +76,8 @@ pub fn upgrade(state: AppState, headers: &HeaderMap, ws: WebSocketUpgrade) -> Re
         // Small buffers: an idle socket should cost a few KiB, not the
         // 128 KiB tungstenite reserves by default.
         .read_buffer_size(512)
-        .write_buffer_size(0)
+        // Frames of a burst collect here and leave in one write at the flush.
+        .write_buffer_size(16 * 1024)
         .max_write_buffer_size(4 * max)
         .on_upgrade(move |socket| async move {
             let runtime = state.socket_runtime.clone();
