@@ -72,6 +72,9 @@ pub enum StoreError {
     /// A stored value could not be decoded into its domain type.
     #[error("corrupt {0} in the database")]
     Corrupt(&'static str),
+    /// An error of the SQLite engine on the writer's own connection.
+    #[error("database error: {0}")]
+    Engine(String),
     /// The transaction a write was batched into failed to commit.
     #[error("commit failed: {0}")]
     Commit(String),

@@ -51,6 +51,7 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
+        let path = options.get_filename().to_path_buf();
         if let Some(dir) = options.get_filename().parent()
             && !dir.as_os_str().is_empty()
         {
@@ -68,7 +69,7 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         let (commits, _) = tokio::sync::broadcast::channel(4096);
-        let writes = writer::spawn(writer.clone(), commits.clone());
+        let writes = writer::spawn(path, commits.clone())?;
         Ok(Self {
             writer,
             readers,
