@@ -188,11 +188,6 @@ impl Feed {
             replay: std::collections::VecDeque::new(),
         }
     }
-
-    /// Scopes with at least one subscription (for metrics and tests).
-    pub fn active_scopes(&self) -> usize {
-        self.lock_scopes().len()
-    }
 }
 
 /// One subscriber: yields every change of its scope after its cursor,
@@ -207,11 +202,6 @@ pub struct Subscription {
 }
 
 impl Subscription {
-    /// The seq of the last change yielded (or the starting cursor).
-    pub fn cursor(&self) -> i64 {
-        self.cursor
-    }
-
     /// The next change. Errors only when the log cannot be read.
     pub async fn next(&mut self) -> Result<Shared, FeedError> {
         loop {

@@ -61,6 +61,15 @@ pub fn limit(ctx: &Context<'_>, limit: i32, default: i32) -> Result<u32> {
     }
 }
 
+/// Cuts a page fetched with one row more than `n` down to `n` rows, and
+/// says whether there was more (and so a next page).
+pub(super) fn keep_page<T>(rows: &mut Vec<T>, n: u32) -> bool {
+    let n = n as usize;
+    let more = rows.len() > n;
+    rows.truncate(n);
+    more
+}
+
 #[derive(Debug, Default)]
 pub struct Query;
 
@@ -100,8 +109,7 @@ impl Query {
             .tasks_page(owner, after, n + 1)
             .await
             .map_err(internal)?;
-        let more = items.len() > n as usize;
-        items.truncate(n as usize);
+        let more = keep_page(&mut items, n);
         let next_token = more
             .then(|| {
                 items.last().map(|t| {

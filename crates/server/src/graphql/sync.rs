@@ -8,7 +8,7 @@ use tasksync_core::{ChangeOp, Cursor, SyncPosition, SyncToken, UserId};
 use tasksync_store::{LogBounds, Store};
 
 use super::error::{bad_cursor, cursor_expired, internal};
-use super::resolvers::{caller, limit, store};
+use super::resolvers::{caller, keep_page, limit, store};
 use super::types::{GqlTask, GqlTaskChange, SyncPage};
 use crate::feed::{Feed, FeedError};
 
@@ -38,8 +38,7 @@ pub async fn sync_tasks(
                 .tasks_page(owner, after, n + 1)
                 .await
                 .map_err(internal)?;
-            let more = tasks.len() > n as usize;
-            tasks.truncate(n as usize);
+            let more = keep_page(&mut tasks, n);
             let next_token = more.then(|| tasks.last()).flatten().map(|t| {
                 let position = SyncPosition::Full {
                     created_at: t.created_at,
@@ -64,8 +63,7 @@ pub async fn sync_tasks(
                 .changed_tasks(owner, last_seq, token.upto, n + 1)
                 .await
                 .map_err(internal)?;
-            let more = synced.len() > n as usize;
-            synced.truncate(n as usize);
+            let more = keep_page(&mut synced, n);
             let next_token = more.then(|| synced.last()).flatten().map(|s| {
                 SyncToken {
                     position: SyncPosition::Delta {

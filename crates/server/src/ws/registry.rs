@@ -123,11 +123,6 @@ impl Sockets {
         closed
     }
 
-    /// Authenticated sockets of a user on this node.
-    pub fn count_for(&self, user: UserId) -> usize {
-        self.lock().per_user.get(&user).copied().unwrap_or(0)
-    }
-
     /// Authenticated sockets on this node.
     pub fn count(&self) -> usize {
         self.lock().sockets.len()
