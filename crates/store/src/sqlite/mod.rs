@@ -24,6 +24,7 @@ use crate::{
 use tasksync_core::{Change, Task, TaskId};
 use tokio::sync::{mpsc, oneshot};
 
+mod sessions;
 mod tasks;
 mod writer;
 
@@ -37,6 +38,8 @@ pub struct SqliteStore {
     readers: SqlitePool,
     /// The group-commit writer of task writes.
     writes: mpsc::Sender<writer::Job>,
+    /// Session lookups (every authenticated request).
+    sessions: sessions::SessionReader,
     commits: tokio::sync::broadcast::Sender<crate::CommitNotice>,
 }
 
@@ -69,11 +72,13 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         let (commits, _) = tokio::sync::broadcast::channel(4096);
-        let writes = writer::spawn(path, commits.clone())?;
+        let writes = writer::spawn(path.clone(), commits.clone())?;
+        let sessions = sessions::SessionReader::spawn(&path)?;
         Ok(Self {
             writer,
             readers,
             writes,
+            sessions,
             commits,
         })
     }
@@ -417,15 +422,7 @@ impl Store for SqliteStore {
     }
 
     async fn session(&self, id: SessionId) -> Result<Option<SessionRecord>> {
-        sqlx::query(
-            "SELECT id, user_id, created_at, expires_at, revoked_at FROM sessions WHERE id = $1",
-        )
-        .bind(id.as_uuid())
-        .fetch_optional(&self.readers)
-        .await?
-        .as_ref()
-        .map(session_from_row)
-        .transpose()
+        self.sessions.session(id).await
     }
 
     async fn revoke_session(&self, id: SessionId, now: i64) -> Result<bool> {
