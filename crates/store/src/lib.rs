@@ -125,12 +125,16 @@ impl From<sqlx::Error> for TaskWriteError {
     }
 }
 
-/// Sent after a commit: the scope's log now reaches `seq`. Only a wake-up
-/// call for tailers, never the data itself (readers read the log).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Sent after a commit: the scope's log now reaches `seq`. A wake-up call
+/// for tailers. When the commit happened in this process, `committed` also
+/// carries the changes of this scope that the commit made durable, in seq
+/// order, so a tailer that is exactly at their start can skip reading them
+/// back; anyone else (a gap, a notice from another node) reads the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommitNotice {
     pub scope: UserId,
     pub seq: i64,
+    pub committed: Option<std::sync::Arc<[Change]>>,
 }
 
 /// Where a scope's retained log begins and ends.

@@ -91,10 +91,10 @@ impl Feed {
             tokio::select! {
                 _ = stop.changed() => return,
                 notice = commits.recv() => match notice {
-                    Ok(CommitNotice { scope, seq }) => {
+                    Ok(CommitNotice { scope, seq, committed }) => {
                         if let Some(feed) = self.existing(scope) {
                             let this = self.clone();
-                            tokio::spawn(async move { this.advance(&feed, seq).await });
+                            tokio::spawn(async move { this.advance(&feed, seq, committed.as_deref()).await });
                         }
                     }
                     Err(broadcast::error::RecvError::Lagged(missed)) => {
@@ -118,7 +118,7 @@ impl Feed {
         tokio::spawn(async move {
             let scopes: Vec<Arc<ScopeFeed>> = this.lock_scopes().values().cloned().collect();
             for feed in scopes {
-                this.advance(&feed, i64::MAX).await;
+                this.advance(&feed, i64::MAX, None).await;
             }
             this.sweeping.store(false, Ordering::SeqCst);
         });
@@ -134,8 +134,26 @@ impl Feed {
 
     /// Reads the scope's changes after `head` (until `seq` is covered, or
     /// the log ends) and pushes them to the live subscribers.
-    async fn advance(&self, feed: &ScopeFeed, seq: i64) {
+    async fn advance(&self, feed: &ScopeFeed, seq: i64, committed: Option<&[Change]>) {
         let mut state = feed.state.lock().await;
+        if let Some(committed) = committed {
+            // Changes committed by this process: if they continue exactly
+            // where the live path is, they are the log's next entries and
+            // need not be read back from it.
+            let head = state.head;
+            let fresh = committed.iter().skip_while(|c| c.seq <= head);
+            let contiguous = fresh
+                .clone()
+                .zip(head.saturating_add(1)..)
+                .all(|(c, want)| c.seq == want);
+            if contiguous && head != i64::MIN {
+                for change in fresh {
+                    let shared = Arc::new(change.clone());
+                    state.live.retain(|tx| tx.try_send(shared.clone()).is_ok());
+                    state.head = change.seq;
+                }
+            }
+        }
         while state.head < seq && !state.live.is_empty() {
             let changes = match self.store.changes_after(feed.scope, state.head, PAGE).await {
                 Ok(c) => c,

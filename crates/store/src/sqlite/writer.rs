@@ -75,21 +75,27 @@ fn run(
         metrics::histogram!("tasksync_write_batch_size").record(jobs.len() as f64);
         match commit_batch(&mut conn, &jobs) {
             Ok(results) => {
-                // Wake the tailers: the newest seq of each scope touched.
-                let mut heads: Vec<CommitNotice> = Vec::new();
+                // Wake the tailers, scope by scope, handing over what was
+                // just committed.
+                let mut by_scope: Vec<(UserId, Vec<Change>)> = Vec::new();
                 for change in results
                     .iter()
                     .filter_map(|r| r.as_ref().ok())
                     .filter_map(|w| w.change.as_ref())
                 {
-                    match heads.iter_mut().find(|n| n.scope == change.scope) {
-                        Some(n) => n.seq = n.seq.max(change.seq),
-                        None => heads.push(CommitNotice {
-                            scope: change.scope,
-                            seq: change.seq,
-                        }),
+                    match by_scope
+                        .iter_mut()
+                        .find(|(scope, _)| *scope == change.scope)
+                    {
+                        Some((_, changes)) => changes.push(change.clone()),
+                        None => by_scope.push((change.scope, vec![change.clone()])),
                     }
                 }
+                let heads = by_scope.into_iter().map(|(scope, changes)| CommitNotice {
+                    scope,
+                    seq: changes.last().map_or(0, |c| c.seq),
+                    committed: Some(changes.into()),
+                });
                 for notice in heads {
                     let _ = commits.send(notice);
                 }
