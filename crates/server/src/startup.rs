@@ -108,6 +108,7 @@ impl Application {
             socket_runtime: crate::ws::registry::SocketRuntime::start(ws_threads)
                 .context("starting the socket runtime")?,
             renderers: Arc::default(),
+            documents: Arc::default(),
         };
         let router = crate::http::router(state.clone(), auth_limit.clone());
         Ok(Self {

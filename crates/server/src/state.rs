@@ -19,6 +19,8 @@ pub struct AppState {
     pub dev_mailbox: Option<Arc<DevMailbox>>,
     pub metrics: PrometheusHandle,
     pub schema: crate::graphql::TaskSchema,
+    /// Parsed GraphQL documents, by text.
+    pub documents: Arc<crate::graphql::Documents>,
     pub feed: Arc<crate::feed::Feed>,
     pub sockets: Arc<crate::ws::registry::Sockets>,
     /// Where socket tasks run (apart from HTTP and writes).

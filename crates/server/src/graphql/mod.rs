@@ -160,12 +160,66 @@ pub async fn post(
         );
         return refusal(StatusCode::BAD_REQUEST, BAD_USER_INPUT, &message);
     }
+    match &mut request {
+        BatchRequest::Single(r) => state.documents.prepare(r),
+        BatchRequest::Batch(rs) => rs.iter_mut().for_each(|r| state.documents.prepare(r)),
+    }
     if let Some(user) = user {
         request = request.data(user);
     }
     let mut response = state.schema.execute_batch(request).await;
     add_missing_codes(&mut response);
     axum::Json(response).into_response()
+}
+
+/// Parsed query documents by their text. Clients send the same few
+/// documents over and over; cloning a parsed one is much cheaper than
+/// parsing it again. Bounded: emptied when full.
+#[derive(Debug, Default)]
+pub struct Documents {
+    parsed: std::sync::Mutex<
+        std::collections::HashMap<String, async_graphql::parser::types::ExecutableDocument>,
+    >,
+}
+
+/// Documents remembered at most, and the longest one remembered.
+const DOCUMENTS: usize = 512;
+const DOCUMENT_MAX_LEN: usize = 4096;
+
+impl Documents {
+    /// Gives `request` its parsed document from the cache, or parses it
+    /// and remembers it. Documents that do not parse are left to the
+    /// executor, which reports the error.
+    pub fn prepare(&self, request: &mut async_graphql::Request) {
+        if request.query.len() > DOCUMENT_MAX_LEN {
+            return;
+        }
+        let cached = self.lock().get(&request.query).cloned();
+        let doc = match cached {
+            Some(doc) => doc,
+            None => match async_graphql::parser::parse_query(&request.query) {
+                Ok(doc) => {
+                    let mut parsed = self.lock();
+                    if parsed.len() >= DOCUMENTS {
+                        parsed.clear();
+                    }
+                    parsed.insert(request.query.clone(), doc.clone());
+                    doc
+                }
+                Err(_) => return,
+            },
+        };
+        request.set_parsed_query(doc);
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<
+        '_,
+        std::collections::HashMap<String, async_graphql::parser::types::ExecutableDocument>,
+    > {
+        self.parsed.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 /// `GET /graphql`: the WebSocket upgrade, or in dev mode GraphiQL.
