@@ -254,6 +254,32 @@ pub async fn graphiql() -> Html<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn documents_are_parsed_once_and_the_cache_stays_bounded() {
+        let documents = super::Documents::default();
+        let mut request = async_graphql::Request::new("{ tasks { items { id } } }");
+        documents.prepare(&mut request);
+        assert!(
+            request.parsed_query().is_ok(),
+            "a valid document is handed over parsed"
+        );
+        let mut again = async_graphql::Request::new("{ tasks { items { id } } }");
+        documents.prepare(&mut again);
+        assert_eq!(documents.lock().len(), 1, "the same text is parsed once");
+        let mut broken = async_graphql::Request::new("{ tasks { ");
+        documents.prepare(&mut broken);
+        assert!(
+            broken.parsed_query().is_err(),
+            "a broken document is left for the executor to report"
+        );
+        for i in 0..(super::DOCUMENTS + 10) {
+            documents.prepare(&mut async_graphql::Request::new(format!(
+                "{{ t{i}: tasks {{ nextToken }} }}"
+            )));
+        }
+        assert!(documents.lock().len() <= super::DOCUMENTS, "bounded");
+    }
+
     /// `schema.graphql` at the repository root is what the code serves.
     /// Regenerate with `UPDATE_SCHEMA=1 cargo test -p tasksync-server schema`.
     #[test]
