@@ -6,7 +6,9 @@ use reqwest::StatusCode;
 use serde_json::json;
 use tasksync_core::Email;
 
-use crate::helpers::{NEW_PASSWORD, PASSWORD, email, extract_code, spawn_app, spawn_with};
+use crate::helpers::{
+    NEW_PASSWORD, PASSWORD, email, extract_code, spawn_app, spawn_with, wrong_code,
+};
 
 #[tokio::test]
 async fn a_new_user_signs_up_confirms_signs_in_and_reads_their_account() {
@@ -25,12 +27,7 @@ async fn a_new_user_signs_up_confirms_signs_in_and_reads_their_account() {
     );
     let code = extract_code(mail["text"].as_str().unwrap_or("")).expect("code in mail");
 
-    let confirmed = app
-        .post(
-            "/auth/confirm-sign-up",
-            json!({ "email": addr, "code": code }),
-        )
-        .await;
+    let confirmed = app.confirm(&addr, &code).await;
     assert_eq!(
         (confirmed.status, &confirmed.body),
         (StatusCode::OK, &json!({ "confirmed": true }))
@@ -220,24 +217,14 @@ async fn signing_up_again_before_confirming_mails_a_fresh_code_and_keeps_the_pas
     );
     let second = app.code_from_mail(&addr, 2).await;
     if first != second {
-        let old = app
-            .post(
-                "/auth/confirm-sign-up",
-                json!({ "email": addr, "code": first }),
-            )
-            .await;
+        let old = app.confirm(&addr, &first).await;
         assert_eq!(
             old.code(),
             "CodeMismatch",
             "a replaced code no longer works"
         );
     }
-    let ok = app
-        .post(
-            "/auth/confirm-sign-up",
-            json!({ "email": addr, "code": second }),
-        )
-        .await;
+    let ok = app.confirm(&addr, &second).await;
     assert_eq!(ok.status, StatusCode::OK);
     assert_eq!(app.sign_in(&addr, PASSWORD).await.status, StatusCode::OK);
 }
@@ -251,7 +238,7 @@ async fn confirmation_failures_are_typed() {
         StatusCode::CREATED
     );
     let code = app.code_from_mail(&addr, 1).await;
-    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let wrong = wrong_code(&code);
     let cases = [
         (
             "a wrong code",
@@ -287,24 +274,14 @@ async fn confirmation_failures_are_typed() {
             a.body
         );
     }
-    let ok = app
-        .post(
-            "/auth/confirm-sign-up",
-            json!({ "email": addr, "code": code }),
-        )
-        .await;
+    let ok = app.confirm(&addr, &code).await;
     assert_eq!(
         ok.status,
         StatusCode::OK,
         "one wrong try leaves the code usable: {:?}",
         ok.body
     );
-    let reused = app
-        .post(
-            "/auth/confirm-sign-up",
-            json!({ "email": addr, "code": code }),
-        )
-        .await;
+    let reused = app.confirm(&addr, &code).await;
     assert_eq!(reused.code(), "CodeMismatch", "codes are single use");
 }
 
@@ -314,33 +291,18 @@ async fn the_sixth_try_after_five_wrong_codes_is_refused_even_with_the_right_cod
     let addr = email("tries");
     app.sign_up(&addr, PASSWORD).await;
     let code = app.code_from_mail(&addr, 1).await;
-    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let wrong = wrong_code(&code);
     for i in 1..=5 {
-        let a = app
-            .post(
-                "/auth/confirm-sign-up",
-                json!({ "email": addr, "code": wrong }),
-            )
-            .await;
+        let a = app.confirm(&addr, wrong).await;
         assert_eq!(a.code(), "CodeMismatch", "wrong try {i}");
     }
-    let sixth = app
-        .post(
-            "/auth/confirm-sign-up",
-            json!({ "email": addr, "code": code }),
-        )
-        .await;
+    let sixth = app.confirm(&addr, &code).await;
     assert_eq!(
         (sixth.status, sixth.code()),
         (StatusCode::BAD_REQUEST, "CodeMismatch"),
         "after five wrong tries even the right code is refused, in the same words as a wrong one"
     );
-    let unknown = app
-        .post(
-            "/auth/confirm-sign-up",
-            json!({ "email": email("nobody"), "code": code }),
-        )
-        .await;
+    let unknown = app.confirm(&email("nobody"), &code).await;
     assert_eq!(
         sixth.body, unknown.body,
         "used-up codes look like unknown addresses"
@@ -353,12 +315,7 @@ async fn the_sixth_try_after_five_wrong_codes_is_refused_even_with_the_right_cod
         StatusCode::OK
     );
     let fresh = app.code_from_mail(&addr, 2).await;
-    let ok = app
-        .post(
-            "/auth/confirm-sign-up",
-            json!({ "email": addr, "code": fresh }),
-        )
-        .await;
+    let ok = app.confirm(&addr, &fresh).await;
     assert_eq!(ok.status, StatusCode::OK, "a new code works: {:?}", ok.body);
 }
 
@@ -369,12 +326,7 @@ async fn an_expired_code_is_refused() {
     app.sign_up(&addr, PASSWORD).await;
     let code = app.code_from_mail(&addr, 1).await;
     tokio::time::sleep(Duration::from_millis(20)).await;
-    let a = app
-        .post(
-            "/auth/confirm-sign-up",
-            json!({ "email": addr, "code": code }),
-        )
-        .await;
+    let a = app.confirm(&addr, &code).await;
     assert_eq!(
         (a.status, a.code()),
         (StatusCode::BAD_REQUEST, "CodeMismatch"),
@@ -422,20 +374,10 @@ async fn resend_code_answers_the_same_for_every_address_and_mails_only_the_uncon
         "an unknown address gets nothing"
     );
     if first != second {
-        let old = app
-            .post(
-                "/auth/confirm-sign-up",
-                json!({ "email": pending, "code": first }),
-            )
-            .await;
+        let old = app.confirm(&pending, &first).await;
         assert_eq!(old.code(), "CodeMismatch", "resending replaces the code");
     }
-    let ok = app
-        .post(
-            "/auth/confirm-sign-up",
-            json!({ "email": pending, "code": second }),
-        )
-        .await;
+    let ok = app.confirm(&pending, &second).await;
     assert_eq!(ok.status, StatusCode::OK);
 }
 
@@ -632,7 +574,7 @@ async fn a_password_reset_ends_every_session() {
         "InvalidPassword",
         "a weak password is refused before the code is spent"
     );
-    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let wrong = wrong_code(&code);
     let bad = app
         .post(
             "/auth/confirm-forgot-password",
@@ -640,12 +582,7 @@ async fn a_password_reset_ends_every_session() {
         )
         .await;
     assert_eq!(bad.code(), "CodeMismatch");
-    let confirm_code = app
-        .post(
-            "/auth/confirm-sign-up",
-            json!({ "email": addr, "code": code }),
-        )
-        .await;
+    let confirm_code = app.confirm(&addr, &code).await;
     assert_eq!(
         confirm_code.code(),
         "CodeMismatch",

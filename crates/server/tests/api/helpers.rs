@@ -197,6 +197,15 @@ impl TestApp {
         .await
     }
 
+    /// `POST /auth/confirm-sign-up`.
+    pub async fn confirm(&self, email: &str, code: &str) -> Answer {
+        self.post(
+            "/auth/confirm-sign-up",
+            json!({ "email": email, "code": code }),
+        )
+        .await
+    }
+
     pub async fn sign_in(&self, email: &str, password: &str) -> Answer {
         self.post(
             "/auth/sign-in",
@@ -317,4 +326,9 @@ pub fn extract_code(text: &str) -> Option<String> {
 /// A unique address for one test.
 pub fn email(tag: &str) -> String {
     format!("{tag}-{}@example.com", uuid::Uuid::new_v4().simple())
+}
+
+/// A six-digit code that is not `code`.
+pub fn wrong_code(code: &str) -> &'static str {
+    if code == "000000" { "111111" } else { "000000" }
 }

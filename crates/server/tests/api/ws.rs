@@ -33,8 +33,7 @@ async fn a_change_reaches_every_socket_of_its_owner_and_no_one_else() {
     // Subscriptions start when the server has read the subscribe message;
     // a round trip on the same socket proves it has.
     for c in [&mut a1, &mut a2, &mut b1] {
-        c.send(json!({ "type": "ping" })).await;
-        assert_eq!(c.json().await["type"], "pong");
+        c.round_trip().await;
     }
 
     let task = create(&app, &a.access, "for A's eyes").await;
@@ -98,8 +97,7 @@ async fn each_kind_of_subscription_gets_only_its_kind() {
         json!({}),
     )
     .await;
-    c.send(json!({ "type": "ping" })).await;
-    assert_eq!(c.json().await["type"], "pong");
+    c.round_trip().await;
 
     let task = create(&app, &t.access, "kinds").await;
     let id = task["id"].clone();
@@ -365,8 +363,7 @@ async fn a_slow_subscriber_does_not_delay_a_fast_one_and_loses_nothing() {
     for c in [&mut slow, &mut fast] {
         c.subscribe("s", &changes_q(), json!({ "after": null }))
             .await;
-        c.send(json!({ "type": "ping" })).await;
-        assert_eq!(c.json().await["type"], "pong");
+        c.round_trip().await;
     }
     // The slow client reads nothing while 400 changes are made; the fast one
     // must see all of them meanwhile.
@@ -445,8 +442,7 @@ async fn the_fast_path_and_the_executor_deliver_identical_messages() {
         c.subscribe(&format!("fast{i}"), fast, json!({})).await;
         c.subscribe(&format!("slow{i}"), slow, json!({})).await;
     }
-    c.send(json!({ "type": "ping" })).await;
-    assert_eq!(c.json().await["type"], "pong");
+    c.round_trip().await;
 
     let task = create(&app, &t.access, "quote \" and \\ and <b>é</b> 😀").await;
     let upd = "mutation($id: ID!) { updateTask(input: { id: $id, description: \"line\\nbreak\", done: true }) { id } }";
@@ -477,8 +473,7 @@ async fn without_the_fast_path_subscriptions_still_deliver_everything() {
     let mut c = WsClient::ready(&app, &t.access).await;
     c.subscribe("s", &changes_q(), json!({ "after": null }))
         .await;
-    c.send(json!({ "type": "ping" })).await;
-    assert_eq!(c.json().await["type"], "pong");
+    c.round_trip().await;
     for i in 0..5 {
         create(&app, &t.access, &format!("#{i}")).await;
     }

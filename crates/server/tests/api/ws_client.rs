@@ -86,6 +86,14 @@ impl WsClient {
         self.ws.send(m).await.expect("send");
     }
 
+    /// A ping answered by a pong: the server has handled everything sent
+    /// before it (subscriptions are positioned by then).
+    pub async fn round_trip(&mut self) {
+        self.send(json!({ "type": "ping" })).await;
+        let pong = self.json().await;
+        assert_eq!(pong["type"], "pong", "{pong}");
+    }
+
     pub async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
         self.send(json!({ "id": id, "type": "subscribe", "payload": { "query": query, "variables": variables } })).await;
     }
