@@ -498,3 +498,22 @@ async fn a_client_close_is_answered_with_a_close_frame() {
         "the close handshake completes (not 1006)"
     );
 }
+
+#[tokio::test]
+async fn disabling_an_account_from_the_admin_command_closes_its_sockets() {
+    let app = spawn_app().await;
+    let addr = email("disabled");
+    let t = app.signed_in(&addr).await;
+    let mut c = WsClient::ready(&app, &t.access).await;
+    // The admin command opens its own connection to the database, as the
+    // `tasksync users disable` process does; the server learns of the
+    // revocation only from the database.
+    let db = app.state.settings.database.clone();
+    tasksync_server::admin::users(
+        &db,
+        &tasksync_server::config::UsersCommand::Disable { email: addr },
+    )
+    .await
+    .expect("disable");
+    assert_eq!(c.closed().await, (4403, "session revoked".to_owned()));
+}
