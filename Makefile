@@ -9,7 +9,7 @@ build:
 ## run: build, then serve at http://127.0.0.1:8080 with SQLite in ./data/
 ## (dev mode: dev mailbox, GraphiQL, relaxed CORS; TASKSYNC_DEV=0 to turn it off)
 run: build
-	TASKSYNC_DEV=$${TASKSYNC_DEV:-1} ./target/release/tasksync serve
+	TASKSYNC_DEV=$${TASKSYNC_DEV:-1} exec ./target/release/tasksync serve
 
 ## test: every test suite; ensures its own dependencies first
 test:
