@@ -148,6 +148,7 @@ impl Feed {
                 .all(|(c, want)| c.seq == want);
             if contiguous && head != i64::MIN {
                 for change in fresh {
+                    record_lag(change);
                     let shared = Arc::new(change.clone());
                     state.live.retain(|tx| tx.try_send(shared.clone()).is_ok());
                     state.head = change.seq;
@@ -169,6 +170,7 @@ impl Feed {
                 break;
             };
             for change in changes {
+                record_lag(&change);
                 let shared = Arc::new(change);
                 state.live.retain(|tx| tx.try_send(shared.clone()).is_ok());
             }
@@ -206,6 +208,13 @@ impl Feed {
             replay: std::collections::VecDeque::new(),
         }
     }
+}
+
+/// The change-log lag: how long after its write a change reached the live
+/// path (`tasksync_feed_lag_seconds`).
+fn record_lag(change: &Change) {
+    let lag_ms = crate::clock::now_ms().saturating_sub(change.at).max(0);
+    metrics::histogram!("tasksync_feed_lag_seconds").record(lag_ms as f64 / 1000.0);
 }
 
 /// One subscriber: yields every change of its scope after its cursor,

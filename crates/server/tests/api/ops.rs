@@ -17,7 +17,18 @@ async fn health_answers_ok_when_the_database_answers() {
 #[tokio::test]
 async fn metrics_are_served_in_prometheus_format() {
     let app = spawn_app().await;
-    app.signed_in(&email("metrics")).await;
+    let t = app.signed_in(&email("metrics")).await;
+    // A live subscriber and a write, for the socket and feed metrics.
+    let mut ws = crate::ws_client::WsClient::ready(&app, &t.access).await;
+    ws.subscribe(
+        "s",
+        &crate::ws_client::changes_q(),
+        serde_json::json!({ "after": null }),
+    )
+    .await;
+    ws.round_trip().await;
+    crate::ws::create(&app, &t.access, "measured").await;
+    ws.next_data("s").await;
     let text = app
         .client
         .get(app.url("/metrics"))
@@ -32,6 +43,11 @@ async fn metrics_are_served_in_prometheus_format() {
         "tasksync_http_request_duration_seconds_bucket",
         "tasksync_sign_ins_total",
         r#"route="/auth/sign-in""#,
+        "tasksync_ws_sockets",
+        "tasksync_ws_subscriptions",
+        "tasksync_subscriptions",
+        "tasksync_write_batch_size",
+        "tasksync_feed_lag_seconds_bucket",
     ] {
         assert!(text.contains(name), "{name} missing from /metrics");
     }
