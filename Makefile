@@ -25,6 +25,7 @@ bench:
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	cd web && npm ci --no-audit --no-fund --loglevel=error && node_modules/.bin/tsc --noEmit -p tsconfig.json
 
 ## fmt: format the Rust code
 fmt:

@@ -28,6 +28,18 @@ else
   skip "Rust tests: cargo is not installed (https://rustup.rs)"
 fi
 
+# Web: unit tests of the browser sync engine (Vitest). Needs Node.js 20+
+# and npm, installed from Debian's packages when missing and allowed.
+if ! command -v npm >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing Node.js and npm (Debian packages)" >&2
+  apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null || true
+fi
+if command -v npm >/dev/null 2>&1; then
+  (cd web && npm ci --no-audit --no-fund --loglevel=error && node_modules/.bin/vitest run)
+else
+  skip "Web unit tests: Node.js and npm are not installed (apt-get install nodejs npm)"
+fi
+
 if [ ${#skipped[@]} -gt 0 ]; then
   echo "Skipped suites:" >&2
   printf '  - %s\n' "${skipped[@]}" >&2

@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest'
+
+import { SyncEngine, backoff } from './engine'
+import { TestServer, memoryStore } from './test-server'
+
+const noWait = { sleep: async () => {}, random: () => 0.5 }
+
+describe('sync engine', () => {
+  it('shows the stored replica at once, then syncs and goes live', async () => {
+    const server = new TestServer()
+    server.apply({ kind: 'create', id: 'a', title: 'from before', description: null, done: false })
+    const store = memoryStore()
+    const first = new SyncEngine(store, server.transport(), {}, noWait)
+    await first.start()
+    first.close()
+    server.apply({ kind: 'create', id: 'b', title: 'while away', description: null, done: false })
+    const shown: string[][] = []
+    const second = new SyncEngine(store, server.transport(), { onTasks: (t) => shown.push(t.map((x) => x.id)) }, noWait)
+    await second.start()
+    expect(shown[0]).toEqual(['a'])
+    expect(second.tasks().map((t) => t.id)).toEqual(['a', 'b'])
+    server.apply({ kind: 'update', id: 'a', expectedVersion: 1, done: true })
+    expect(second.tasks().find((t) => t.id === 'a')?.done).toBe(true)
+    expect(second.cursor()).toBe('c3')
+  })
+
+  it('applies writes optimistically and sends them in order', async () => {
+    const server = new TestServer()
+    const engine = new SyncEngine(memoryStore(), server.transport(), {}, noWait)
+    await engine.start()
+    await engine.write({ kind: 'create', id: 'a', title: 'one', description: null, done: false })
+    await engine.write({ kind: 'update', id: 'a', expectedVersion: 1, title: 'two' })
+    await engine.write({ kind: 'delete', id: 'a', expectedVersion: 2 })
+    expect(server.log.map((c) => c.op)).toEqual(['CREATE', 'UPDATE', 'DELETE'])
+    expect(engine.tasks()).toEqual([])
+    expect(engine.pending()).toEqual([])
+  })
+
+  it('keeps writes made offline in a stored outbox and replays them in order after reconnecting', async () => {
+    const server = new TestServer()
+    const store = memoryStore()
+    const engine = new SyncEngine(store, server.transport(), {}, noWait)
+    await engine.start()
+    server.online = false
+    await engine.write({ kind: 'create', id: 'a', title: 'offline 1', description: null, done: false })
+    await engine.write({ kind: 'create', id: 'b', title: 'offline 2', description: null, done: false })
+    expect(engine.tasks().map((t) => t.title)).toEqual(['offline 1', 'offline 2'])
+    expect(server.log).toHaveLength(0)
+    engine.close()
+    server.online = true
+    const later = new SyncEngine(store, server.transport(), {}, noWait)
+    await later.start()
+    expect(server.log.map((c) => c.task.title)).toEqual(['offline 1', 'offline 2'])
+    expect(later.pending()).toEqual([])
+  })
+
+  it('keeps the server version on a conflict and reports the local edit', async () => {
+    const server = new TestServer()
+    server.apply({ kind: 'create', id: 'a', title: 'base', description: null, done: false })
+    const notices: string[] = []
+    const engine = new SyncEngine(memoryStore(), server.transport(), { onConflict: (n) => notices.push(n.server.title) }, noWait)
+    await engine.start()
+    server.online = false
+    await engine.write({ kind: 'update', id: 'a', expectedVersion: 1, title: 'mine' })
+    server.online = true
+    server.apply({ kind: 'update', id: 'a', expectedVersion: 1, title: 'theirs' })
+    server.disconnect()
+    await new Promise((r) => setTimeout(r, 0))
+    await engine.write({ kind: 'create', id: 'b', title: 'next', description: null, done: false })
+    expect(notices).toEqual(['theirs'])
+    expect(engine.tasks().find((t) => t.id === 'a')?.title).toBe('theirs')
+    expect(server.tasks.get('a')?.version).toBe(2)
+  })
+
+  it('does a full sync when its cursor has expired', async () => {
+    const server = new TestServer()
+    const store = memoryStore()
+    const engine = new SyncEngine(store, server.transport(), {}, noWait)
+    await engine.start()
+    server.apply({ kind: 'create', id: 'a', title: 'a', description: null, done: false })
+    engine.close()
+    server.apply({ kind: 'create', id: 'b', title: 'b', description: null, done: false })
+    server.apply({ kind: 'delete', id: 'a', expectedVersion: 1 })
+    server.trimmedTo = 3
+    server.tasks.delete('a')
+    const later = new SyncEngine(store, server.transport(), {}, noWait)
+    await later.start()
+    expect(later.tasks().map((t) => t.id)).toEqual(['b'])
+    expect(later.cursor()).toBe('c3')
+  })
+
+  it('retries a failed start with growing, jittered delays', async () => {
+    const server = new TestServer()
+    server.online = false
+    const delays: number[] = []
+    const engine = new SyncEngine(memoryStore(), server.transport(), {}, {
+      random: () => 1,
+      sleep: async (ms) => {
+        delays.push(ms)
+        if (delays.length === 3) server.online = true
+      },
+    })
+    await engine.start()
+    expect(delays).toEqual([500, 1000, 2000])
+    expect(backoff(40, 500, 30_000, () => 0)).toBe(15_000)
+  })
+})

@@ -1,0 +1,49 @@
+// The shapes of schema.graphql that the sync engine works with.
+
+export interface Task {
+  id: string
+  title: string
+  description: string | null
+  done: boolean
+  owner: string
+  createdAt: string
+  updatedAt: string
+  /** 1 on create, +1 on every change: the newer version wins. */
+  version: number
+  /** A tombstone: kept in the replica, never shown. */
+  deleted: boolean
+}
+
+export type ChangeOp = 'CREATE' | 'UPDATE' | 'DELETE'
+
+export interface TaskChange {
+  op: ChangeOp
+  task: Task
+  cursor: string
+}
+
+export interface SyncPage {
+  items: Task[]
+  nextToken: string | null
+  cursor: string
+  fullSync: boolean
+}
+
+/** A write the user made, waiting to reach the server (in order). */
+export type PendingWrite =
+  | { kind: 'create'; id: string; title: string; description: string | null; done: boolean }
+  | {
+      kind: 'update'
+      id: string
+      expectedVersion: number
+      title?: string
+      description?: string | null
+      done?: boolean
+    }
+  | { kind: 'delete'; id: string; expectedVersion: number }
+
+/** What the server said to a pending write. */
+export type WriteResult =
+  | { ok: true; task: Task }
+  | { ok: false; code: 'CONFLICT'; current: Task }
+  | { ok: false; code: 'NOT_FOUND' | 'BAD_USER_INPUT' | 'UNAUTHENTICATED' | 'INTERNAL' | 'NETWORK'; message: string }
