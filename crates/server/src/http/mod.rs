@@ -4,6 +4,7 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod rate_limit;
+pub mod web;
 
 use std::time::Instant;
 
@@ -40,7 +41,7 @@ pub fn router(state: AppState, auth_limit: IpRateLimit) -> Router {
         app = app.route("/dev/mailbox", get(health::dev_mailbox));
     }
     let cors = cors(&state);
-    app.fallback(|| async { error::ApiError::not_found() })
+    app.fallback(web::fallback)
         .method_not_allowed_fallback(|| async {
             error::ApiError::new(
                 axum::http::StatusCode::METHOD_NOT_ALLOWED,

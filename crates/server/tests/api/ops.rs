@@ -54,17 +54,44 @@ async fn metrics_are_served_in_prometheus_format() {
 }
 
 #[tokio::test]
-async fn unknown_routes_and_methods_answer_in_the_error_shape() {
+async fn unknown_api_paths_and_methods_answer_in_the_error_shape_and_pages_get_the_app() {
     let app = spawn_app().await;
-    let a = app.get("/no/such/thing").await;
-    assert_eq!((a.status, a.code()), (StatusCode::NOT_FOUND, "NotFound"));
-    let wrong_method = app
+    for path in [
+        "/auth/no-such-thing",
+        "/graphql/x",
+        "/.well-known/nope",
+        "/assets/gone-123.js",
+    ] {
+        let a = app.get(path).await;
+        assert_eq!(
+            (a.status, a.code()),
+            (StatusCode::NOT_FOUND, "NotFound"),
+            "{path}"
+        );
+    }
+    let wrong_method = app.get("/auth/sign-in").await;
+    assert_eq!(
+        (wrong_method.status, wrong_method.code()),
+        (StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed")
+    );
+    let post_page = app.post("/tasks", serde_json::json!({})).await;
+    assert_eq!(post_page.status, StatusCode::NOT_FOUND);
+    // A client-side route is a page of the web app (or, in a build without
+    // it, a page that says how to build it).
+    let page = app
         .client
-        .get(app.url("/auth/sign-in"))
+        .get(app.url("/tasks"))
         .send()
         .await
         .expect("request");
-    assert_eq!(wrong_method.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(page.status(), StatusCode::OK);
+    let mime = page
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    assert!(mime.starts_with("text/html"), "{mime}");
 }
 
 #[tokio::test]

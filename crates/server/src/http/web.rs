@@ -1,0 +1,191 @@
+//! The web app, built by Vite into `web/dist` and embedded in the binary
+//! (`make build` builds it first). Paths that are files are served with
+//! their type; Vite's hashed files under `assets/` are cached for a year,
+//! everything else is revalidated; any other GET of a page falls back to
+//! `index.html`, so client-side routes work on reload. API paths never fall
+//! back: an unknown one is a JSON 404.
+
+use std::borrow::Cow;
+
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{Html, IntoResponse, Response};
+
+use crate::http::error::ApiError;
+
+#[derive(rust_embed::Embed)]
+#[folder = "../../web/dist"]
+#[allow_missing = true]
+struct Assets;
+
+/// Where the files come from (the embedded build, or a map in tests).
+pub trait Source {
+    fn get(&self, path: &str) -> Option<Cow<'static, [u8]>>;
+}
+
+/// The files embedded at build time.
+#[derive(Debug, Clone, Copy)]
+pub struct Embedded;
+
+impl Source for Embedded {
+    fn get(&self, path: &str) -> Option<Cow<'static, [u8]>> {
+        Assets::get(path).map(|f| f.data)
+    }
+}
+
+/// Paths that belong to the API: never answered with the app.
+const API_PREFIXES: [&str; 5] = ["auth/", "graphql", "dev/", ".well-known/", "metrics"];
+
+const NOT_BUILT: &str = "<!doctype html><meta charset=utf-8><title>tasksync</title>\
+<h1>tasksync</h1><p>This server was built without its web app. Build it with \
+<code>make build</code> (or <code>make run</code>); the API is available at <code>/graphql</code> \
+and <code>/auth</code>.</p>";
+
+/// The answer to a request no API route took.
+pub fn respond(source: &impl Source, method: &Method, uri: &Uri) -> Response {
+    let path = uri.path().trim_start_matches('/');
+    if (method != Method::GET && method != Method::HEAD)
+        || API_PREFIXES.iter().any(|p| path.starts_with(p))
+    {
+        return ApiError::not_found().into_response();
+    }
+    if !path.is_empty()
+        && let Some(bytes) = source.get(path)
+    {
+        let mime = mime_guess::from_path(path).first_or_octet_stream();
+        let cache = if path.starts_with("assets/") {
+            "public, max-age=31536000, immutable"
+        } else {
+            "no-cache"
+        };
+        return file(bytes, mime.as_ref(), cache);
+    }
+    if path
+        .rsplit('/')
+        .next()
+        .is_some_and(|last| last.contains('.'))
+    {
+        // A missing file (an old asset, a typo) is not a page.
+        return ApiError::not_found().into_response();
+    }
+    match source.get("index.html") {
+        Some(index) => file(index, "text/html; charset=utf-8", "no-cache"),
+        None => (StatusCode::OK, Html(NOT_BUILT)).into_response(),
+    }
+}
+
+fn file(bytes: Cow<'static, [u8]>, mime: &str, cache: &'static str) -> Response {
+    let mut response = bytes.into_owned().into_response();
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(mime) {
+        headers.insert(header::CONTENT_TYPE, v);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+/// The router's fallback.
+pub async fn fallback(method: Method, uri: Uri) -> Response {
+    respond(&Embedded, &method, &uri)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    struct Map(HashMap<&'static str, &'static [u8]>);
+
+    impl Source for Map {
+        fn get(&self, path: &str) -> Option<Cow<'static, [u8]>> {
+            self.0.get(path).map(|b| Cow::Borrowed(*b))
+        }
+    }
+
+    fn built() -> Map {
+        Map(HashMap::from([
+            ("index.html", &b"<html>app</html>"[..]),
+            ("assets/app-3f2a1c.js", &b"console.log(1)"[..]),
+            ("favicon.svg", &b"<svg/>"[..]),
+        ]))
+    }
+
+    fn get(source: &impl Source, path: &str) -> Response {
+        respond(source, &Method::GET, &path.parse().expect("uri"))
+    }
+
+    fn header(r: &Response, name: header::HeaderName) -> &str {
+        r.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    #[test]
+    fn files_pages_and_api_paths_are_told_apart() {
+        let app = built();
+        let cases = [
+            ("/", StatusCode::OK, "text/html; charset=utf-8", "no-cache"),
+            (
+                "/tasks",
+                StatusCode::OK,
+                "text/html; charset=utf-8",
+                "no-cache",
+            ),
+            (
+                "/account/password",
+                StatusCode::OK,
+                "text/html; charset=utf-8",
+                "no-cache",
+            ),
+            (
+                "/assets/app-3f2a1c.js",
+                StatusCode::OK,
+                "text/javascript",
+                "public, max-age=31536000, immutable",
+            ),
+            ("/favicon.svg", StatusCode::OK, "image/svg+xml", "no-cache"),
+            (
+                "/assets/gone-000000.js",
+                StatusCode::NOT_FOUND,
+                "application/json",
+                "",
+            ),
+            ("/auth/nope", StatusCode::NOT_FOUND, "application/json", ""),
+            ("/graphql/x", StatusCode::NOT_FOUND, "application/json", ""),
+            (
+                "/.well-known/nope",
+                StatusCode::NOT_FOUND,
+                "application/json",
+                "",
+            ),
+        ];
+        for (path, status, mime, cache) in cases {
+            let r = get(&app, path);
+            assert_eq!(r.status(), status, "{path}");
+            assert!(
+                header(&r, header::CONTENT_TYPE).starts_with(mime),
+                "{path}: {}",
+                header(&r, header::CONTENT_TYPE)
+            );
+            assert_eq!(header(&r, header::CACHE_CONTROL), cache, "{path}");
+        }
+        let post = respond(&app, &Method::POST, &"/tasks".parse().expect("uri"));
+        assert_eq!(
+            post.status(),
+            StatusCode::NOT_FOUND,
+            "only GET and HEAD get pages"
+        );
+    }
+
+    #[test]
+    fn without_a_built_app_pages_explain_how_to_build_it() {
+        let r = get(&Map(HashMap::new()), "/tasks");
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(header(&r, header::CONTENT_TYPE).starts_with("text/html"));
+    }
+}
