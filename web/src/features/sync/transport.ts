@@ -1,0 +1,146 @@
+// The engine's Transport over the real server: GraphQL queries and
+// mutations with fetch, `taskChanges` over graphql-transport-ws.
+
+import { createClient, type Client } from 'graphql-ws'
+
+import type { SubscriptionEnd, Transport } from './engine'
+import type { PendingWrite, SyncPage, Task, TaskChange, WriteResult } from './types'
+
+const TASK = 'id title description done owner createdAt updatedAt version deleted'
+
+const SYNC = `query Sync($last: String, $next: String) { syncTasks(lastSync: $last, nextToken: $next) { items { ${TASK} } nextToken cursor fullSync } }`
+const CHANGES = `subscription Changes($after: String) { taskChanges(after: $after) { op cursor task { ${TASK} } } }`
+const CREATE = `mutation Create($input: CreateTaskInput!) { createTask(input: $input) { ${TASK} } }`
+const UPDATE = `mutation Update($input: UpdateTaskInput!) { updateTask(input: $input) { ${TASK} } }`
+const DELETE = `mutation Delete($input: DeleteTaskInput!) { deleteTask(input: $input) { ${TASK} } }`
+
+interface GraphqlError {
+  message: string
+  extensions?: { code?: string; current?: Task }
+}
+
+export interface TransportOptions {
+  /** `http(s)://host` of the server; '' for the page's own origin. */
+  base: string
+  /** The current access token (refreshed by the caller). */
+  token: () => string
+  fetchImpl?: typeof fetch
+  /** A WebSocket class, where the platform has none (Node 20). */
+  webSocketImpl?: unknown
+}
+
+/** Thrown by `syncPage` on an answer that is not data. */
+export class TransportError extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message)
+    this.name = 'TransportError'
+  }
+}
+
+function wsUrl(base: string): string {
+  const origin = base === '' ? globalThis.location.origin : base
+  return `${origin.replace(/^http/, 'ws')}/graphql`
+}
+
+export function graphqlTransport(options: TransportOptions): Transport & { dispose(): void } {
+  const fetchImpl = options.fetchImpl ?? ((...args: Parameters<typeof fetch>) => fetch(...args))
+  let client: Client | null = null
+
+  async function post(query: string, variables: Record<string, unknown>): Promise<{ data?: Record<string, unknown>; errors?: GraphqlError[] }> {
+    const response = await fetchImpl(`${options.base}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${options.token()}` },
+      body: JSON.stringify({ query, variables }),
+    })
+    return (await response.json()) as { data?: Record<string, unknown>; errors?: GraphqlError[] }
+  }
+
+  function socket(): Client {
+    client ??= createClient({
+      url: wsUrl(options.base),
+      // Fresh token on every (re)connect.
+      connectionParams: () => ({ authorization: `Bearer ${options.token()}` }),
+      // The engine reconnects (with its cursor); the client must not.
+      retryAttempts: 0,
+      lazy: true,
+      ...(options.webSocketImpl ? { webSocketImpl: options.webSocketImpl } : {}),
+    })
+    return client
+  }
+
+  return {
+    async syncPage(lastSync, nextToken): Promise<SyncPage> {
+      const answer = await post(SYNC, { last: lastSync, next: nextToken })
+      const error = answer.errors?.[0]
+      if (error || !answer.data) throw new TransportError(error?.extensions?.code ?? 'INTERNAL', error?.message ?? 'no data')
+      return answer.data.syncTasks as SyncPage
+    },
+
+    subscribe(after, onChange, onEnd) {
+      let ended = false
+      const end = (e: SubscriptionEnd) => {
+        if (!ended) {
+          ended = true
+          onEnd(e)
+        }
+      }
+      const stop = socket().subscribe<{ taskChanges: TaskChange }>(
+        { query: CHANGES, variables: { after } },
+        {
+          next: (message) => {
+            const change = message.data?.taskChanges
+            if (change) onChange(change)
+          },
+          error: (error) => {
+            const errors = Array.isArray(error) ? (error as GraphqlError[]) : []
+            if (errors.some((e) => e.extensions?.code === 'CURSOR_EXPIRED')) end({ kind: 'cursor-expired' })
+            else end({ kind: 'closed', reason: String((error as { reason?: string }).reason ?? error) })
+            client?.dispose()
+            client = null
+          },
+          complete: () => end({ kind: 'closed', reason: 'completed' }),
+        },
+      )
+      return () => {
+        ended = true
+        stop()
+      }
+    },
+
+    async write(write: PendingWrite): Promise<WriteResult> {
+      let answer: Awaited<ReturnType<typeof post>>
+      try {
+        answer = await mutate(write)
+      } catch {
+        return { ok: false, code: 'NETWORK', message: 'the server cannot be reached' }
+      }
+      const error = answer.errors?.[0]
+      if (!error && answer.data) {
+        const task = Object.values(answer.data)[0] as Task
+        return { ok: true, task }
+      }
+      const code = error?.extensions?.code
+      if (code === 'CONFLICT' && error?.extensions?.current) return { ok: false, code, current: error.extensions.current }
+      if (code === 'NOT_FOUND' || code === 'BAD_USER_INPUT' || code === 'UNAUTHENTICATED') return { ok: false, code, message: error?.message ?? code }
+      return { ok: false, code: 'INTERNAL', message: error?.message ?? 'internal error' }
+    },
+
+    dispose() {
+      client?.dispose()
+      client = null
+    },
+  }
+
+  function mutate(write: PendingWrite) {
+    switch (write.kind) {
+      case 'create':
+        return post(CREATE, { input: { id: write.id, title: write.title, description: write.description, done: write.done } })
+      case 'update': {
+        const { kind: _, ...input } = write
+        return post(UPDATE, { input })
+      }
+      case 'delete':
+        return post(DELETE, { input: { id: write.id, expectedVersion: write.expectedVersion } })
+    }
+  }
+}
