@@ -2,8 +2,10 @@
 CARGO ?= cargo
 .PHONY: build run test lint fmt bench
 
-## build: the release binary target/release/tasksync
+## build: the web app (web/dist), then the release binary
+## target/release/tasksync, which embeds it
 build:
+	cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build
 	$(CARGO) build --release --locked -p tasksync-server --bin tasksync
 
 ## run: build, then serve at http://127.0.0.1:8080 with SQLite in ./data/
