@@ -1,0 +1,82 @@
+import { useState, type FormEvent } from 'react'
+
+import { Alert } from '../../components/ui/alert'
+import { Button } from '../../components/ui/button'
+import { Link } from '../../components/ui/link'
+import { TextField } from '../../components/ui/text-field'
+import { href, navigate, usePath } from '../../lib/router'
+import { AuthCard } from './auth-card'
+import { FormError } from './form-error'
+import { useSession } from './session'
+import { useFormAction } from './use-form-action'
+
+export function Confirm() {
+  const { query } = usePath()
+  const { client } = useSession()
+  const [email, setEmail] = useState(query.email ?? '')
+  const [code, setCode] = useState('')
+  const [resent, setResent] = useState(false)
+  const { busy, error, run } = useFormAction()
+  const resend = useFormAction()
+
+  const submit = (event: FormEvent) => {
+    event.preventDefault()
+    setResent(false)
+    void run(async () => {
+      const address = email.trim()
+      await client.confirmSignUp(address, code.trim())
+      navigate(href('/sign-in', { email: address, confirmed: '1' }), { replace: true })
+    })
+  }
+
+  const sendAgain = () => {
+    setResent(false)
+    void resend.run(async () => {
+      await client.resendCode(email.trim())
+      setResent(true)
+    })
+  }
+
+  return (
+    <AuthCard
+      title="Confirm your e-mail"
+      intro={email ? `Enter the 6-digit code we sent to ${email}.` : 'Enter the 6-digit code we e-mailed you.'}
+      footer={
+        <>
+          <p>
+            <Link to={href('/sign-in', { email: email.trim() })}>Back to sign in</Link>
+          </p>
+          <p>
+            Running in development? Codes are in the <Link to="/mailbox">dev mailbox</Link>.
+          </p>
+        </>
+      }
+    >
+      <form onSubmit={submit} className="space-y-4">
+        <FormError error={error ?? resend.error} />
+        {resent && !error ? <Alert tone="success">If the address has an account waiting for confirmation, a new code is on its way.</Alert> : null}
+        <TextField label="E-mail" type="email" name="email" autoComplete="email" required value={email} onChange={(e) => setEmail(e.target.value)} />
+        <TextField
+          label="Code"
+          name="code"
+          inputMode="numeric"
+          autoComplete="one-time-code"
+          pattern="[0-9]{6}"
+          maxLength={6}
+          required
+          className="[&_input]:font-mono [&_input]:tracking-[0.3em]"
+          value={code}
+          onChange={(e) => setCode(e.target.value.replace(/\D/g, ''))}
+        />
+        <div className="flex flex-wrap items-center justify-between gap-3">
+          <Button variant="secondary" onClick={sendAgain} busy={resend.busy} disabled={!email.trim()}>
+            Resend code
+          </Button>
+          <Button type="submit" busy={busy}>
+            {busy ? 'Confirming…' : 'Confirm'}
+          </Button>
+        </div>
+      </form>
+    </AuthCard>
+  )
+}

@@ -1,0 +1,139 @@
+import { useEffect, useRef, useState, type KeyboardEvent } from 'react'
+
+import { Button } from '../../components/ui/button'
+import { focusRing } from '../../components/ui/focus'
+import { inputClass } from '../../components/ui/text-field'
+import type { Task } from '../sync/types'
+
+export interface TaskEdit {
+  title?: string
+  description?: string | null
+}
+
+/** One task: a done checkbox, the text, and inline editing (double-click or Edit; Enter saves, Escape cancels). */
+export function TaskItem({
+  task,
+  unsynced,
+  onToggle,
+  onSave,
+  onDelete,
+}: {
+  task: Task
+  /** The task has writes not yet acknowledged by the server. */
+  unsynced: boolean
+  onToggle: () => void
+  onSave: (edit: TaskEdit) => void
+  onDelete: () => void
+}) {
+  const [editing, setEditing] = useState(false)
+  const [title, setTitle] = useState(task.title)
+  const [description, setDescription] = useState(task.description ?? '')
+  const titleRef = useRef<HTMLInputElement>(null)
+  const editButtonRef = useRef<HTMLButtonElement>(null)
+  const wasEditing = useRef(false)
+
+  useEffect(() => {
+    if (editing) titleRef.current?.select()
+    else if (wasEditing.current) editButtonRef.current?.focus()
+    wasEditing.current = editing
+  }, [editing])
+
+  const startEdit = () => {
+    setTitle(task.title)
+    setDescription(task.description ?? '')
+    setEditing(true)
+  }
+
+  const save = () => {
+    const t = title.trim()
+    if (!t) {
+      titleRef.current?.focus()
+      return
+    }
+    const d = description.trim() || null
+    const edit: TaskEdit = {}
+    if (t !== task.title) edit.title = t
+    if (d !== (task.description ?? null)) edit.description = d
+    if (edit.title !== undefined || edit.description !== undefined) onSave(edit)
+    setEditing(false)
+  }
+
+  const onKey = (event: KeyboardEvent<HTMLInputElement | HTMLTextAreaElement>) => {
+    if (event.key === 'Escape') {
+      event.preventDefault()
+      setEditing(false)
+    } else if (event.key === 'Enter' && !event.shiftKey && !event.nativeEvent.isComposing) {
+      event.preventDefault()
+      save()
+    }
+  }
+
+  if (editing) {
+    return (
+      <li className="rounded-lg bg-white p-3 ring-2 ring-indigo-500 dark:bg-slate-900">
+        <div className="space-y-2">
+          <input
+            ref={titleRef}
+            aria-label={`Title of "${task.title}"`}
+            required
+            maxLength={256}
+            value={title}
+            onChange={(e) => setTitle(e.target.value)}
+            onKeyDown={onKey}
+            className={inputClass}
+          />
+          <textarea
+            aria-label={`Description of "${task.title}"`}
+            placeholder="Description (optional)"
+            maxLength={10_000}
+            rows={2}
+            value={description}
+            onChange={(e) => setDescription(e.target.value)}
+            onKeyDown={onKey}
+            className={`${inputClass} text-sm`}
+          />
+          <p className="text-xs text-slate-500 dark:text-slate-400">Enter saves, Shift+Enter starts a new line, Escape cancels.</p>
+          <div className="flex justify-end gap-2">
+            <Button size="sm" variant="secondary" onClick={() => setEditing(false)}>
+              Cancel
+            </Button>
+            <Button size="sm" onClick={save} disabled={!title.trim()}>
+              Save
+            </Button>
+          </div>
+        </div>
+      </li>
+    )
+  }
+
+  return (
+    <li className="group flex items-start gap-3 rounded-lg bg-white p-3 shadow-sm ring-1 ring-slate-200 dark:bg-slate-900 dark:ring-slate-800">
+      <input
+        type="checkbox"
+        checked={task.done}
+        onChange={onToggle}
+        aria-label={`Done: "${task.title}"`}
+        className={`mt-1 size-4 shrink-0 cursor-pointer rounded accent-indigo-600 ${focusRing}`}
+      />
+      <div className="min-w-0 flex-1" onDoubleClick={startEdit}>
+        <p className={`break-words ${task.done ? 'text-slate-400 line-through dark:text-slate-500' : ''}`}>{task.title}</p>
+        {task.description ? (
+          <p className="mt-0.5 whitespace-pre-wrap break-words text-sm text-slate-600 dark:text-slate-400">{task.description}</p>
+        ) : null}
+        {unsynced ? (
+          <p className="mt-1 text-xs text-amber-700 dark:text-amber-400" title="Saved on this device; it will be sent when the server is reachable.">
+            Not yet synced
+          </p>
+        ) : null}
+      </div>
+      <div className="flex shrink-0 gap-1">
+        <Button ref={editButtonRef} size="sm" variant="ghost" onClick={startEdit} aria-label={`Edit "${task.title}"`}>
+          Edit
+        </Button>
+        <Button size="sm" variant="ghost" onClick={onDelete} aria-label={`Delete "${task.title}"`} className="text-rose-700 dark:text-rose-400">
+          Delete
+        </Button>
+      </div>
+    </li>
+  )
+}

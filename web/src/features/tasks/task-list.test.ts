@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest'
+
+import type { Task } from '../sync/types'
+import { countTasks, emptyMessage, filterTasks } from './task-list'
+
+const task = (id: string, done: boolean, version = 1): Task => ({
+  id,
+  title: `task ${id}`,
+  description: null,
+  done,
+  owner: 'u',
+  createdAt: '2026-01-01T00:00:00Z',
+  updatedAt: '2026-01-01T00:00:00Z',
+  version,
+  deleted: false,
+})
+
+describe('task list helpers', () => {
+  const tasks = [task('a', false), task('b', true), task('c', false), task('d', true)]
+
+  it('filters all, active and done, keeping order', () => {
+    expect(filterTasks(tasks, 'all').map((t) => t.id)).toEqual(['a', 'b', 'c', 'd'])
+    expect(filterTasks(tasks, 'active').map((t) => t.id)).toEqual(['a', 'c'])
+    expect(filterTasks(tasks, 'done').map((t) => t.id)).toEqual(['b', 'd'])
+  })
+
+  it('leaves hidden tasks (deletes waiting for undo) out of lists and counts', () => {
+    const hidden = new Set(['a', 'b'])
+    expect(filterTasks(tasks, 'all', hidden).map((t) => t.id)).toEqual(['c', 'd'])
+    expect(countTasks(tasks, hidden)).toEqual({ all: 2, active: 1, done: 1 })
+  })
+
+  it('counts every filter', () => {
+    expect(countTasks(tasks)).toEqual({ all: 4, active: 2, done: 2 })
+    expect(countTasks([])).toEqual({ all: 0, active: 0, done: 0 })
+  })
+
+  it('has an empty state for each filter', () => {
+    expect(emptyMessage('all', { all: 0, active: 0, done: 0 })).toMatch(/no tasks yet/i)
+    expect(emptyMessage('active', { all: 2, active: 0, done: 2 })).toMatch(/nothing left/i)
+    expect(emptyMessage('done', { all: 2, active: 2, done: 0 })).toMatch(/no finished/i)
+  })
+
+})

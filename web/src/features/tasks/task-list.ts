@@ -1,0 +1,47 @@
+// Pure helpers of the tasks screen: filters, counts, empty states.
+
+import type { PendingWrite, Task } from '../sync/types'
+
+export type Filter = 'all' | 'active' | 'done'
+
+export const FILTERS: readonly { value: Filter; label: string }[] = [
+  { value: 'all', label: 'All' },
+  { value: 'active', label: 'Active' },
+  { value: 'done', label: 'Done' },
+]
+
+export interface Counts {
+  all: number
+  active: number
+  done: number
+}
+
+/** The tasks shown under `filter`, leaving out `hidden` ones (deletes waiting for their undo to expire). */
+export function filterTasks(tasks: readonly Task[], filter: Filter, hidden: ReadonlySet<string> = new Set()): Task[] {
+  return tasks.filter((t) => !hidden.has(t.id) && (filter === 'all' || (filter === 'done' ? t.done : !t.done)))
+}
+
+export function countTasks(tasks: readonly Task[], hidden: ReadonlySet<string> = new Set()): Counts {
+  let all = 0
+  let done = 0
+  for (const t of tasks) {
+    if (hidden.has(t.id)) continue
+    all++
+    if (t.done) done++
+  }
+  return { all, active: all - done, done }
+}
+
+/** What to say when a filter shows nothing. */
+export function emptyMessage(filter: Filter, counts: Counts): string {
+  if (counts.all === 0) return 'No tasks yet. Add one above.'
+  if (filter === 'active') return 'Nothing left to do. Nice work!'
+  if (filter === 'done') return 'No finished tasks yet.'
+  return 'No tasks yet. Add one above.'
+}
+
+/** The title a conflict notice names: the task as the server has it. */
+export function conflictTitle(write: PendingWrite, server: Task): string {
+  if (server.title) return server.title
+  return write.kind === 'delete' ? 'a task' : (write.title ?? 'a task')
+}
