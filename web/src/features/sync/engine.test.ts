@@ -89,6 +89,26 @@ describe('sync engine', () => {
     expect(later.cursor()).toBe('c3')
   })
 
+  it('retries a write that failed for a passing reason without waiting for another write', async () => {
+    const server = new TestServer()
+    let retried: () => void = () => {}
+    const done = new Promise<void>((r) => (retried = r))
+    const engine = new SyncEngine(memoryStore(), server.transport(), {}, {
+      random: () => 1,
+      sleep: async () => {
+        server.online = true
+        setTimeout(retried, 0)
+      },
+    })
+    await engine.start()
+    server.online = false
+    await engine.write({ kind: 'create', id: 'a', title: 'flaky network', description: null, done: false })
+    await done
+    await new Promise((r) => setTimeout(r, 0))
+    expect(server.log.map((c) => c.task.title)).toEqual(['flaky network'])
+    expect(engine.pending()).toEqual([])
+  })
+
   it('retries a failed start with growing, jittered delays', async () => {
     const server = new TestServer()
     server.online = false

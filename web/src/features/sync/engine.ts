@@ -57,6 +57,8 @@ export class SyncEngine {
   private stop: (() => void) | null = null
   private flushing = false
   private attempt = 0
+  private retryAttempt = 0
+  private retryScheduled = false
   private closed = false
   private status: Status = 'offline'
   private readonly opts: Required<EngineOptions>
@@ -175,7 +177,11 @@ export class SyncEngine {
         if (!head) break
         const settled = settleHead(this.outbox, await this.transport.write(head))
         this.outbox = settled.outbox
-        if (settled.outcome === 'retry') break
+        if (settled.outcome === 'retry') {
+          this.scheduleRetry()
+          break
+        }
+        this.retryAttempt = 0
         if (settled.outcome === 'applied') this.replica = applyTask(this.replica, settled.task)
         if (settled.outcome === 'conflict') {
           this.replica = applyTask(this.replica, settled.notice.server)
@@ -187,6 +193,17 @@ export class SyncEngine {
     } finally {
       this.flushing = false
     }
+  }
+
+  /** Sends the outbox again later, after a write failed for a passing reason. */
+  private scheduleRetry(): void {
+    if (this.retryScheduled || this.closed) return
+    this.retryScheduled = true
+    const delay = backoff(this.retryAttempt++, this.opts.backoffBaseMs, this.opts.backoffMaxMs, this.opts.random)
+    void this.opts.sleep(delay).then(() => {
+      this.retryScheduled = false
+      if (!this.closed) void this.flush()
+    })
   }
 
   private async save(): Promise<void> {
