@@ -14,11 +14,30 @@ for var in $(env | sed -n 's/^\(TASKSYNC_[A-Z_]*\)=.*/\1/p'); do
   esac
 done
 
+# Browsers come from Debian's chromium package, never from a tool's download.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+
 skipped=()
 skip() {
   echo "SKIPPED: $1" >&2
   skipped+=("$1")
 }
+
+# The web app is built first: the server binary the tests build serves
+# web/dist, and a debug binary reads it from disk only if it existed when
+# the binary was compiled. Needs Node.js 20+ and npm, installed from
+# Debian's packages when missing and allowed.
+if ! command -v npm >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing Node.js and npm (Debian packages)" >&2
+  apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null || true
+fi
+web=0
+if command -v npm >/dev/null 2>&1; then
+  (cd web && npm ci --no-audit --no-fund --loglevel=error && node_modules/.bin/vite build --logLevel warn)
+  web=1
+else
+  skip "Web app tests: Node.js and npm are not installed (apt-get install nodejs npm)"
+fi
 
 # Rust: unit tests, property tests and the integration tests against a real
 # server with a fresh SQLite file per test.
@@ -28,16 +47,23 @@ else
   skip "Rust tests: cargo is not installed (https://rustup.rs)"
 fi
 
-# Web: unit tests of the browser sync engine (Vitest). Needs Node.js 20+
-# and npm, installed from Debian's packages when missing and allowed.
-if ! command -v npm >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  echo "installing Node.js and npm (Debian packages)" >&2
-  apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null || true
+# Web: unit tests (Vitest; the transport's run against the real server
+# binary built above).
+if [ "$web" = 1 ]; then
+  (cd web && node_modules/.bin/vitest run)
 fi
-if command -v npm >/dev/null 2>&1; then
-  (cd web && npm ci --no-audit --no-fund --loglevel=error && node_modules/.bin/vitest run)
-else
-  skip "Web unit tests: Node.js and npm are not installed (apt-get install nodejs npm)"
+
+# Web: browser end-to-end tests (Playwright driving Debian's Chromium)
+# against the real server binary with a fresh database.
+if [ -z "${CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing Chromium (Debian package)" >&2
+  apt-get update -qq && apt-get install -y -qq chromium >/dev/null || true
+fi
+chromium_bin="${CHROMIUM:-$(command -v chromium || true)}"
+if [ "$web" = 1 ] && [ -n "$chromium_bin" ]; then
+  (cd web && CHROMIUM="$chromium_bin" TASKSYNC_BIN="$PWD/../target/debug/tasksync" node_modules/.bin/playwright test)
+elif [ "$web" = 1 ]; then
+  skip "Browser end-to-end tests: Chromium is not installed (apt-get install chromium)"
 fi
 
 if [ ${#skipped[@]} -gt 0 ]; then
