@@ -34,3 +34,19 @@ test('changes in one browser appear in another of the same user without reload',
 
   await b.context.close()
 })
+
+test('two tabs of one browser stay consistent', async ({ page, context }) => {
+  const email = uniqueEmail('tabs')
+  await signUpAndSignIn(page, email)
+  // A second tab shares the browser's storage and session.
+  const tab = await context.newPage()
+  await tab.goto('/tasks')
+  await expect(tab.getByRole('status', { name: 'Sync status' })).toHaveText(/Live/)
+  await addTask(page, 'Written in tab one')
+  await expect(taskItem(tab, 'Written in tab one')).toBeVisible()
+  await addTask(tab, 'Written in tab two')
+  await expect(taskItem(page, 'Written in tab two')).toBeVisible()
+  await tab.getByRole('checkbox', { name: 'Done: "Written in tab one"' }).click()
+  await expect(taskItem(page, 'Written in tab one')).toBeChecked()
+  await tab.close()
+})

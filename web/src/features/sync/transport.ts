@@ -8,11 +8,11 @@ import type { PendingWrite, SyncPage, Task, TaskChange, WriteResult } from './ty
 
 const TASK = 'id title description done owner createdAt updatedAt version deleted'
 
-const SYNC = `query Sync($last: String, $next: String) { syncTasks(lastSync: $last, nextToken: $next) { items { ${TASK} } nextToken cursor fullSync } }`
-const CHANGES = `subscription Changes($after: String) { taskChanges(after: $after) { op cursor task { ${TASK} } } }`
-const CREATE = `mutation Create($input: CreateTaskInput!) { createTask(input: $input) { ${TASK} } }`
-const UPDATE = `mutation Update($input: UpdateTaskInput!) { updateTask(input: $input) { ${TASK} } }`
-const DELETE = `mutation Delete($input: DeleteTaskInput!) { deleteTask(input: $input) { ${TASK} } }`
+export const SYNC = `query Sync($last: String, $next: String) { syncTasks(lastSync: $last, nextToken: $next) { items { ${TASK} } nextToken cursor fullSync } }`
+export const CHANGES = `subscription Changes($after: String) { taskChanges(after: $after) { op cursor task { ${TASK} } } }`
+export const CREATE = `mutation Create($input: CreateTaskInput!) { createTask(input: $input) { ${TASK} } }`
+export const UPDATE = `mutation Update($input: UpdateTaskInput!) { updateTask(input: $input) { ${TASK} } }`
+export const DELETE = `mutation Delete($input: DeleteTaskInput!) { deleteTask(input: $input) { ${TASK} } }`
 
 interface GraphqlError {
   message: string
