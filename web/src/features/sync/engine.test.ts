@@ -54,6 +54,25 @@ describe('sync engine', () => {
     expect(later.pending()).toEqual([])
   })
 
+  it('sends quick successive edits of one task, and edits of a task created offline, without conflicting with itself', async () => {
+    const server = new TestServer()
+    const store = memoryStore()
+    const engine = new SyncEngine(store, server.transport(), {}, noWait)
+    await engine.start()
+    server.online = false
+    await engine.write({ kind: 'create', id: 'a', title: 'made offline', description: null, done: false })
+    await engine.write({ kind: 'update', id: 'a', expectedVersion: 0, done: true })
+    await engine.write({ kind: 'update', id: 'a', expectedVersion: 0, title: 'renamed offline' })
+    engine.close()
+    server.online = true
+    const conflicts: string[] = []
+    const later = new SyncEngine(store, server.transport(), { onConflict: (n) => conflicts.push(n.server.title) }, noWait)
+    await later.start()
+    expect(conflicts).toEqual([])
+    expect(server.log.map((c) => c.op)).toEqual(['CREATE', 'UPDATE', 'UPDATE'])
+    expect(server.tasks.get('a')).toMatchObject({ title: 'renamed offline', done: true, version: 3 })
+  })
+
   it('keeps the server version on a conflict and reports the local edit', async () => {
     const server = new TestServer()
     server.apply({ kind: 'create', id: 'a', title: 'base', description: null, done: false })

@@ -9,7 +9,7 @@
 // cursor.
 
 import type { ConflictNotice, Outbox } from './outbox'
-import { emptyOutbox, enqueue, settleHead } from './outbox'
+import { emptyOutbox, enqueue, rebase, settleHead } from './outbox'
 import type { Replica } from './replica'
 import { applyChange, applySyncPage, applyTask, emptyReplica } from './replica'
 import type { SnapshotStore } from './storage'
@@ -182,7 +182,10 @@ export class SyncEngine {
           break
         }
         this.retryAttempt = 0
-        if (settled.outcome === 'applied') this.replica = applyTask(this.replica, settled.task)
+        if (settled.outcome === 'applied') {
+          this.replica = applyTask(this.replica, settled.task)
+          this.outbox = rebase(this.outbox, settled.task)
+        }
         if (settled.outcome === 'conflict') {
           this.replica = applyTask(this.replica, settled.notice.server)
           this.events.onConflict?.(settled.notice)

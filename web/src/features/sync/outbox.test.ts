@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 
-import { emptyOutbox, enqueue, reapply, settleHead } from './outbox'
+import { emptyOutbox, enqueue, reapply, rebase, settleHead } from './outbox'
 import type { PendingWrite, Task } from './types'
 
 const server: Task = { id: 'a', title: 'theirs', description: null, done: false, owner: 'u', createdAt: 'x', updatedAt: 'x', version: 5, deleted: false }
@@ -35,5 +35,15 @@ describe('outbox', () => {
     expect(reapply({ write: edit, server })).toEqual({ kind: 'update', id: 'a', expectedVersion: 5, title: 'mine' })
     expect(reapply({ write: edit, server: { ...server, deleted: true } })).toBeNull()
     expect(reapply({ write: { kind: 'delete', id: 'a', expectedVersion: 3 }, server })).toEqual({ kind: 'delete', id: 'a', expectedVersion: 5 })
+  })
+})
+
+describe('rebase', () => {
+  it('makes the writes queued for an applied task expect its new version, and leaves others alone', () => {
+    let o = enqueue(emptyOutbox(), { kind: 'update', id: 'a', expectedVersion: 0, done: true })
+    o = enqueue(o, { kind: 'delete', id: 'a', expectedVersion: 0 })
+    o = enqueue(o, { kind: 'update', id: 'b', expectedVersion: 7, done: true })
+    const rebased = rebase(o, { ...server, id: 'a', version: 2 })
+    expect(rebased.pending.map((w) => (w.kind === 'create' ? null : w.expectedVersion))).toEqual([2, 2, 7])
   })
 })

@@ -51,6 +51,22 @@ export function settleHead(outbox: Outbox, result: WriteResult): Settled {
 }
 
 /**
+ * After a write of a task was applied (its new image is `applied`), the
+ * writes still queued for that task build on it: they now expect its new
+ * version. Without this, a second quick edit of a task (or an edit of a task
+ * created offline) would conflict with the client's own first write. A
+ * change made by someone else still shows: the server's version then moves
+ * past `applied.version` and the next write conflicts.
+ */
+export function rebase(outbox: Outbox, applied: Task): Outbox {
+  return {
+    pending: outbox.pending.map((w) =>
+      w.id === applied.id && w.kind !== 'create' ? { ...w, expectedVersion: applied.version } : w,
+    ),
+  }
+}
+
+/**
  * The write that re-applies a conflicting local edit on top of the server's
  * version (what "re-apply my change" in the notice does).
  */
