@@ -78,9 +78,9 @@ pub enum StoreError {
     /// The transaction a write was batched into failed to commit.
     #[error("commit failed: {0}")]
     Commit(String),
-    /// The writer has stopped (the store is shutting down).
-    #[error("the database writer is not running")]
-    WriterGone,
+    /// A database worker thread (the writer, the session reader) has stopped.
+    #[error("a database worker thread is not running")]
+    WorkerGone,
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]

@@ -542,8 +542,8 @@ impl Store for SqliteStore {
         self.writes
             .send(job)
             .await
-            .map_err(|_| StoreError::WriterGone)?;
-        answer.await.map_err(|_| StoreError::WriterGone)?
+            .map_err(|_| StoreError::WorkerGone)?;
+        answer.await.map_err(|_| StoreError::WorkerGone)?
     }
 
     async fn task(&self, owner: UserId, id: TaskId) -> Result<Option<Task>> {

@@ -52,8 +52,8 @@ impl SessionReader {
         self.tx
             .send((id, reply))
             .await
-            .map_err(|_| StoreError::WriterGone)?;
-        answer.await.map_err(|_| StoreError::WriterGone)?
+            .map_err(|_| StoreError::WorkerGone)?;
+        answer.await.map_err(|_| StoreError::WorkerGone)?
     }
 }
 

@@ -4,7 +4,6 @@
 import { useCallback, useEffect, useRef, useState } from 'react'
 
 import type { Status } from './engine'
-import { expectedVersion } from './expected-version'
 import { SyncEngine } from './engine'
 import type { ConflictNotice } from './outbox'
 import { openIndexedDbStore } from './storage'
@@ -107,7 +106,9 @@ export function useSync(user: string, token: () => string, online: boolean): Syn
     const engine = currentRef.current
     if (!engine) return null
     const task = engine.tasks().find((t) => t.id === id)
-    return task ? { task, expectedVersion: expectedVersion(task, engine.pending()) } : null
+    // The server version shown: writes queued before this one are rebased by
+    // the outbox when they are applied (`outbox.rebase`).
+    return task ? { task, expectedVersion: task.version } : null
   }, [])
   const pending = useCallback(() => currentRef.current?.pending() ?? [], [])
   const dismissConflict = useCallback((notice: ConflictNotice) => setConflicts((list) => list.filter((n) => n !== notice)), [])

@@ -3,7 +3,6 @@ import { useCallback, useMemo, useState } from 'react'
 import { Alert } from '../../components/ui/alert'
 import { focusRing } from '../../components/ui/focus'
 import { useSession } from '../auth/session'
-import { expectedVersion } from '../sync/expected-version'
 import type { Task } from '../sync/types'
 import { useSync } from '../sync/use-sync'
 import { AddTaskForm } from './add-task-form'
@@ -37,7 +36,7 @@ export function TasksScreen() {
   const unsynced = new Set(pending().map((w) => w.id))
 
   /** The task as it is now (not as last rendered) and the version to expect. */
-  const now = (task: Task) => latest(task.id) ?? { task, expectedVersion: expectedVersion(task, pending()) }
+  const now = (task: Task) => latest(task.id) ?? { task, expectedVersion: task.version }
   const toggle = (task: Task) => {
     const { task: current, expectedVersion: version } = now(task)
     void write({ kind: 'update', id: task.id, expectedVersion: version, done: !current.done })
