@@ -8,24 +8,48 @@
 //! # Layout
 //! - [`Store`] and its record types (this file).
 //! - [`sqlite`]: the embedded adapter (WAL, `synchronous=FULL`, one writer).
-//! - `migrations/sqlite`: its schema, applied by [`Store::migrate`].
+//! - [`postgres`]: the adapter for several nodes on one database, with
+//!   `LISTEN/NOTIFY` wake-ups between the nodes.
+//! - `rows`: decoding rows into records, once for both backends.
+//! - `migrations/{sqlite,postgres}`: the schemas, applied by [`Store::migrate`].
+//! - `testing` (feature `testing`): a fresh PostgreSQL database per test.
 
+pub mod postgres;
+mod rows;
 pub mod sqlite;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use async_trait::async_trait;
 use tasksync_core::{
     Change, Email, NewTask, SessionId, Task, TaskId, TaskPatch, UserId, WriteRejection,
 };
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 /// Connection settings shared by every backend.
 #[derive(Debug, Clone)]
 pub struct ConnectOptions {
-    /// `sqlite://path/to/file.db` (PostgreSQL is planned, not yet built).
+    /// `sqlite://path/to/file.db` or `postgres://user@host/db`.
     pub url: String,
-    /// Connections used for reads (writes always use one connection on SQLite).
+    /// SQLite: connections used for reads (writes always use one).
     pub read_connections: u32,
+    /// PostgreSQL: connections in the pool (reads and writes).
+    pub max_connections: u32,
+    /// PostgreSQL: how long a query waits for a free connection.
+    pub acquire_timeout: std::time::Duration,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://data/tasksync.db".into(),
+            read_connections: 4,
+            max_connections: 16,
+            acquire_timeout: std::time::Duration::from_secs(5),
+        }
+    }
 }
 
 /// Opens the store the URL names. Does not migrate: call [`Store::migrate`].
@@ -35,19 +59,18 @@ pub async fn connect(options: &ConnectOptions) -> Result<std::sync::Arc<dyn Stor
         let store = SqliteStore::connect(url, options.read_connections).await?;
         Ok(std::sync::Arc::new(store))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        Err(StoreError::Config(
-            "PostgreSQL is not supported by this version yet; use a sqlite:// URL".into(),
-        ))
+        let store = PgStore::connect(options).await?;
+        Ok(std::sync::Arc::new(store))
     } else {
         Err(StoreError::Config(format!(
-            "unsupported database URL {:?}: expected sqlite://PATH",
+            "unsupported database URL {:?}: expected sqlite://PATH or postgres://…",
             redact_url(url)
         )))
     }
 }
 
 /// The URL without any password, for messages.
-fn redact_url(url: &str) -> String {
+pub(crate) fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
             format!("{}://***{}", &url[..scheme_end], &url[at..])
@@ -261,8 +284,8 @@ pub struct Throttle {
     pub locked_until: i64,
 }
 
-/// Everything tasksync persists. Implemented by [`SqliteStore`] (and, later,
-/// a PostgreSQL adapter that must pass the same conformance suite).
+/// Everything tasksync persists. Implemented by [`SqliteStore`] and
+/// [`PgStore`], which pass the same conformance suite.
 #[async_trait]
 pub trait Store: Send + Sync + std::fmt::Debug {
     /// Succeeds when the database answers.
@@ -369,6 +392,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn sessions_revoked_since(&self, since: i64) -> Result<Vec<(SessionId, i64)>>;
     /// Wake-up calls after each commit of task writes.
     fn commits(&self) -> tokio::sync::broadcast::Receiver<CommitNotice>;
+    /// Ticks whenever wake-up calls may have been lost (the connection that
+    /// carries them from other nodes was re-established), so tailers should
+    /// re-read every scope they follow from the log. `None` when every
+    /// commit happens in this process and no notice can be lost.
+    fn resyncs(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
 
     /// Deletes expired codes, sessions ended more than `keep_ms` ago and stale
     /// throttle rows. Returns the number of rows removed.

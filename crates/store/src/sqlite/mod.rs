@@ -10,13 +10,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{Row, Sqlite, Transaction};
 use tasksync_core::{Email, SessionId, UserId, lockout};
 use uuid::Uuid;
 
+use crate::rows;
 use crate::{
     CodeCheck, CodePurpose, NewCode, Result, Rotation, SessionRecord, SigningKeyRecord, Store,
     StoreError, TaskWrite, TaskWriteError, Throttle, UserRecord, Written,
@@ -25,7 +25,6 @@ use tasksync_core::{Change, Task, TaskId};
 use tokio::sync::{mpsc, oneshot};
 
 mod sessions;
-mod tasks;
 mod writer;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -91,43 +90,6 @@ impl SqliteStore {
     }
 }
 
-fn user_from_row(row: &SqliteRow) -> Result<UserRecord> {
-    let email: String = row.try_get("email")?;
-    Ok(UserRecord {
-        id: UserId::from_uuid(row.try_get::<Uuid, _>("id")?),
-        email: Email::parse(&email).map_err(|_| StoreError::Corrupt("e-mail address"))?,
-        password_hash: row.try_get("password_hash")?,
-        confirmed: row.try_get("confirmed")?,
-        disabled: row.try_get("disabled")?,
-        created_at: row.try_get("created_at")?,
-    })
-}
-
-fn session_from_row(row: &SqliteRow) -> Result<SessionRecord> {
-    Ok(SessionRecord {
-        id: SessionId::from_uuid(row.try_get::<Uuid, _>("id")?),
-        user_id: UserId::from_uuid(row.try_get::<Uuid, _>("user_id")?),
-        created_at: row.try_get("created_at")?,
-        expires_at: row.try_get("expires_at")?,
-        revoked_at: row.try_get("revoked_at")?,
-    })
-}
-
-fn key_from_row(row: &SqliteRow) -> Result<SigningKeyRecord> {
-    Ok(SigningKeyRecord {
-        kid: row.try_get("kid")?,
-        private_der: row.try_get("private_der")?,
-        public_key: row.try_get("public_key")?,
-        created_at: row.try_get("created_at")?,
-    })
-}
-
-fn ids(rows: Vec<SqliteRow>) -> Result<Vec<SessionId>> {
-    rows.iter()
-        .map(|r| Ok(SessionId::from_uuid(r.try_get::<Uuid, _>("id")?)))
-        .collect()
-}
-
 async fn revoke_all(
     tx: &mut Transaction<'static, Sqlite>,
     user_id: UserId,
@@ -144,7 +106,7 @@ async fn revoke_all(
     .bind(keep.map(|s| s.as_uuid()))
     .fetch_all(&mut **tx)
     .await?;
-    ids(rows)
+    rows::all(&rows, rows::session_id)
 }
 
 #[async_trait]
@@ -190,7 +152,7 @@ impl Store for SqliteStore {
         .fetch_optional(&self.readers)
         .await?
         .as_ref()
-        .map(user_from_row)
+        .map(rows::user)
         .transpose()
     }
 
@@ -203,7 +165,7 @@ impl Store for SqliteStore {
         .fetch_optional(&self.readers)
         .await?
         .as_ref()
-        .map(user_from_row)
+        .map(rows::user)
         .transpose()
     }
 
@@ -215,7 +177,7 @@ impl Store for SqliteStore {
         .fetch_all(&self.readers)
         .await?
         .iter()
-        .map(user_from_row)
+        .map(rows::user)
         .collect()
     }
 
@@ -375,7 +337,7 @@ impl Store for SqliteStore {
         let Some(row) = row else {
             return Ok(Rotation::Invalid);
         };
-        let mut session = session_from_row(&row)?;
+        let mut session = rows::session(&row)?;
         let spent_at: Option<i64> = row.try_get("spent_at")?;
         if !session.is_active(now) {
             return Ok(Rotation::Invalid);
@@ -417,7 +379,7 @@ impl Store for SqliteStore {
         .fetch_optional(&self.readers)
         .await?
         .as_ref()
-        .map(session_from_row)
+        .map(rows::session)
         .transpose()
     }
 
@@ -450,7 +412,7 @@ impl Store for SqliteStore {
         .fetch_all(&self.readers)
         .await?
         .iter()
-        .map(key_from_row)
+        .map(rows::signing_key)
         .collect()
     }
 
@@ -473,7 +435,7 @@ impl Store for SqliteStore {
         .fetch_all(&mut *tx)
         .await?
         .iter()
-        .map(key_from_row)
+        .map(rows::signing_key)
         .collect::<Result<Vec<_>>>()?;
         tx.commit().await?;
         Ok(keys)
@@ -484,7 +446,7 @@ impl Store for SqliteStore {
             .bind(email.as_str())
             .fetch_optional(&self.readers)
             .await?;
-        row.map_or(Ok(Throttle::default()), |r| throttle_from_row(&r))
+        row.map_or(Ok(Throttle::default()), |r| rows::throttle(&r))
     }
 
     async fn record_login_failure(&self, email: &Email, now: i64) -> Result<Throttle> {
@@ -503,7 +465,7 @@ impl Store for SqliteStore {
         .bind(lockout::FORGET_AFTER_MS)
         .fetch_one(&mut *tx)
         .await?;
-        let mut throttle = throttle_from_row(&row)?;
+        let mut throttle = rows::throttle(&row)?;
         let delay_ms =
             i64::try_from(lockout::delay_secs(throttle.failures) * 1000).unwrap_or(i64::MAX);
         if delay_ms > 0 {
@@ -556,7 +518,7 @@ impl Store for SqliteStore {
         .fetch_optional(&self.readers)
         .await?
         .as_ref()
-        .map(tasks::task_from_row)
+        .map(rows::task)
         .transpose()
     }
 
@@ -581,7 +543,7 @@ impl Store for SqliteStore {
         .fetch_all(&self.readers)
         .await?
         .iter()
-        .map(tasks::task_from_row)
+        .map(rows::task)
         .collect()
     }
 
@@ -596,7 +558,7 @@ impl Store for SqliteStore {
         .fetch_all(&self.readers)
         .await?
         .iter()
-        .map(tasks::change_from_row)
+        .map(rows::change)
         .collect()
     }
 
@@ -641,7 +603,7 @@ impl Store for SqliteStore {
         .fetch_all(&self.readers)
         .await?
         .iter()
-        .map(|r| Ok(crate::Synced { task: tasks::task_from_row(r)?, last_seq: r.try_get("last_seq")? }))
+        .map(rows::synced)
         .collect()
     }
 
@@ -682,12 +644,7 @@ impl Store for SqliteStore {
             .fetch_all(&self.readers)
             .await?
             .iter()
-            .map(|r| {
-                Ok((
-                    SessionId::from_uuid(r.try_get::<Uuid, _>("id")?),
-                    r.try_get("revoked_at")?,
-                ))
-            })
+            .map(rows::revoked)
             .collect()
     }
 
@@ -719,12 +676,4 @@ impl Store for SqliteStore {
         tx.commit().await?;
         Ok(removed)
     }
-}
-
-fn throttle_from_row(row: &SqliteRow) -> Result<Throttle> {
-    let failures: i64 = row.try_get("failures")?;
-    Ok(Throttle {
-        failures: u32::try_from(failures).unwrap_or(u32::MAX),
-        locked_until: row.try_get("locked_until")?,
-    })
 }

@@ -1,24 +1,9 @@
-//! The SQLite adapter against a real database file: atomicity of the
-//! operations that concurrent requests race on.
+//! Accounts: atomicity of the operations that concurrent requests race on.
 
 use std::sync::Arc;
 
 use tasksync_core::{Email, SessionId, UserId};
 use tasksync_store::{CodeCheck, CodePurpose, NewCode, Rotation, SessionRecord, Store, UserRecord};
-
-async fn store() -> (tempfile::TempDir, Arc<dyn Store>) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}", dir.path().join("a/b/test.db").display());
-    let store = tasksync_store::connect(&tasksync_store::ConnectOptions {
-        url,
-        read_connections: 4,
-    })
-    .await
-    .expect("connect");
-    store.migrate().await.expect("migrate");
-    store.migrate().await.expect("migrating twice is harmless");
-    (dir, store)
-}
 
 async fn user(store: &Arc<dyn Store>, email: &str) -> UserRecord {
     let u = UserRecord {
@@ -33,9 +18,7 @@ async fn user(store: &Arc<dyn Store>, email: &str) -> UserRecord {
     u
 }
 
-#[tokio::test]
-async fn a_taken_address_is_a_conflict_and_changes_nothing() {
-    let (_dir, store) = store().await;
+pub async fn a_taken_address_is_a_conflict_and_changes_nothing(store: Arc<dyn Store>) {
     let first = user(&store, "a@example.com").await;
     let mut second = first.clone();
     second.id = UserId::new();
@@ -54,9 +37,9 @@ async fn a_taken_address_is_a_conflict_and_changes_nothing() {
     assert_eq!(store.list_users().await.expect("list").len(), 1);
 }
 
-#[tokio::test]
-async fn concurrent_refreshes_with_one_token_rotate_once_and_detect_the_reuse() {
-    let (_dir, store) = store().await;
+pub async fn concurrent_refreshes_with_one_token_rotate_once_and_detect_the_reuse(
+    store: Arc<dyn Store>,
+) {
     let u = user(&store, "r@example.com").await;
     let session = SessionRecord {
         id: SessionId::new(),
@@ -101,9 +84,7 @@ async fn concurrent_refreshes_with_one_token_rotate_once_and_detect_the_reuse() 
     assert!(!s.is_active(11), "reuse revoked the session");
 }
 
-#[tokio::test]
-async fn concurrent_wrong_codes_are_all_counted() {
-    let (_dir, store) = store().await;
+pub async fn concurrent_wrong_codes_are_all_counted(store: Arc<dyn Store>) {
     let u = user(&store, "c@example.com").await;
     let code = NewCode {
         user_id: u.id,
@@ -155,9 +136,7 @@ async fn concurrent_wrong_codes_are_all_counted() {
     assert_eq!(other_purpose, CodeCheck::Missing, "purposes are separate");
 }
 
-#[tokio::test]
-async fn only_the_first_signing_key_is_kept_when_nodes_race() {
-    let (_dir, store) = store().await;
+pub async fn only_the_first_signing_key_is_kept_when_nodes_race(store: Arc<dyn Store>) {
     let keys: Vec<_> = (0..4)
         .map(|i| tasksync_store::SigningKeyRecord {
             kid: format!("kid-{i}"),
@@ -183,9 +162,7 @@ async fn only_the_first_signing_key_is_kept_when_nodes_race() {
     assert_eq!(seen.len(), 1, "every node sees the same key: {seen:?}");
 }
 
-#[tokio::test]
-async fn password_change_keeps_one_session_and_revokes_the_rest() {
-    let (_dir, store) = store().await;
+pub async fn password_change_keeps_one_session_and_revokes_the_rest(store: Arc<dyn Store>) {
     let u = user(&store, "p@example.com").await;
     let ids: Vec<SessionId> = (0..3).map(|_| SessionId::new()).collect();
     for (i, id) in ids.iter().enumerate() {
@@ -231,9 +208,9 @@ async fn password_change_keeps_one_session_and_revokes_the_rest() {
     ));
 }
 
-#[tokio::test]
-async fn failed_sign_ins_lock_from_the_fifth_and_are_forgotten_after_an_hour() {
-    let (_dir, store) = store().await;
+pub async fn failed_sign_ins_lock_from_the_fifth_and_are_forgotten_after_an_hour(
+    store: Arc<dyn Store>,
+) {
     let email = Email::parse("t@example.com").expect("email");
     let mut t = tasksync_store::Throttle::default();
     for i in 0..5 {

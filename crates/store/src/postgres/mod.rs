@@ -1,0 +1,945 @@
+//! The PostgreSQL adapter: several stateless nodes on one database.
+//!
+//! Every method is one transaction on a pooled connection, at PostgreSQL's
+//! default isolation (read committed) with `synchronous_commit` left on, so
+//! an acknowledged write is durable.
+//!
+//! # Gapless, commit-ordered log
+//! A task write first takes its scope's next sequence number with
+//! `INSERT … ON CONFLICT DO UPDATE SET seq = seq + 1 RETURNING seq` on the
+//! scope's row. That row stays locked until the transaction ends, so the
+//! next write of the scope waits until this one has committed (and is
+//! visible) before it can take the next number: numbers are taken one
+//! transaction at a time and commit in order. A reader that sees change N+1
+//! therefore always sees N. A refused write rolls back and leaves the
+//! counter as it was. Everything else the write reads, it reads after
+//! taking the lock, so it sees the latest committed state of the scope.
+//!
+//! # Wake-ups between nodes
+//! In the same transaction the write calls `pg_notify` with the scope and
+//! seq; PostgreSQL delivers it on commit, to every node (see [`listener`]).
+//! A notice only wakes the tailers, which read the log; a lost one costs
+//! latency, never data.
+
+use std::str::FromStr as _;
+use std::sync::{Arc, OnceLock};
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{PgConnection, Postgres, Row as _, Transaction};
+use tasksync_core::task::{apply_delete, apply_update};
+use tasksync_core::{
+    Change, ChangeOp, Email, NewTask, SessionId, Task, TaskId, UserId, WriteRejection, lockout,
+};
+use tokio::sync::{broadcast, watch};
+use uuid::Uuid;
+
+use crate::rows;
+use crate::{
+    CodeCheck, CodePurpose, CommitNotice, ConnectOptions, LogBounds, NewCode, Result, Rotation,
+    SessionRecord, SigningKeyRecord, Store, StoreError, Synced, TaskWrite, TaskWriteError,
+    Throttle, UserRecord, Written,
+};
+
+mod listener;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The channel commit notices travel on.
+pub const CHANNEL: &str = "tasksync_commits";
+
+/// Key of the advisory lock that serialises the creation of the first
+/// signing key among nodes starting at once.
+const SIGNING_KEY_LOCK: i64 = 0x7461_736b_7379_6e63; // "tasksync"
+
+/// Column lists as macros, so that statements stay `&'static str`
+/// (`concat!`): sqlx refuses SQL built at run time.
+macro_rules! task_columns {
+    () => {
+        "id, owner, title, description, done, created_at, updated_at, version, deleted"
+    };
+}
+macro_rules! user_columns {
+    () => {
+        "id, email, password_hash, confirmed, disabled, created_at"
+    };
+}
+macro_rules! key_columns {
+    () => {
+        "kid, private_der, public_key, created_at"
+    };
+}
+macro_rules! session_columns {
+    () => {
+        "s.id, s.user_id, s.created_at, s.expires_at, s.revoked_at"
+    };
+}
+/// The task row, the change-log row and the wake-up notice in one
+/// statement; `$task` writes the task row.
+macro_rules! record_sql {
+    ($task:literal) => {
+        concat!(
+            "WITH t AS (",
+            $task,
+            "),
+                  c AS (INSERT INTO changes (scope, seq, op, at, task_id, title, description,
+                                             done, created_at, updated_at, version, deleted)
+                        VALUES ($1, $10, $11, $12, $2, $3, $4, $5, $6, $7, $8, $9))
+             SELECT pg_notify($13, $14)"
+        )
+    };
+}
+
+/// PostgreSQL behind the [`Store`] trait.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+    /// Where the listener connects (the pool's settings, one connection).
+    connect: PgConnectOptions,
+    /// Tells this node's own notices apart from other nodes'.
+    node: u64,
+    commits: broadcast::Sender<CommitNotice>,
+    resyncs: watch::Sender<u64>,
+    /// Started on the first call to [`Store::commits`]: a one-shot admin
+    /// command never opens a listening connection.
+    listener: Arc<OnceLock<listener::Handle>>,
+}
+
+impl PgStore {
+    /// Opens a pool on a `postgres://` URL and checks that the server answers.
+    pub async fn connect(options: &ConnectOptions) -> Result<Self> {
+        let connect = PgConnectOptions::from_str(&options.url)
+            .map_err(|e| {
+                StoreError::Config(format!(
+                    "bad PostgreSQL URL {:?}: {e}",
+                    crate::redact_url(&options.url)
+                ))
+            })?
+            .application_name("tasksync");
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections.max(2))
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect.clone())
+            .await?;
+        let (commits, _) = broadcast::channel(4096);
+        let (resyncs, _) = watch::channel(0);
+        Ok(Self {
+            pool,
+            connect,
+            node: rand_node(),
+            commits,
+            resyncs,
+            listener: Arc::default(),
+        })
+    }
+
+    /// The pool, for tests and tools that need plain SQL.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Applies one task write inside `conn`'s open transaction, without
+    /// committing: the scope's row stays locked until the caller commits or
+    /// rolls back. [`Store::write_task`] is this plus commit; tests use it
+    /// directly to hold a transaction open at the point where it has taken
+    /// its sequence number.
+    ///
+    /// A refusal leaves the transaction holding changes the caller must roll
+    /// back (the taken number).
+    pub async fn write_in(
+        &self,
+        conn: &mut PgConnection,
+        owner: UserId,
+        write: &TaskWrite,
+        now: i64,
+    ) -> Result<Written, TaskWriteError> {
+        // The scope's lock first: everything read below is read under it.
+        let seq: i64 = sqlx::query_scalar(
+            "INSERT INTO scopes (scope, seq) VALUES ($1, 1)
+             ON CONFLICT (scope) DO UPDATE SET seq = scopes.seq + 1
+             RETURNING seq",
+        )
+        .bind(owner.as_uuid())
+        .fetch_one(&mut *conn)
+        .await?;
+        let (op, task) = match write {
+            TaskWrite::Create(new) => match self.create(conn, owner, new, now).await? {
+                Ok(task) => (ChangeOp::Create, task),
+                Err(unchanged) => return Ok(unchanged),
+            },
+            TaskWrite::Update(patch) => {
+                let current = owned(conn, owner, patch.id)
+                    .await?
+                    .ok_or(WriteRejection::NotFound)?;
+                match apply_update(&current, patch, now)? {
+                    Some(next) => (ChangeOp::Update, next),
+                    None => return Ok(unchanged(current)),
+                }
+            }
+            TaskWrite::Delete {
+                id,
+                expected_version,
+            } => {
+                let current = owned(conn, owner, *id)
+                    .await?
+                    .ok_or(WriteRejection::NotFound)?;
+                match apply_delete(&current, *expected_version, now)? {
+                    Some(stone) => (ChangeOp::Delete, stone),
+                    None => return Ok(unchanged(current)),
+                }
+            }
+        };
+        let change = Change {
+            scope: owner,
+            seq,
+            op,
+            task,
+            at: now,
+        };
+        self.record(conn, &change).await?;
+        Ok(Written {
+            task: change.task.clone(),
+            change: Some(change),
+        })
+    }
+
+    /// A create: `Ok(task)` to write, or `Err(written)` when it is a retry
+    /// of a create that already happened.
+    async fn create(
+        &self,
+        conn: &mut PgConnection,
+        owner: UserId,
+        new: &NewTask,
+        now: i64,
+    ) -> Result<std::result::Result<Task, Written>, TaskWriteError> {
+        let existing = sqlx::query(concat!(
+            "SELECT ",
+            task_columns!(),
+            " FROM tasks WHERE id = $1"
+        ))
+        .bind(new.id.as_uuid())
+        .fetch_optional(&mut *conn)
+        .await?
+        .as_ref()
+        .map(rows::task)
+        .transpose()?;
+        let Some(current) = existing else {
+            return Ok(Ok(new.clone().into_task(owner, now)));
+        };
+        if current.owner != owner {
+            // Said exactly as for a clash within the scope: nothing leaks.
+            return Err(WriteRejection::IdTaken.into());
+        }
+        // The create's own image decides whether this is a retry; if the
+        // log no longer has it, the current task does while unchanged.
+        let created = sqlx::query(
+            "SELECT task_id AS id, scope AS owner, title, description, done, created_at,
+                    updated_at, version, deleted
+             FROM changes WHERE scope = $1 AND task_id = $2 AND op = 'create'",
+        )
+        .bind(owner.as_uuid())
+        .bind(new.id.as_uuid())
+        .fetch_optional(&mut *conn)
+        .await?
+        .as_ref()
+        .map(rows::task)
+        .transpose()?
+        .or_else(|| (current.version == 1).then(|| current.clone()));
+        match created {
+            Some(image) if new.is_retry_of(&image, owner) => Ok(Err(unchanged(current))),
+            _ => Err(WriteRejection::IdTaken.into()),
+        }
+    }
+
+    /// Writes the task row and its change-log row and queues the wake-up
+    /// notice, in one statement.
+    async fn record(&self, conn: &mut PgConnection, change: &Change) -> Result<(), TaskWriteError> {
+        let task = &change.task;
+        let sql = if change.op == ChangeOp::Create {
+            // A plain insert: a concurrent create of the same id by another
+            // owner fails on the key instead of overwriting that task.
+            record_sql!(
+                "INSERT INTO tasks (id, owner, title, description, done, created_at, updated_at,
+                                    version, deleted, last_seq)
+                 VALUES ($2, $1, $3, $4, $5, $6, $7, $8, $9, $10)"
+            )
+        } else {
+            record_sql!(
+                "UPDATE tasks SET title = $3, description = $4, done = $5, updated_at = $7,
+                                  version = $8, deleted = $9, last_seq = $10
+                 WHERE id = $2 AND owner = $1"
+            )
+        };
+        let result = sqlx::query(sql)
+            .bind(change.scope.as_uuid())
+            .bind(task.id.as_uuid())
+            .bind(&task.title)
+            .bind(&task.description)
+            .bind(task.done)
+            .bind(task.created_at)
+            .bind(task.updated_at)
+            .bind(task.version)
+            .bind(task.deleted)
+            .bind(change.seq)
+            .bind(change.op.as_str())
+            .bind(change.at)
+            .bind(CHANNEL)
+            .bind(listener::payload(change.scope, change.seq, self.node))
+            .execute(&mut *conn)
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Only a create can clash, and only on the task's key.
+            Err(sqlx::Error::Database(e)) if e.constraint() == Some("tasks_pkey") => {
+                Err(WriteRejection::IdTaken.into())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn begin(&self) -> Result<Transaction<'static, Postgres>> {
+        Ok(self.pool.begin().await?)
+    }
+}
+
+fn unchanged(task: Task) -> Written {
+    Written { task, change: None }
+}
+
+fn rand_node() -> u64 {
+    // The low bits of a random v4 UUID.
+    let bytes = Uuid::new_v4().into_bytes();
+    u64::from_le_bytes([
+        bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15],
+    ])
+}
+
+async fn owned(conn: &mut PgConnection, owner: UserId, id: TaskId) -> Result<Option<Task>> {
+    sqlx::query(concat!(
+        "SELECT ",
+        task_columns!(),
+        " FROM tasks WHERE id = $1 AND owner = $2"
+    ))
+    .bind(id.as_uuid())
+    .bind(owner.as_uuid())
+    .fetch_optional(&mut *conn)
+    .await?
+    .as_ref()
+    .map(rows::task)
+    .transpose()
+}
+
+async fn revoke_all(
+    conn: &mut PgConnection,
+    user_id: UserId,
+    keep: Option<SessionId>,
+    now: i64,
+) -> Result<Vec<SessionId>> {
+    let rows = sqlx::query(
+        "UPDATE sessions SET revoked_at = $1
+         WHERE user_id = $2 AND revoked_at IS NULL AND ($3::uuid IS NULL OR id <> $3)
+         RETURNING id",
+    )
+    .bind(now)
+    .bind(user_id.as_uuid())
+    .bind(keep.map(|s| s.as_uuid()))
+    .fetch_all(&mut *conn)
+    .await?;
+    rows::all(&rows, rows::session_id)
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        // sqlx holds a database-wide advisory lock while it migrates, so
+        // nodes starting at once on an empty database take turns.
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn create_user(&self, user: &UserRecord) -> Result<()> {
+        let result = sqlx::query(
+            "INSERT INTO users (id, email, password_hash, confirmed, disabled, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $6)",
+        )
+        .bind(user.id.as_uuid())
+        .bind(user.email.as_str())
+        .bind(&user.password_hash)
+        .bind(user.confirmed)
+        .bind(user.disabled)
+        .bind(user.created_at)
+        .execute(&self.pool)
+        .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                Err(StoreError::Conflict("user"))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn user_by_email(&self, email: &Email) -> Result<Option<UserRecord>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE email = $1"
+        ))
+        .bind(email.as_str())
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(rows::user)
+        .transpose()
+    }
+
+    async fn user_by_id(&self, id: UserId) -> Result<Option<UserRecord>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE id = $1"
+        ))
+        .bind(id.as_uuid())
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(rows::user)
+        .transpose()
+    }
+
+    async fn list_users(&self) -> Result<Vec<UserRecord>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users ORDER BY created_at, email"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows::all(&rows, rows::user)
+    }
+
+    async fn confirm_user(&self, id: UserId, now: i64) -> Result<()> {
+        let done = sqlx::query("UPDATE users SET confirmed = TRUE, updated_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(id.as_uuid())
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("user"));
+        }
+        Ok(())
+    }
+
+    async fn set_disabled(&self, id: UserId, disabled: bool, now: i64) -> Result<Vec<SessionId>> {
+        let mut tx = self.begin().await?;
+        let done = sqlx::query("UPDATE users SET disabled = $1, updated_at = $2 WHERE id = $3")
+            .bind(disabled)
+            .bind(now)
+            .bind(id.as_uuid())
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("user"));
+        }
+        let revoked = if disabled {
+            revoke_all(&mut tx, id, None, now).await?
+        } else {
+            Vec::new()
+        };
+        tx.commit().await?;
+        Ok(revoked)
+    }
+
+    async fn set_password(
+        &self,
+        id: UserId,
+        password_hash: &str,
+        keep: Option<SessionId>,
+        now: i64,
+    ) -> Result<Vec<SessionId>> {
+        let mut tx = self.begin().await?;
+        let done =
+            sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+                .bind(password_hash)
+                .bind(now)
+                .bind(id.as_uuid())
+                .execute(&mut *tx)
+                .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("user"));
+        }
+        let revoked = revoke_all(&mut tx, id, keep, now).await?;
+        tx.commit().await?;
+        Ok(revoked)
+    }
+
+    async fn put_code(&self, code: &NewCode) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO codes (user_id, purpose, code_hash, expires_at, attempts)
+             VALUES ($1, $2, $3, $4, 0)
+             ON CONFLICT (user_id, purpose) DO UPDATE
+             SET code_hash = excluded.code_hash, expires_at = excluded.expires_at, attempts = 0",
+        )
+        .bind(code.user_id.as_uuid())
+        .bind(code.purpose.as_str())
+        .bind(&code.code_hash)
+        .bind(code.expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn check_code(
+        &self,
+        user_id: UserId,
+        purpose: CodePurpose,
+        code_hash: &[u8],
+        max_attempts: u32,
+        now: i64,
+    ) -> Result<CodeCheck> {
+        let mut tx = self.begin().await?;
+        // FOR UPDATE: concurrent tries of one code are counted one by one.
+        let row = sqlx::query(
+            "SELECT code_hash, expires_at, attempts FROM codes
+             WHERE user_id = $1 AND purpose = $2 FOR UPDATE",
+        )
+        .bind(user_id.as_uuid())
+        .bind(purpose.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(CodeCheck::Missing);
+        };
+        let stored: Vec<u8> = row.try_get("code_hash")?;
+        let expires_at: i64 = row.try_get("expires_at")?;
+        let attempts: i64 = row.try_get("attempts")?;
+        let outcome = if attempts >= i64::from(max_attempts) {
+            CodeCheck::TooManyAttempts
+        } else if now >= expires_at {
+            CodeCheck::Expired
+        } else if stored == code_hash {
+            sqlx::query("DELETE FROM codes WHERE user_id = $1 AND purpose = $2")
+                .bind(user_id.as_uuid())
+                .bind(purpose.as_str())
+                .execute(&mut *tx)
+                .await?;
+            CodeCheck::Accepted
+        } else {
+            sqlx::query(
+                "UPDATE codes SET attempts = attempts + 1 WHERE user_id = $1 AND purpose = $2",
+            )
+            .bind(user_id.as_uuid())
+            .bind(purpose.as_str())
+            .execute(&mut *tx)
+            .await?;
+            CodeCheck::Wrong
+        };
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    async fn create_session(&self, session: &SessionRecord, refresh_hash: &[u8]) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO sessions (id, user_id, created_at, expires_at, revoked_at)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(session.id.as_uuid())
+        .bind(session.user_id.as_uuid())
+        .bind(session.created_at)
+        .bind(session.expires_at)
+        .bind(session.revoked_at)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)",
+        )
+        .bind(refresh_hash)
+        .bind(session.id.as_uuid())
+        .bind(session.created_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn rotate_refresh(&self, old_hash: &[u8], new_hash: &[u8], now: i64) -> Result<Rotation> {
+        let mut tx = self.begin().await?;
+        // FOR UPDATE on the token: of two concurrent refreshes with one
+        // token, the second waits and then sees it spent (reuse).
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            session_columns!(),
+            ", t.spent_at
+             FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
+             WHERE t.token_hash = $1 FOR UPDATE OF t"
+        ))
+        .bind(old_hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(Rotation::Invalid);
+        };
+        let mut session = rows::session(&row)?;
+        let spent_at: Option<i64> = row.try_get("spent_at")?;
+        if !session.is_active(now) {
+            return Ok(Rotation::Invalid);
+        }
+        if spent_at.is_some() {
+            sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(session.id.as_uuid())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            session.revoked_at = Some(now);
+            return Ok(Rotation::Reused(session));
+        }
+        sqlx::query("UPDATE refresh_tokens SET spent_at = $1 WHERE token_hash = $2")
+            .bind(now)
+            .bind(old_hash)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)",
+        )
+        .bind(new_hash)
+        .bind(session.id.as_uuid())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Rotation::Rotated(session))
+    }
+
+    async fn session_by_refresh(&self, hash: &[u8]) -> Result<Option<SessionRecord>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            session_columns!(),
+            "
+             FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
+             WHERE t.token_hash = $1"
+        ))
+        .bind(hash)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(rows::session)
+        .transpose()
+    }
+
+    async fn session(&self, id: SessionId) -> Result<Option<SessionRecord>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM sessions s WHERE s.id = $1"
+        ))
+        .bind(id.as_uuid())
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(rows::session)
+        .transpose()
+    }
+
+    async fn revoke_session(&self, id: SessionId, now: i64) -> Result<bool> {
+        let done =
+            sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(now)
+                .bind(id.as_uuid())
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn revoke_user_sessions(&self, user_id: UserId, now: i64) -> Result<Vec<SessionId>> {
+        let mut conn = self.pool.acquire().await?;
+        revoke_all(&mut conn, user_id, None, now).await
+    }
+
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            key_columns!(),
+            " FROM signing_keys ORDER BY created_at DESC, kid"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows::all(&rows, rows::signing_key)
+    }
+
+    async fn init_signing_key(&self, key: &SigningKeyRecord) -> Result<Vec<SigningKeyRecord>> {
+        let mut tx = self.begin().await?;
+        // Read committed would let two starting nodes both see no key and
+        // both insert one; the advisory lock makes them take turns.
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(SIGNING_KEY_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, private_der, public_key, created_at)
+             SELECT $1::text, $2::bytea, $3::bytea, $4::bigint
+             WHERE NOT EXISTS (SELECT 1 FROM signing_keys)",
+        )
+        .bind(&key.kid)
+        .bind(&key.private_der)
+        .bind(&key.public_key)
+        .bind(key.created_at)
+        .execute(&mut *tx)
+        .await?;
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            key_columns!(),
+            " FROM signing_keys ORDER BY created_at DESC, kid"
+        ))
+        .fetch_all(&mut *tx)
+        .await?;
+        let keys = rows::all(&rows, rows::signing_key)?;
+        tx.commit().await?;
+        Ok(keys)
+    }
+
+    async fn throttle(&self, email: &Email) -> Result<Throttle> {
+        let row = sqlx::query("SELECT failures, locked_until FROM login_throttle WHERE email = $1")
+            .bind(email.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map_or(Ok(Throttle::default()), |r| rows::throttle(&r))
+    }
+
+    async fn record_login_failure(&self, email: &Email, now: i64) -> Result<Throttle> {
+        // One statement: the upsert locks the row, so concurrent failures
+        // of one address are all counted.
+        let row = sqlx::query(
+            "INSERT INTO login_throttle (email, failures, locked_until, last_failure_at)
+             VALUES ($1, 1, 0, $2)
+             ON CONFLICT (email) DO UPDATE SET
+               failures = CASE WHEN login_throttle.last_failure_at < $2 - $3
+                               THEN 1 ELSE login_throttle.failures + 1 END,
+               last_failure_at = $2
+             RETURNING failures, locked_until",
+        )
+        .bind(email.as_str())
+        .bind(now)
+        .bind(lockout::FORGET_AFTER_MS)
+        .fetch_one(&self.pool)
+        .await?;
+        let mut throttle = rows::throttle(&row)?;
+        let delay_ms =
+            i64::try_from(lockout::delay_secs(throttle.failures) * 1000).unwrap_or(i64::MAX);
+        if delay_ms > 0 {
+            throttle.locked_until = now.saturating_add(delay_ms);
+            sqlx::query(
+                "UPDATE login_throttle SET locked_until = GREATEST(locked_until, $1) WHERE email = $2",
+            )
+            .bind(throttle.locked_until)
+            .bind(email.as_str())
+            .execute(&self.pool)
+            .await?;
+        }
+        Ok(throttle)
+    }
+
+    async fn clear_login_failures(&self, email: &Email) -> Result<()> {
+        sqlx::query("DELETE FROM login_throttle WHERE email = $1")
+            .bind(email.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn write_task(
+        &self,
+        owner: UserId,
+        write: TaskWrite,
+        now: i64,
+    ) -> Result<Written, TaskWriteError> {
+        let mut tx = self.begin().await?;
+        let written = self.write_in(&mut tx, owner, &write, now).await?;
+        let Some(change) = &written.change else {
+            // Nothing changed: give the taken number back.
+            tx.rollback().await?;
+            return Ok(written);
+        };
+        tx.commit()
+            .await
+            .map_err(|e| StoreError::Commit(e.to_string()))?;
+        let _ = self.commits.send(CommitNotice {
+            scope: owner,
+            seq: change.seq,
+            committed: Some(Arc::from(vec![change.clone()])),
+        });
+        Ok(written)
+    }
+
+    async fn task(&self, owner: UserId, id: TaskId) -> Result<Option<Task>> {
+        let mut conn = self.pool.acquire().await?;
+        owned(&mut conn, owner, id).await
+    }
+
+    async fn tasks_page(
+        &self,
+        owner: UserId,
+        after: Option<(i64, TaskId)>,
+        limit: u32,
+    ) -> Result<Vec<Task>> {
+        let (at, id) = after.map_or((i64::MIN, Uuid::nil()), |(at, id)| (at, id.as_uuid()));
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            task_columns!(),
+            " FROM tasks
+             WHERE owner = $1 AND NOT deleted AND (created_at, id) > ($2, $3)
+             ORDER BY created_at, id
+             LIMIT $4"
+        ))
+        .bind(owner.as_uuid())
+        .bind(at)
+        .bind(id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows::all(&rows, rows::task)
+    }
+
+    async fn changes_after(&self, scope: UserId, after: i64, limit: u32) -> Result<Vec<Change>> {
+        let rows = sqlx::query(
+            "SELECT scope, seq, op, at, task_id, title, description, done, created_at, updated_at,
+                    version, deleted
+             FROM changes WHERE scope = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(scope.as_uuid())
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows::all(&rows, rows::change)
+    }
+
+    async fn head(&self, scope: UserId) -> Result<i64> {
+        Ok(self.log_bounds(scope).await?.head)
+    }
+
+    async fn log_bounds(&self, scope: UserId) -> Result<LogBounds> {
+        let row = sqlx::query("SELECT seq, trimmed_to FROM scopes WHERE scope = $1")
+            .bind(scope.as_uuid())
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            None => Ok(LogBounds::default()),
+            Some(r) => Ok(LogBounds {
+                head: r.try_get("seq")?,
+                trimmed_to: r.try_get("trimmed_to")?,
+            }),
+        }
+    }
+
+    async fn changed_tasks(
+        &self,
+        owner: UserId,
+        after_seq: i64,
+        upto_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<Synced>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            task_columns!(),
+            ", last_seq
+             FROM tasks WHERE owner = $1 AND last_seq > $2 AND last_seq <= $3
+             ORDER BY last_seq LIMIT $4"
+        ))
+        .bind(owner.as_uuid())
+        .bind(after_seq)
+        .bind(upto_seq)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows::all(&rows, rows::synced)
+    }
+
+    async fn trim_log(&self, horizon: i64) -> Result<u64> {
+        let mut tx = self.begin().await?;
+        // Each scope's trim point is its newest change older than the
+        // horizon; everything up to it goes, so the retained log stays a
+        // gapless suffix. Several nodes may trim at once: the scope rows
+        // they update are locked, and GREATEST keeps trimmed_to monotonic.
+        sqlx::query(
+            "UPDATE scopes SET trimmed_to = GREATEST(scopes.trimmed_to, old.upto)
+             FROM (SELECT scope, MAX(seq) AS upto FROM changes WHERE at < $1 GROUP BY scope) old
+             WHERE old.scope = scopes.scope AND old.upto > scopes.trimmed_to",
+        )
+        .bind(horizon)
+        .execute(&mut *tx)
+        .await?;
+        let removed = sqlx::query(
+            "DELETE FROM changes USING scopes
+             WHERE scopes.scope = changes.scope AND changes.seq <= scopes.trimmed_to",
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        sqlx::query(
+            "DELETE FROM tasks USING scopes
+             WHERE tasks.deleted AND scopes.scope = tasks.owner
+               AND tasks.last_seq <= scopes.trimmed_to",
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(removed)
+    }
+
+    async fn sessions_revoked_since(&self, since: i64) -> Result<Vec<(SessionId, i64)>> {
+        let rows = sqlx::query("SELECT id, revoked_at FROM sessions WHERE revoked_at >= $1")
+            .bind(since)
+            .fetch_all(&self.pool)
+            .await?;
+        rows::all(&rows, rows::revoked)
+    }
+
+    fn commits(&self) -> broadcast::Receiver<CommitNotice> {
+        let receiver = self.commits.subscribe();
+        self.listener.get_or_init(|| {
+            listener::spawn(
+                self.connect.clone(),
+                self.node,
+                self.commits.clone(),
+                self.resyncs.clone(),
+            )
+        });
+        receiver
+    }
+
+    fn resyncs(&self) -> Option<watch::Receiver<u64>> {
+        Some(self.resyncs.subscribe())
+    }
+
+    async fn purge_expired(&self, now: i64, keep_ms: i64) -> Result<u64> {
+        let horizon = now.saturating_sub(keep_ms);
+        let mut tx = self.begin().await?;
+        let mut removed = 0;
+        removed += sqlx::query("DELETE FROM codes WHERE expires_at < $1")
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        removed += sqlx::query(
+            "DELETE FROM sessions WHERE expires_at < $1 OR (revoked_at IS NOT NULL AND revoked_at < $1)",
+        )
+        .bind(horizon)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        removed += sqlx::query("DELETE FROM login_throttle WHERE locked_until < $1")
+            .bind(horizon)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(removed)
+    }
+}

@@ -1,0 +1,153 @@
+//! Decoding rows into records, once for both backends.
+//!
+//! [`Columns`] names the handful of column types the schema uses; it is
+//! implemented for the row type of each backend, and every decoder below is
+//! written against it, so the two adapters cannot drift apart in how they
+//! read a record.
+
+use sqlx::Row as _;
+use sqlx::postgres::PgRow;
+use sqlx::sqlite::SqliteRow;
+use tasksync_core::{Change, ChangeOp, Email, SessionId, Task, TaskId, UserId};
+use uuid::Uuid;
+
+use crate::{Result, SessionRecord, SigningKeyRecord, StoreError, Synced, Throttle, UserRecord};
+
+/// Typed column access shared by the backends' row types.
+pub(crate) trait Columns {
+    fn uuid(&self, column: &str) -> Result<Uuid>;
+    fn int(&self, column: &str) -> Result<i64>;
+    fn opt_int(&self, column: &str) -> Result<Option<i64>>;
+    fn text(&self, column: &str) -> Result<String>;
+    fn opt_text(&self, column: &str) -> Result<Option<String>>;
+    fn flag(&self, column: &str) -> Result<bool>;
+    fn bytes(&self, column: &str) -> Result<Vec<u8>>;
+}
+
+macro_rules! columns {
+    ($row:ty) => {
+        impl Columns for $row {
+            fn uuid(&self, column: &str) -> Result<Uuid> {
+                Ok(self.try_get(column)?)
+            }
+            fn int(&self, column: &str) -> Result<i64> {
+                Ok(self.try_get(column)?)
+            }
+            fn opt_int(&self, column: &str) -> Result<Option<i64>> {
+                Ok(self.try_get(column)?)
+            }
+            fn text(&self, column: &str) -> Result<String> {
+                Ok(self.try_get(column)?)
+            }
+            fn opt_text(&self, column: &str) -> Result<Option<String>> {
+                Ok(self.try_get(column)?)
+            }
+            fn flag(&self, column: &str) -> Result<bool> {
+                Ok(self.try_get(column)?)
+            }
+            fn bytes(&self, column: &str) -> Result<Vec<u8>> {
+                Ok(self.try_get(column)?)
+            }
+        }
+    };
+}
+
+columns!(SqliteRow);
+columns!(PgRow);
+
+pub(crate) fn user(row: &impl Columns) -> Result<UserRecord> {
+    Ok(UserRecord {
+        id: UserId::from_uuid(row.uuid("id")?),
+        email: Email::parse(&row.text("email")?)
+            .map_err(|_| StoreError::Corrupt("e-mail address"))?,
+        password_hash: row.text("password_hash")?,
+        confirmed: row.flag("confirmed")?,
+        disabled: row.flag("disabled")?,
+        created_at: row.int("created_at")?,
+    })
+}
+
+pub(crate) fn session(row: &impl Columns) -> Result<SessionRecord> {
+    Ok(SessionRecord {
+        id: SessionId::from_uuid(row.uuid("id")?),
+        user_id: UserId::from_uuid(row.uuid("user_id")?),
+        created_at: row.int("created_at")?,
+        expires_at: row.int("expires_at")?,
+        revoked_at: row.opt_int("revoked_at")?,
+    })
+}
+
+pub(crate) fn signing_key(row: &impl Columns) -> Result<SigningKeyRecord> {
+    Ok(SigningKeyRecord {
+        kid: row.text("kid")?,
+        private_der: row.bytes("private_der")?,
+        public_key: row.bytes("public_key")?,
+        created_at: row.int("created_at")?,
+    })
+}
+
+pub(crate) fn session_id(row: &impl Columns) -> Result<SessionId> {
+    Ok(SessionId::from_uuid(row.uuid("id")?))
+}
+
+pub(crate) fn revoked(row: &impl Columns) -> Result<(SessionId, i64)> {
+    Ok((session_id(row)?, row.int("revoked_at")?))
+}
+
+pub(crate) fn throttle(row: &impl Columns) -> Result<Throttle> {
+    Ok(Throttle {
+        failures: u32::try_from(row.int("failures")?).unwrap_or(u32::MAX),
+        locked_until: row.int("locked_until")?,
+    })
+}
+
+/// A task row: `id, owner, title, description, done, created_at,
+/// updated_at, version, deleted`.
+pub(crate) fn task(row: &impl Columns) -> Result<Task> {
+    Ok(Task {
+        id: TaskId::from_uuid(row.uuid("id")?),
+        owner: UserId::from_uuid(row.uuid("owner")?),
+        title: row.text("title")?,
+        description: row.opt_text("description")?,
+        done: row.flag("done")?,
+        created_at: row.int("created_at")?,
+        updated_at: row.int("updated_at")?,
+        version: row.int("version")?,
+        deleted: row.flag("deleted")?,
+    })
+}
+
+/// A task row with its `last_seq`.
+pub(crate) fn synced(row: &impl Columns) -> Result<Synced> {
+    Ok(Synced {
+        task: task(row)?,
+        last_seq: row.int("last_seq")?,
+    })
+}
+
+/// A change-log row: `scope, seq, op, at, task_id` and the task's image.
+pub(crate) fn change(row: &impl Columns) -> Result<Change> {
+    let scope = UserId::from_uuid(row.uuid("scope")?);
+    Ok(Change {
+        scope,
+        seq: row.int("seq")?,
+        op: ChangeOp::parse(&row.text("op")?).ok_or(StoreError::Corrupt("change op"))?,
+        at: row.int("at")?,
+        task: Task {
+            id: TaskId::from_uuid(row.uuid("task_id")?),
+            owner: scope,
+            title: row.text("title")?,
+            description: row.opt_text("description")?,
+            done: row.flag("done")?,
+            created_at: row.int("created_at")?,
+            updated_at: row.int("updated_at")?,
+            version: row.int("version")?,
+            deleted: row.flag("deleted")?,
+        },
+    })
+}
+
+/// Every row through one decoder.
+pub(crate) fn all<R, T>(rows: &[R], decode: impl Fn(&R) -> Result<T>) -> Result<Vec<T>> {
+    rows.iter().map(decode).collect()
+}

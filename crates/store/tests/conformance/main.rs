@@ -1,0 +1,82 @@
+//! The store conformance suite: the behaviour every `Store` adapter must
+//! have. Each test is an `async fn(Arc<dyn Store>)`; the macro below runs
+//! every one against each backend: a fresh SQLite file, and a fresh
+//! PostgreSQL database (see `tasksync_store::testing`).
+
+mod accounts;
+mod tasks;
+
+use std::sync::Arc;
+
+use tasksync_store::testing::TestDatabase;
+use tasksync_store::{ConnectOptions, Store};
+
+/// Keeps a backend's database alive for the length of a test.
+#[allow(dead_code)]
+enum Guard {
+    Dir(tempfile::TempDir),
+    Db(TestDatabase),
+}
+
+async fn open(url: String) -> Arc<dyn Store> {
+    let store = tasksync_store::connect(&ConnectOptions {
+        url,
+        ..ConnectOptions::default()
+    })
+    .await
+    .expect("connect");
+    store.migrate().await.expect("migrate");
+    store.migrate().await.expect("migrating again is harmless");
+    store
+}
+
+async fn sqlite() -> Option<(Guard, Arc<dyn Store>)> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A directory that does not exist yet: connecting creates it.
+    let url = format!("sqlite://{}", dir.path().join("a/b/test.db").display());
+    Some((Guard::Dir(dir), open(url).await))
+}
+
+async fn postgres() -> Option<(Guard, Arc<dyn Store>)> {
+    let db = TestDatabase::create().await?;
+    let store = open(db.url().to_owned()).await;
+    Some((Guard::Db(db), store))
+}
+
+macro_rules! conformance {
+    ($backend:ident) => {
+        mod $backend {
+            conformance!(@tests $backend;
+                accounts::a_taken_address_is_a_conflict_and_changes_nothing,
+                accounts::concurrent_refreshes_with_one_token_rotate_once_and_detect_the_reuse,
+                accounts::concurrent_wrong_codes_are_all_counted,
+                accounts::only_the_first_signing_key_is_kept_when_nodes_race,
+                accounts::password_change_keeps_one_session_and_revokes_the_rest,
+                accounts::failed_sign_ins_lock_from_the_fifth_and_are_forgotten_after_an_hour,
+                tasks::each_write_appends_exactly_one_change_with_the_next_seq,
+                tasks::refused_writes_append_nothing_and_change_nothing,
+                tasks::creating_with_a_known_id_is_a_retry_only_with_the_same_content,
+                tasks::sequences_are_per_scope,
+                tasks::sequences_have_no_gaps_under_eight_concurrent_writers,
+                tasks::of_sixteen_concurrent_updates_with_one_expected_version_exactly_one_wins,
+                tasks::the_live_listing_is_oldest_first_and_hides_tombstones,
+                tasks::a_tailer_sees_every_change_once_in_order_under_eight_writers,
+                tasks::retention_trims_a_gapless_prefix_and_moves_the_bounds,
+            );
+        }
+    };
+    (@tests $backend:ident; $($module:ident :: $name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let Some((_guard, store)) = super::$backend().await else {
+                    return;
+                };
+                super::$module::$name(store).await;
+            }
+        )*
+    };
+}
+
+conformance!(sqlite);
+conformance!(postgres);
