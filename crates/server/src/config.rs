@@ -46,16 +46,26 @@ pub enum UsersCommand {
 /// Where the database is.
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseArgs {
-    /// Database URL: `sqlite://PATH` (created on first start).
+    /// Database URL: `sqlite://PATH` (created on first start) or
+    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DB` (several nodes may share it).
     #[arg(
         long,
         env = "TASKSYNC_DATABASE_URL",
         default_value = "sqlite://data/tasksync.db"
     )]
     pub database_url: String,
-    /// Connections of the read pool.
+    /// SQLite: connections of the read pool (writes use one of their own).
     #[arg(long, env = "TASKSYNC_DB_READ_CONNECTIONS", default_value_t = 8)]
     pub db_read_connections: u32,
+    /// PostgreSQL: connections of this node's pool (reads and writes; the
+    /// commit listener holds one more). Mind the server's `max_connections`
+    /// across all nodes.
+    #[arg(long, env = "TASKSYNC_DB_MAX_CONNECTIONS", default_value_t = 16)]
+    pub db_max_connections: u32,
+    /// PostgreSQL: how long a request waits for a free connection before
+    /// it fails.
+    #[arg(long, env = "TASKSYNC_DB_ACQUIRE_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub db_acquire_timeout: Duration,
 }
 
 /// Settings of `tasksync serve`.

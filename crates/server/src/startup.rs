@@ -40,6 +40,8 @@ pub async fn open_store(
     let options = tasksync_store::ConnectOptions {
         url: db.database_url.clone(),
         read_connections: db.db_read_connections,
+        max_connections: db.db_max_connections,
+        acquire_timeout: db.db_acquire_timeout,
     };
     let store = tasksync_store::connect(&options)
         .await

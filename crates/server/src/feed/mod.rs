@@ -68,6 +68,7 @@ pub struct Feed {
     /// Capacity of a live subscriber's buffer.
     buffer: usize,
     sweeping: AtomicBool,
+    sweep_again: AtomicBool,
 }
 
 impl Feed {
@@ -77,19 +78,30 @@ impl Feed {
             scopes: Mutex::default(),
             buffer: buffer.max(1),
             sweeping: AtomicBool::new(false),
+            sweep_again: AtomicBool::new(false),
         })
     }
 
     /// Runs until `stop` fires: wakes on commit notices. Notices are only
-    /// wake-ups: when some were lost (the receiver lagged) every scope with
-    /// live subscribers is re-read from the log, and a slow sweep does the
-    /// same as a safety net, so a lost notice costs latency, never data.
+    /// wake-ups: when some were lost (the receiver lagged, or the store's
+    /// connection to other nodes' notices was re-established) every scope
+    /// with live subscribers is re-read from the log, and a slow sweep does
+    /// the same as a safety net, so a lost notice costs latency, never data.
     pub async fn run(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
         let mut commits = self.store.commits();
+        // Without resyncs (SQLite: every commit is announced in-process)
+        // this waits forever.
+        let mut resyncs = self.store.resyncs();
         let mut sweep = tokio::time::interval(SWEEP_EVERY);
         loop {
             tokio::select! {
                 _ = stop.changed() => return,
+                Ok(()) = async {
+                    match resyncs.as_mut() {
+                        Some(r) => r.changed().await,
+                        None => std::future::pending().await,
+                    }
+                } => self.spawn_sweep(),
                 notice = commits.recv() => match notice {
                     Ok(CommitNotice { scope, seq, committed }) => {
                         if let Some(feed) = self.existing(scope) {
@@ -108,19 +120,33 @@ impl Feed {
         }
     }
 
-    /// Re-reads every scope with live subscribers, off the notice loop; at
-    /// most one sweep runs at a time.
+    /// Re-reads every scope with live subscribers, off the notice loop. At
+    /// most one sweep runs at a time; a sweep asked for while one runs makes
+    /// it go round once more, so no request is lost (a scope it had already
+    /// passed may have missed the notices the request is about).
     fn spawn_sweep(self: &Arc<Self>) {
+        self.sweep_again.store(true, Ordering::SeqCst);
         if self.sweeping.swap(true, Ordering::SeqCst) {
             return;
         }
         let this = self.clone();
         tokio::spawn(async move {
-            let scopes: Vec<Arc<ScopeFeed>> = this.lock_scopes().values().cloned().collect();
-            for feed in scopes {
-                this.advance(&feed, i64::MAX, None).await;
+            loop {
+                while this.sweep_again.swap(false, Ordering::SeqCst) {
+                    let scopes: Vec<Arc<ScopeFeed>> =
+                        this.lock_scopes().values().cloned().collect();
+                    for feed in scopes {
+                        this.advance(&feed, i64::MAX, None).await;
+                    }
+                }
+                this.sweeping.store(false, Ordering::SeqCst);
+                // A request that came between the last check and now.
+                if !this.sweep_again.load(Ordering::SeqCst)
+                    || this.sweeping.swap(true, Ordering::SeqCst)
+                {
+                    return;
+                }
             }
-            this.sweeping.store(false, Ordering::SeqCst);
         });
     }
 

@@ -18,6 +18,9 @@ use uuid::Uuid;
 
 use crate::CommitNotice;
 
+/// How the listening connection shows in `pg_stat_activity`.
+pub const APPLICATION_NAME: &str = "tasksync-listener";
+
 /// Aborts the listening task when the store goes away.
 #[derive(Debug)]
 pub(super) struct Handle(tokio::task::AbortHandle);
@@ -83,7 +86,7 @@ async fn listen(
         .max_connections(1)
         .idle_timeout(None)
         .max_lifetime(None)
-        .connect_with(connect.clone())
+        .connect_with(connect.clone().application_name(APPLICATION_NAME))
         .await?;
     let mut listener = PgListener::connect_with(&pool).await?;
     listener.eager_reconnect(false);

@@ -43,6 +43,8 @@ use crate::{
 
 mod listener;
 
+pub use listener::APPLICATION_NAME as LISTENER_APPLICATION_NAME;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// The channel commit notices travel on.
