@@ -60,6 +60,14 @@ impl Application {
             .with_context(|| format!("listening on {}", settings.listen))?;
         let addr = listener.local_addr()?;
         if settings.public_url.is_none() {
+            if !settings.database.database_url.starts_with("sqlite:") {
+                // Tokens name their issuer: nodes that each default it to
+                // their own address refuse each other's tokens.
+                tracing::warn!(
+                    "TASKSYNC_PUBLIC_URL is not set: this node issues tokens only it accepts; \
+                     give every node of a deployment the same public URL"
+                );
+            }
             // The issuer names the port actually bound (port 0 in tests).
             settings.public_url = Some(format!("http://{addr}").parse()?);
         }

@@ -15,10 +15,29 @@ pub const PASSWORD: &str = "correct horse battery staple";
 /// Another strong password.
 pub const NEW_PASSWORD: &str = "purple elephants dance at midnight";
 
-/// A running server and what a test needs to talk to it.
-pub struct TestApp {
+/// Where a server answers, with the typed calls tests make to it. A
+/// [`TestApp`] (in this process) and a `multinode::Node` (a separate
+/// process) both dereference to it.
+pub struct Http {
     pub base: String,
     pub client: reqwest::Client,
+}
+
+impl Http {
+    pub fn new(base: String) -> Self {
+        Self {
+            base,
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("client"),
+        }
+    }
+}
+
+/// A running server and what a test needs to talk to it.
+pub struct TestApp {
+    pub http: Http,
     pub state: tasksync_server::state::AppState,
     /// The database directory; kept alive (and reusable by a restart) for
     /// the life of the test.
@@ -62,11 +81,7 @@ pub async fn start(dir: TempDir, settings: Settings) -> TestApp {
         let _ = stopped.await;
     }));
     TestApp {
-        base,
-        client: reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .expect("client"),
+        http: Http::new(base),
         state,
         dir,
         stop: Some(stop),
@@ -121,7 +136,14 @@ pub struct Tokens {
     pub refresh: String,
 }
 
-impl TestApp {
+impl std::ops::Deref for TestApp {
+    type Target = Http;
+    fn deref(&self) -> &Http {
+        &self.http
+    }
+}
+
+impl Http {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
@@ -281,7 +303,9 @@ impl TestApp {
             refresh: a.str("refreshToken"),
         }
     }
+}
 
+impl TestApp {
     /// Stops the server (as SIGTERM would) and waits for it to finish.
     pub async fn stop(mut self) -> TempDir {
         self.shutdown().await;

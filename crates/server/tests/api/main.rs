@@ -7,6 +7,7 @@ mod graphql;
 mod helpers;
 mod limits;
 mod mail;
+mod multinode;
 mod ops;
 mod restart;
 mod sync;

@@ -10,7 +10,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::helpers::TestApp;
+use crate::helpers::Http;
 
 /// How long any single wait for the server may take before the test fails.
 pub const WAIT: Duration = Duration::from_secs(15);
@@ -28,14 +28,14 @@ pub enum Event {
 
 impl WsClient {
     /// Opens a socket with the `graphql-transport-ws` subprotocol.
-    pub async fn connect(app: &TestApp) -> Self {
+    pub async fn connect(app: &Http) -> Self {
         Self::connect_with(app, &[("sec-websocket-protocol", "graphql-transport-ws")])
             .await
             .expect("connects")
     }
 
     /// Opens a socket with the given extra headers; the HTTP status on refusal.
-    pub async fn connect_with(app: &TestApp, headers: &[(&str, &str)]) -> Result<Self, u16> {
+    pub async fn connect_with(app: &Http, headers: &[(&str, &str)]) -> Result<Self, u16> {
         let url = format!("{}/graphql", app.base.replacen("http", "ws", 1));
         let mut request = url.into_client_request().expect("request");
         for (k, v) in headers {
@@ -61,8 +61,35 @@ impl WsClient {
         }
     }
 
+    /// Connects and initialises with `token`, or says why it could not
+    /// (for clients that reconnect through a proxy while nodes come and go).
+    pub async fn try_ready(app: &Http, token: &str) -> Result<Self, String> {
+        let url = format!("{}/graphql", app.base.replacen("http", "ws", 1));
+        let mut request = url.into_client_request().map_err(|e| e.to_string())?;
+        request.headers_mut().insert(
+            "sec-websocket-protocol",
+            "graphql-transport-ws".parse().map_err(|_| "header")?,
+        );
+        let (ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(request))
+            .await
+            .map_err(|_| "connect timed out".to_owned())?
+            .map_err(|e| e.to_string())?;
+        let mut c = Self { ws };
+        c.ws.send(Message::Text(
+            json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {token}") } })
+                .to_string()
+                .into(),
+        ))
+        .await
+        .map_err(|e| e.to_string())?;
+        match c.event().await {
+            Event::Json(v) if v["type"] == "connection_ack" => Ok(c),
+            other => Err(format!("no connection_ack: {other:?}")),
+        }
+    }
+
     /// Connects and initialises with `token`, asserting the ack.
-    pub async fn ready(app: &TestApp, token: &str) -> Self {
+    pub async fn ready(app: &Http, token: &str) -> Self {
         let mut c = Self::connect(app).await;
         c.init(token).await;
         match c.event().await {
