@@ -23,13 +23,28 @@ skip() {
   skipped+=("$1")
 }
 
+can_apt() { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; }
+
+# apt-get install without starting the packages' services (nginx would
+# take port 80): policy-rc.d answers "not now" for the install's duration.
+apt_install() {
+  local policy=/usr/sbin/policy-rc.d ours=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && ours=1
+  fi
+  # An index that cannot be refreshed is no reason not to try the install.
+  apt-get update -qq || true
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null || true
+  if [ "$ours" = 1 ]; then rm -f "$policy"; fi
+}
+
 # The web app is built first: the server binary the tests build serves
 # web/dist, and a debug binary reads it from disk only if it existed when
 # the binary was compiled. Needs Node.js 20+ and npm, installed from
 # Debian's packages when missing and allowed.
-if ! command -v npm >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+if ! command -v npm >/dev/null 2>&1 && can_apt; then
   echo "installing Node.js and npm (Debian packages)" >&2
-  apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null || true
+  apt_install nodejs npm
 fi
 web=0
 if command -v npm >/dev/null 2>&1; then
@@ -39,8 +54,45 @@ else
   skip "Web app tests: Node.js and npm are not installed (apt-get install nodejs npm)"
 fi
 
+# PostgreSQL for the second backend's tests: TASKSYNC_TEST_DATABASE_URL, or
+# a local server at 127.0.0.1:5432 (user postgres, database test), which is
+# installed and started here when missing and allowed.
+pg_url="${TASKSYNC_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
+pg_ready() { command -v pg_isready >/dev/null 2>&1 && pg_isready -q -d "$pg_url"; }
+if [ -z "${TASKSYNC_TEST_DATABASE_URL:-}" ] && ! pg_ready && can_apt; then
+  if [ ! -d /etc/postgresql ]; then
+    echo "installing PostgreSQL (Debian package)" >&2
+    apt_install postgresql
+    # A server installed for the tests trusts local TCP connections of the
+    # postgres user, like the CI machine's.
+    for hba in /etc/postgresql/*/main/pg_hba.conf; do
+      [ -f "$hba" ] && sed -i '1i host all postgres 127.0.0.1/32 trust' "$hba"
+    done
+  fi
+  for version in $(ls /etc/postgresql 2>/dev/null); do
+    echo "starting PostgreSQL $version" >&2
+    pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+  done
+  for _ in $(seq 1 30); do pg_ready && break; sleep 1; done
+  if command -v runuser >/dev/null 2>&1 && ! pg_ready; then
+    runuser -u postgres -- createdb test 2>/dev/null || true
+  fi
+fi
+if ! pg_ready; then
+  skip "PostgreSQL tests: no server answers at ${pg_url%%@*}@… (start one, or set TASKSYNC_TEST_DATABASE_URL)"
+fi
+
+# nginx, for the test of two nodes behind a load balancer.
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ] && can_apt; then
+  echo "installing nginx (Debian package)" >&2
+  apt_install nginx
+fi
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+  skip "Load-balancer test: nginx is not installed (apt-get install nginx)"
+fi
+
 # Rust: unit tests, property tests and the integration tests against a real
-# server with a fresh SQLite file per test.
+# server with a fresh SQLite file (and a fresh PostgreSQL database) per test.
 if command -v cargo >/dev/null 2>&1; then
   cargo test --workspace --locked
 else
@@ -55,9 +107,9 @@ fi
 
 # Web: browser end-to-end tests (Playwright driving Debian's Chromium)
 # against the real server binary with a fresh database.
-if [ -z "${CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+if [ -z "${CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1 && can_apt; then
   echo "installing Chromium (Debian package)" >&2
-  apt-get update -qq && apt-get install -y -qq chromium >/dev/null || true
+  apt_install chromium
 fi
 chromium_bin="${CHROMIUM:-$(command -v chromium || true)}"
 if [ "$web" = 1 ] && [ -n "$chromium_bin" ]; then

@@ -247,3 +247,393 @@ async fn writes_reach_subscribers_on_every_node_and_cursors_resume_on_any_node()
     assert_eq!(next_pair(&mut on_c, "s").await, (7, last.to_string()));
 }
 
+/// Sessions live in the database: a global sign-out through node A closes
+/// the sockets of that user on B and C (each node polls for revocations),
+/// and leaves another user's socket open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_out_everywhere_on_one_node_closes_sockets_on_the_others() {
+    let Some(db) = TestDatabase::create().await else {
+        return;
+    };
+    let (a, b, c) = (
+        Node::start("a", db.url()),
+        Node::start("b", db.url()),
+        Node::start("c", db.url()),
+    );
+    let mail = email("everywhere");
+    a.register(&mail).await;
+    let first = a.tokens(&mail, PASSWORD).await;
+    let second = b.tokens(&mail, PASSWORD).await;
+    let other = account(&c, "bystander").await;
+    let mut on_b = WsClient::ready(&b, &first.access).await;
+    let mut on_c = WsClient::ready(&c, &second.access).await;
+    let mut bystander = WsClient::ready(&b, &other.access).await;
+
+    let at = Instant::now();
+    let out = a
+        .post(
+            "/auth/sign-out",
+            json!({ "refreshToken": first.refresh, "global": true }),
+        )
+        .await;
+    assert_eq!(out.status, 200, "{:?}", out.body);
+    assert_eq!(on_b.closed().await.0, 4403, "B closed the socket");
+    assert_eq!(on_c.closed().await.0, 4403, "C closed the socket");
+    eprintln!(
+        "sockets on two other nodes closed {:?} after the sign-out",
+        at.elapsed()
+    );
+    bystander.round_trip().await;
+    assert_eq!(
+        c.me(&second.access).await.status,
+        401,
+        "the other session's token is refused on every node"
+    );
+}
+
+/// The listening connection of node A is terminated by PostgreSQL while a
+/// client of A is subscribed; changes written through B meanwhile still
+/// reach the client, once and in order, after A listens again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_written_while_a_nodes_listener_is_down_still_arrive() {
+    use sqlx::Connection as _;
+    let Some(db) = TestDatabase::create().await else {
+        return;
+    };
+    let (a, b) = (Node::start("a", db.url()), Node::start("b", db.url()));
+    let t = account(&a, "listener").await;
+    let start = current_cursor(&a, &t.access).await;
+    let mut on_a = WsClient::ready(&a, &t.access).await;
+    on_a.subscribe("s", &changes_q(), json!({ "after": start }))
+        .await;
+    on_a.round_trip().await;
+    let id = Uuid::now_v7();
+    create(&b, &t.access, id, "before").await.expect("create");
+    assert_eq!(next_pair(&mut on_a, "s").await, (1, id.to_string()));
+
+    let mut admin = sqlx::PgConnection::connect(db.url())
+        .await
+        .expect("connect");
+    let listeners = "SELECT pid FROM pg_stat_activity
+                     WHERE datname = current_database() AND application_name = $1";
+    let name = tasksync_store::postgres::LISTENER_APPLICATION_NAME;
+    // Both nodes listen; find A's by terminating each in turn would be
+    // ambiguous, so terminate both: B's loss is harmless to this client.
+    let before: Vec<i32> = sqlx::query_scalar(listeners)
+        .bind(name)
+        .fetch_all(&mut admin)
+        .await
+        .expect("listeners");
+    assert_eq!(before.len(), 2, "one listening connection per node");
+    for pid in &before {
+        let done: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+            .bind(pid)
+            .fetch_one(&mut admin)
+            .await
+            .expect("terminate");
+        assert!(done);
+    }
+    let mut made = Vec::new();
+    for i in 0..5 {
+        let id = Uuid::now_v7();
+        create(&b, &t.access, id, &format!("meanwhile {i}"))
+            .await
+            .expect("create");
+        made.push((i as i64 + 2, id.to_string()));
+    }
+    let mut got = Vec::new();
+    for _ in 0..5 {
+        got.push(next_pair(&mut on_a, "s").await);
+    }
+    assert_eq!(got, made, "every change written meanwhile, once, in order");
+    let after: Vec<i32> = sqlx::query_scalar(listeners)
+        .bind(name)
+        .fetch_all(&mut admin)
+        .await
+        .expect("listeners");
+    assert_eq!(after.len(), 2, "both nodes listen again");
+    assert!(
+        after.iter().all(|pid| !before.contains(pid)),
+        "on new connections"
+    );
+    // And live wake-ups work again.
+    let id = Uuid::now_v7();
+    create(&b, &t.access, id, "after").await.expect("create");
+    assert_eq!(next_pair(&mut on_a, "s").await, (7, id.to_string()));
+}
+
+/// Where nginx is: `TASKSYNC_NGINX`, `/usr/sbin/nginx` or the PATH.
+fn nginx_binary() -> Option<String> {
+    if let Ok(path) = std::env::var("TASKSYNC_NGINX") {
+        return Some(path);
+    }
+    if std::path::Path::new("/usr/sbin/nginx").exists() {
+        return Some("/usr/sbin/nginx".into());
+    }
+    Command::new("nginx")
+        .arg("-v")
+        .output()
+        .ok()
+        .map(|_| "nginx".into())
+}
+
+/// nginx as a child process with the repository's config in front of the
+/// given upstream addresses.
+struct Nginx {
+    child: Child,
+    http: Http,
+    _dir: tempfile::TempDir,
+}
+
+impl Nginx {
+    fn start(binary: &str, upstreams: [&str; 2]) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let shipped = include_str!("../../../../deploy/nginx/tasksync.conf");
+        let mut site = shipped.to_owned();
+        for (from, to) in [
+            (
+                "server 127.0.0.1:8081 ",
+                format!("server {} ", upstreams[0]),
+            ),
+            (
+                "server 127.0.0.1:8082 ",
+                format!("server {} ", upstreams[1]),
+            ),
+            ("listen 80;", format!("listen 127.0.0.1:{port};")),
+        ] {
+            assert!(
+                site.contains(from),
+                "deploy/nginx/tasksync.conf has {from:?}"
+            );
+            site = site.replace(from, &to);
+        }
+        let root = dir.path().display().to_string();
+        std::fs::write(dir.path().join("tasksync.conf"), site).expect("site");
+        std::fs::write(
+            dir.path().join("nginx.conf"),
+            format!(
+                "daemon off;\nmaster_process off;\npid {root}/nginx.pid;\nerror_log {root}/error.log warn;\n\
+                 events {{ worker_connections 1024; }}\n\
+                 http {{\n  access_log off;\n  client_body_temp_path {root}/body;\n  proxy_temp_path {root}/proxy;\n\
+                 fastcgi_temp_path {root}/fastcgi;\n  uwsgi_temp_path {root}/uwsgi;\n  scgi_temp_path {root}/scgi;\n\
+                 include {root}/tasksync.conf;\n}}\n"
+            ),
+        )
+        .expect("nginx.conf");
+        let child = Command::new(binary)
+            .args([
+                "-e",
+                &format!("{root}/error.log"),
+                "-p",
+                &root,
+                "-c",
+                &format!("{root}/nginx.conf"),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("nginx starts");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "nginx did not listen: {}",
+                std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self {
+            child,
+            http: Http::new(format!("http://127.0.0.1:{port}")),
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A client behind the load balancer: subscribes from its cursor and, when
+/// its socket drops, reconnects (through nginx, to whichever node is up)
+/// and resumes from the last cursor it received, until it has `total`
+/// changes. Returns them in the order received, and how many sockets it
+/// had to open.
+async fn resilient_subscriber(
+    lb: Arc<Http>,
+    token: String,
+    start: String,
+    total: i64,
+    subscribed: Arc<AtomicUsize>,
+) -> (Vec<Seen>, usize) {
+    let mut seen: Vec<Seen> = Vec::new();
+    let (mut reconnects, mut sockets) = (0, 0);
+    while seen.last().map_or(0, |s| s.seq) < total {
+        let after = seen.last().map_or(start.clone(), |s| s.cursor.clone());
+        let mut ws = match WsClient::try_ready(&lb, &token).await {
+            Ok(ws) => ws,
+            Err(_) => {
+                reconnects += 1;
+                assert!(reconnects < 200, "cannot reconnect through nginx");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        sockets += 1;
+        ws.subscribe("s", &changes_q(), json!({ "after": after }))
+            .await;
+        if sockets == 1 {
+            subscribed.fetch_add(1, Ordering::SeqCst);
+        }
+        while seen.last().map_or(0, |s| s.seq) < total {
+            match ws.event().await {
+                Event::Json(v) if v["type"] == "next" => {
+                    let change = &v["payload"]["data"]["taskChanges"];
+                    let cursor = change["cursor"].as_str().expect("cursor").to_owned();
+                    seen.push(Seen {
+                        seq: seq(&cursor),
+                        task: change["task"]["id"].as_str().expect("id").to_owned(),
+                        cursor,
+                    });
+                }
+                Event::Json(v) if v["type"] == "ping" || v["type"] == "pong" => {}
+                Event::Json(v) => panic!("unexpected message {v}"),
+                // The node went away: reconnect and resume.
+                Event::Closed(..) => break,
+            }
+        }
+    }
+    (seen, sockets)
+}
+
+/// Two nodes behind nginx (the shipped config); clients of two users
+/// subscribe and write through nginx; one node is killed with SIGKILL in
+/// the middle. Every client reconnects through nginx, resumes from its
+/// cursor, and ends with every acknowledged change exactly once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nginx_in_front_of_two_nodes_survives_a_node_killed_mid_stream() {
+    let Some(binary) = nginx_binary() else {
+        let message = "nginx is not installed (apt-get install nginx)";
+        assert!(
+            std::env::var("TASKSYNC_REQUIRE_ALL").as_deref() != Ok("1"),
+            "TASKSYNC_REQUIRE_ALL=1: {message}"
+        );
+        eprintln!("SKIPPED (nginx): {message}");
+        return;
+    };
+    let Some(db) = TestDatabase::create().await else {
+        return;
+    };
+    let public = "http://lb.test";
+    let mut a = Node::start_behind("a", db.url(), public);
+    let b = Node::start_behind("b", db.url(), public);
+    let nginx = Nginx::start(
+        &binary,
+        [
+            a.base.trim_start_matches("http://"),
+            b.base.trim_start_matches("http://"),
+        ],
+    );
+    let lb = Arc::new(Http::new(nginx.http.base.clone()));
+    // Accounts are made on B (its dev mailbox has the codes); everything
+    // after goes through nginx.
+    const WRITERS: usize = 2;
+    const CREATES: usize = 40;
+    let total = (WRITERS * CREATES) as i64;
+    let mut users = Vec::new();
+    for u in 0..2 {
+        let t = account(&b, &format!("lb-{u}")).await;
+        let start = current_cursor(&lb, &t.access).await;
+        users.push((t, start));
+    }
+    let mut subscribers = Vec::new();
+    let subscribed = Arc::new(AtomicUsize::new(0));
+    for (t, start) in &users {
+        for _ in 0..3 {
+            subscribers.push(tokio::spawn(resilient_subscriber(
+                lb.clone(),
+                t.access.clone(),
+                start.clone(),
+                total,
+                subscribed.clone(),
+            )));
+        }
+    }
+    // Every client holds a socket before the writes begin: nginx's
+    // round-robin has spread the six over both nodes.
+    while subscribed.load(Ordering::SeqCst) < subscribers.len() {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let acked = Arc::new(AtomicUsize::new(0));
+    let retried = Arc::new(AtomicUsize::new(0));
+    let mut writers = Vec::new();
+    for (u, (t, _)) in users.iter().enumerate() {
+        for w in 0..WRITERS {
+            let (lb, token) = (lb.clone(), t.access.clone());
+            let (acked, retried) = (acked.clone(), retried.clone());
+            writers.push(tokio::spawn(async move {
+                let mut ids = Vec::new();
+                for i in 0..CREATES {
+                    let id = Uuid::now_v7();
+                    let title = format!("user {u} writer {w} #{i}");
+                    // Retried until acknowledged: a create cut off by the
+                    // kill may or may not have committed; its retry is
+                    // idempotent either way.
+                    let mut tries = 0;
+                    while let Err(e) = create(&lb, &token, id, &title).await {
+                        retried.fetch_add(1, Ordering::SeqCst);
+                        tries += 1;
+                        assert!(tries < 100, "create never acknowledged: {e}");
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                    ids.push(id.to_string());
+                    acked.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                (u, ids)
+            }));
+        }
+    }
+    // Kill A once about a third of the writes are acknowledged.
+    while acked.load(Ordering::SeqCst) < (2 * WRITERS * CREATES) / 3 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    a.kill9();
+    let mut acked_by_user: Vec<HashSet<String>> = vec![HashSet::new(), HashSet::new()];
+    for w in writers {
+        let (u, ids) = w.await.expect("writer");
+        acked_by_user[u].extend(ids);
+    }
+    let mut reconnected = 0;
+    for (i, s) in subscribers.into_iter().enumerate() {
+        let (seen, sockets) = s.await.expect("subscriber");
+        reconnected += usize::from(sockets > 1);
+        let user = i / 3;
+        let seqs: Vec<i64> = seen.iter().map(|s| s.seq).collect();
+        assert_eq!(
+            seqs,
+            (1..=total).collect::<Vec<_>>(),
+            "client {i}: every change once, in order"
+        );
+        let tasks: HashSet<String> = seen.into_iter().map(|s| s.task).collect();
+        assert_eq!(
+            tasks, acked_by_user[user],
+            "client {i}: exactly the acknowledged creates"
+        );
+    }
+    eprintln!(
+        "{reconnected} of 6 clients reconnected; {} create attempts were retried",
+        retried.load(Ordering::SeqCst)
+    );
+    assert!(
+        reconnected >= 1,
+        "the killed node had subscribers, which moved over"
+    );
+}
