@@ -126,6 +126,12 @@ pub struct Settings {
     /// Requests one IP address may make to /auth/* in a burst.
     #[arg(long, env = "TASKSYNC_AUTH_RATE_BURST", default_value_t = 20)]
     pub auth_rate_burst: u32,
+    /// Proxies (IP addresses or CIDR ranges, comma-separated) whose
+    /// `X-Forwarded-For` is believed: a request from one of them is
+    /// counted against the rightmost forwarded address that is not itself
+    /// a trusted proxy. Empty (the default): the TCP peer is the client.
+    #[arg(long, env = "TASKSYNC_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_net)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Largest request body in bytes (413 beyond).
     #[arg(long, env = "TASKSYNC_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
@@ -195,6 +201,14 @@ fn default_ws_threads() -> usize {
 pub enum LogFormat {
     Text,
     Json,
+}
+
+/// An IP network, or one address as a network of one.
+fn parse_net(text: &str) -> Result<ipnet::IpNet, String> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{text:?} is neither an IP address nor a CIDR range"))
 }
 
 impl Settings {

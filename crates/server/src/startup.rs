@@ -95,8 +95,11 @@ impl Application {
             mailer,
             lifetimes,
         ));
-        let auth_limit =
-            IpRateLimit::per_minute(settings.auth_rate_per_minute, settings.auth_rate_burst);
+        let auth_limit = IpRateLimit::per_minute(
+            settings.auth_rate_per_minute,
+            settings.auth_rate_burst,
+            &settings.trusted_proxies,
+        );
         let limits = crate::graphql::Limits {
             depth: settings.graphql_max_depth,
             complexity: settings.graphql_max_complexity,

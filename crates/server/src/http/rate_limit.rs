@@ -1,5 +1,11 @@
 //! Per-IP rate limiting of `/auth/*` with `governor` (GCRA, in memory per
 //! node). Over the limit: 429 `TooManyRequests` with `Retry-After`.
+//!
+//! The client is the TCP peer, unless the peer is a trusted proxy
+//! (`TASKSYNC_TRUSTED_PROXIES`): then it is the rightmost address of
+//! `X-Forwarded-For` that is not itself a trusted proxy. Only the part of
+//! the header that trusted proxies appended is believed; anything a client
+//! wrote there itself is to the left of it and never used.
 
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
@@ -7,10 +13,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, Request, State};
+use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
+use ipnet::IpNet;
 
 use crate::http::error::ApiError;
 
@@ -18,17 +26,55 @@ use crate::http::error::ApiError;
 #[derive(Debug, Clone)]
 pub struct IpRateLimit {
     limiter: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    trusted: Arc<[IpNet]>,
 }
 
 impl IpRateLimit {
-    pub fn per_minute(rate: u32, burst: u32) -> Self {
+    pub fn per_minute(rate: u32, burst: u32, trusted_proxies: &[IpNet]) -> Self {
         let rate = NonZeroU32::new(rate).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
         Self {
             limiter: Arc::new(DefaultKeyedRateLimiter::keyed(
                 Quota::per_minute(rate).allow_burst(burst),
             )),
+            trusted: trusted_proxies.into(),
         }
+    }
+
+    fn is_trusted(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.trusted.iter().any(|net| net.contains(&ip))
+    }
+
+    /// The address a request is counted against.
+    pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        if !self.is_trusted(peer) {
+            return peer;
+        }
+        // Hops in the order they were appended; several header lines
+        // count as one list.
+        let hops: Vec<&str> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .collect();
+        let mut client = peer;
+        for hop in hops.iter().rev() {
+            match hop.parse::<IpAddr>() {
+                Ok(ip) => {
+                    client = ip;
+                    if !self.is_trusted(ip) {
+                        break;
+                    }
+                }
+                // Garbage appended by a trusted proxy: stop at the last
+                // address known to be good.
+                Err(_) => break,
+            }
+        }
+        client
     }
 
     /// `Err(wait)` when `ip` is over its limit.
@@ -50,7 +96,7 @@ pub async fn limit(State(limit): State<IpRateLimit>, request: Request, next: Nex
     let ip = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip());
+        .map(|ConnectInfo(addr)| limit.client_ip(addr.ip(), request.headers()));
     if let Some(ip) = ip
         && let Err(wait) = limit.check(ip)
     {
@@ -58,4 +104,94 @@ pub async fn limit(State(limit): State<IpRateLimit>, request: Request, next: Nex
         return ApiError::too_many_requests(wait).into_response();
     }
     next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("ip")
+    }
+
+    fn forwarded(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append("x-forwarded-for", v.parse().expect("header"));
+        }
+        h
+    }
+
+    #[test]
+    fn the_client_is_the_rightmost_untrusted_forwarded_address_behind_trusted_proxies() {
+        let trusted: Vec<IpNet> = vec![
+            "10.0.0.0/8".parse().expect("net"),
+            "127.0.0.1/32".parse().expect("net"),
+        ];
+        let limit = IpRateLimit::per_minute(60, 20, &trusted);
+        let proxy = ip("127.0.0.1");
+        let cases: &[(&str, IpAddr, &[&str], &str)] = &[
+            (
+                "an untrusted peer is the client",
+                ip("203.0.113.9"),
+                &["198.51.100.1"],
+                "203.0.113.9",
+            ),
+            (
+                "trusted peer, one hop",
+                proxy,
+                &["198.51.100.1"],
+                "198.51.100.1",
+            ),
+            (
+                "a client's own forged entry is left of the real one",
+                proxy,
+                &["1.2.3.4, 198.51.100.1"],
+                "198.51.100.1",
+            ),
+            (
+                "trusted hops are skipped",
+                proxy,
+                &["198.51.100.1, 10.1.2.3"],
+                "198.51.100.1",
+            ),
+            (
+                "several header lines are one list",
+                proxy,
+                &["198.51.100.1", "10.1.2.3"],
+                "198.51.100.1",
+            ),
+            ("no header: the proxy itself", proxy, &[], "127.0.0.1"),
+            (
+                "garbage stops the walk",
+                proxy,
+                &["198.51.100.1, nonsense"],
+                "127.0.0.1",
+            ),
+            (
+                "all hops trusted: the leftmost",
+                proxy,
+                &["10.0.0.7, 10.0.0.8"],
+                "10.0.0.7",
+            ),
+            (
+                "IPv4-mapped peer is trusted",
+                ip("::ffff:127.0.0.1"),
+                &["198.51.100.1"],
+                "198.51.100.1",
+            ),
+        ];
+        for (name, peer, header, want) in cases {
+            assert_eq!(
+                limit.client_ip(*peer, &forwarded(header)),
+                ip(want),
+                "{name}"
+            );
+        }
+        let untrusting = IpRateLimit::per_minute(60, 20, &[]);
+        assert_eq!(
+            untrusting.client_ip(proxy, &forwarded(&["198.51.100.1"])),
+            proxy
+        );
+    }
 }

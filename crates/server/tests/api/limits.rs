@@ -125,6 +125,48 @@ async fn the_auth_endpoints_are_rate_limited_per_address_with_retry_after() {
     );
 }
 
+/// Behind a trusted proxy each forwarded client has its own budget; a
+/// forwarded address from an untrusted peer changes nothing.
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_limit_is_per_forwarded_client() {
+    let forgot = |app: &crate::helpers::TestApp, client: &str| {
+        let request = app
+            .client
+            .post(app.url("/auth/forgot-password"))
+            .header("x-forwarded-for", format!("203.0.113.77, {client}"))
+            .json(&json!({ "email": "who@example.com" }));
+        async move { request.send().await.expect("request").status() }
+    };
+    let app = spawn_with(|s| {
+        s.auth_rate_per_minute = 1;
+        s.auth_rate_burst = 1;
+        s.trusted_proxies = vec!["127.0.0.1/32".parse().expect("net")];
+    })
+    .await;
+    assert_eq!(forgot(&app, "198.51.100.1").await, StatusCode::OK);
+    assert_eq!(
+        forgot(&app, "198.51.100.1").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        forgot(&app, "198.51.100.2").await,
+        StatusCode::OK,
+        "another client behind the same proxy has its own budget"
+    );
+
+    let untrusting = spawn_with(|s| {
+        s.auth_rate_per_minute = 1;
+        s.auth_rate_burst = 1;
+    })
+    .await;
+    assert_eq!(forgot(&untrusting, "198.51.100.1").await, StatusCode::OK);
+    assert_eq!(
+        forgot(&untrusting, "198.51.100.2").await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "X-Forwarded-For from an untrusted peer is ignored"
+    );
+}
+
 #[tokio::test]
 async fn bodies_over_the_limit_are_refused_with_413() {
     let app = spawn_with(|s| s.max_body_bytes = 4096).await;

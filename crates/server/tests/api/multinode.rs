@@ -57,6 +57,7 @@ impl Node {
             ])
             .env("TASKSYNC_DATABASE_URL", database_url)
             .env("TASKSYNC_PUBLIC_URL", public_url)
+            .env("TASKSYNC_TRUSTED_PROXIES", "127.0.0.1")
             .env("TASKSYNC_DB_MAX_CONNECTIONS", "6")
             .env("TASKSYNC_AUTH_RATE_PER_MINUTE", "100000")
             .env("TASKSYNC_AUTH_RATE_BURST", "100000")
