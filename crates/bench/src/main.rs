@@ -3,8 +3,10 @@
 //!
 //! By default it starts `target/release/tasksync` on a fresh SQLite file in
 //! a temporary directory (so it can also seed the database and read the
-//! server's memory); `--url` targets a running server instead (the delta and
-//! memory scenarios then need `--db` and `--server-pid`).
+//! server's memory). `--postgres URL` starts it on a fresh database of that
+//! PostgreSQL server instead, and `--nodes N` starts N nodes on it, spreading
+//! subscribers and writes over them. `--url` targets a running server (the
+//! delta and memory scenarios then need `--db` and `--server-pid`).
 //!
 //! Scenarios:
 //! - `fanout`: S subscribers of one user, M mutations over HTTP at
@@ -44,6 +46,14 @@ struct Args {
     /// With --url: the server's process id, for the memory scenario.
     #[arg(long)]
     server_pid: Option<u32>,
+    /// Run on PostgreSQL: a fresh database is made on the server of this
+    /// URL (e.g. postgres://postgres@127.0.0.1:5432/test) and dropped after.
+    #[arg(long)]
+    postgres: Option<String>,
+    /// Nodes to start on the PostgreSQL database; subscribers and writes
+    /// are spread over them round-robin.
+    #[arg(long, default_value_t = 1)]
+    nodes: usize,
     /// Scenarios to run (memory first by default: later scenarios free
     /// memory that the allocator then reuses, hiding the cost of new sockets).
     #[arg(
@@ -111,18 +121,36 @@ fn dist(mut micros: Vec<u128>) -> Dist {
     }
 }
 
-/// The server under test.
+/// Where the server's data is, for seeding.
+enum Db {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+/// The server under test: one node, or several on one PostgreSQL database.
 struct Server {
+    /// Node 0: accounts are made here (its dev mailbox has the codes).
     base: String,
-    child: Option<Child>,
+    /// Every node, `base` first.
+    bases: Vec<String>,
+    children: Vec<Child>,
     _dir: Option<tempfile::TempDir>,
-    db: Option<PathBuf>,
+    _pg: Option<tasksync_store::testing::TestDatabase>,
+    db: Option<Db>,
+    /// Node 0's process.
     pid: Option<u32>,
+}
+
+impl Server {
+    /// The node the `i`-th client uses.
+    fn node(&self, i: usize) -> &str {
+        &self.bases[i % self.bases.len()]
+    }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        if let Some(child) = &mut self.child {
+        for child in &mut self.children {
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -137,11 +165,14 @@ fn free_port() -> anyhow::Result<u16> {
 
 async fn start_server(args: &Args, http: &reqwest::Client) -> anyhow::Result<Server> {
     if let Some(url) = &args.url {
+        let base = url.trim_end_matches('/').to_owned();
         return Ok(Server {
-            base: url.trim_end_matches('/').to_owned(),
-            child: None,
+            bases: vec![base.clone()],
+            base,
+            children: Vec::new(),
             _dir: None,
-            db: args.db.clone(),
+            _pg: None,
+            db: args.db.clone().map(Db::Sqlite),
             pid: args.server_pid,
         });
     }
@@ -150,49 +181,77 @@ async fn start_server(args: &Args, http: &reqwest::Client) -> anyhow::Result<Ser
         None => std::env::current_exe()?.with_file_name("tasksync"),
     };
     let dir = tempfile::tempdir()?;
-    let db = dir.path().join("bench.db");
-    let port = free_port()?;
-    let child = Command::new(&bin)
-        .arg("serve")
-        .env("TASKSYNC_DEV", "1")
-        .env("TASKSYNC_LISTEN", format!("127.0.0.1:{port}"))
-        .env(
-            "TASKSYNC_DATABASE_URL",
-            format!("sqlite://{}", db.display()),
-        )
-        .env("TASKSYNC_AUTH_RATE_PER_MINUTE", "10000000")
-        .env("TASKSYNC_AUTH_RATE_BURST", "10000000")
-        .env("TASKSYNC_MAX_SOCKETS_PER_USER", "100000")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .with_context(|| {
-            format!(
-                "starting {} (build it with `cargo build --release`)",
-                bin.display()
-            )
-        })?;
-    let pid = child.id();
-    let server = Server {
-        base: format!("http://127.0.0.1:{port}"),
-        child: Some(child),
-        _dir: Some(dir),
-        db: Some(db),
-        pid: Some(pid),
+    let (url, db, pg) = match &args.postgres {
+        Some(admin) => {
+            let pg = tasksync_store::testing::TestDatabase::create_on(admin)
+                .await
+                .context("creating a database for the benchmark")?;
+            let url = pg.url().to_owned();
+            (url.clone(), Db::Postgres(url), Some(pg))
+        }
+        None => {
+            let db = dir.path().join("bench.db");
+            (format!("sqlite://{}", db.display()), Db::Sqlite(db), None)
+        }
     };
+    if args.nodes > 1 && pg.is_none() {
+        bail!("--nodes above 1 needs --postgres (a SQLite file has one server)");
+    }
+    let mut server = Server {
+        base: String::new(),
+        bases: Vec::new(),
+        children: Vec::new(),
+        _dir: Some(dir),
+        _pg: pg,
+        db: Some(db),
+        pid: None,
+    };
+    for n in 0..args.nodes.max(1) {
+        let port = free_port()?;
+        let child = Command::new(&bin)
+            .arg("serve")
+            .env("TASKSYNC_DEV", "1")
+            .env("TASKSYNC_LISTEN", format!("127.0.0.1:{port}"))
+            .env("TASKSYNC_PUBLIC_URL", "http://bench.test")
+            .env("TASKSYNC_DATABASE_URL", &url)
+            .env("TASKSYNC_AUTH_RATE_PER_MINUTE", "10000000")
+            .env("TASKSYNC_AUTH_RATE_BURST", "10000000")
+            .env("TASKSYNC_MAX_SOCKETS_PER_USER", "100000")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .with_context(|| {
+                format!(
+                    "starting {} (build it with `cargo build --release`)",
+                    bin.display()
+                )
+            })?;
+        if n == 0 {
+            server.pid = Some(child.id());
+        }
+        server.children.push(child);
+        let base = format!("http://127.0.0.1:{port}");
+        wait_healthy(http, &base).await?;
+        server.bases.push(base);
+    }
+    server.base = server.bases[0].clone();
+    Ok(server)
+}
+
+async fn wait_healthy(http: &reqwest::Client, base: &str) -> anyhow::Result<()> {
     for _ in 0..300 {
         if http
-            .get(format!("{}/healthz", server.base))
+            .get(format!("{base}/healthz"))
             .send()
             .await
             .is_ok_and(|r| r.status().is_success())
         {
-            return Ok(server);
+            return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    bail!("the server did not become healthy")
+    bail!("the server at {base} did not become healthy")
 }
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -376,14 +435,19 @@ fn field<'a>(text: &'a str, name: &str) -> Option<&'a str> {
 /// their send time; returns each mutation's latency in µs.
 async fn write_load(
     http: &reqwest::Client,
-    base: &str,
+    bases: &[String],
     tokens: &[String],
     total: usize,
     concurrency: usize,
 ) -> anyhow::Result<Vec<u128>> {
     let mut workers = Vec::new();
     for w in 0..concurrency {
-        let (http, base, tokens) = (http.clone(), base.to_owned(), tokens.to_vec());
+        // Writers spread over the nodes.
+        let (http, base, tokens) = (
+            http.clone(),
+            bases[w % bases.len()].clone(),
+            tokens.to_vec(),
+        );
         let n = total / concurrency + usize::from(w < total % concurrency);
         workers.push(tokio::spawn(async move {
             let mut lat = Vec::with_capacity(n);
@@ -442,8 +506,8 @@ async fn fanout(
     .await?;
     let cursor = head_cursor(http, &server.base, &token).await?;
     let mut sockets = Vec::with_capacity(subscribers);
-    for _ in 0..subscribers {
-        sockets.push(subscriber(&server.base, &token, &cursor).await?);
+    for i in 0..subscribers {
+        sockets.push(subscriber(server.node(i), &token, &cursor).await?);
     }
     let m = args.mutations;
     let receivers: Vec<_> = sockets
@@ -453,7 +517,7 @@ async fn fanout(
     let start = Instant::now();
     let mutation = write_load(
         http,
-        &server.base,
+        &server.bases,
         std::slice::from_ref(&token),
         m,
         args.concurrency,
@@ -515,8 +579,8 @@ async fn many_users(
         )
         .await?;
         let cursor = head_cursor(http, &server.base, &token).await?;
-        for _ in 0..2 {
-            let ws = subscriber(&server.base, &token, &cursor).await?;
+        for i in 0..2 {
+            let ws = subscriber(server.node(u * 2 + i), &token, &cursor).await?;
             receivers.push(tokio::spawn(receive(
                 ws,
                 per_user,
@@ -529,7 +593,7 @@ async fn many_users(
     let start = Instant::now();
     // Round-robin over users from every writer: each user gets exactly
     // `per_user` writes.
-    let mutation = write_load(http, &server.base, &tokens, total, args.concurrency).await?;
+    let mutation = write_load(http, &server.bases, &tokens, total, args.concurrency).await?;
     let secs = start.elapsed().as_secs_f64();
     let mut delivery = Vec::new();
     for r in receivers {
@@ -566,7 +630,7 @@ async fn resume(
     let k = args.resume_changes;
     write_load(
         http,
-        &server.base,
+        &server.bases,
         std::slice::from_ref(&token),
         k,
         args.concurrency,
@@ -631,6 +695,31 @@ async fn seed(db: &std::path::Path, n: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The same seeding on PostgreSQL, in one statement.
+async fn seed_postgres(url: &str, n: usize) -> anyhow::Result<()> {
+    use sqlx::Connection as _;
+    let mut conn = sqlx::PgConnection::connect(url).await?;
+    sqlx::query(
+        "WITH u AS (
+             INSERT INTO users (id, email, password_hash, confirmed, disabled, created_at, updated_at)
+             SELECT gen_random_uuid(), 'seed' || g || '-' || md5(random()::text) || '@bench.example',
+                    'x', TRUE, FALSE, 0, 0
+             FROM generate_series(1, $1::int) g
+             RETURNING id),
+         t AS (
+             INSERT INTO tasks (id, owner, title, description, done, created_at, updated_at,
+                                version, deleted, last_seq)
+             SELECT gen_random_uuid(), u.id, 'seeded task ' || i, NULL, FALSE, i, i, 1, FALSE, i + 1
+             FROM u, generate_series(0, 999) i)
+         INSERT INTO scopes (scope, seq, trimmed_to) SELECT id, 1000, 1000 FROM u",
+    )
+    .bind(i32::try_from(n.div_ceil(1000))?)
+    .execute(&mut conn)
+    .await?;
+    sqlx::query("ANALYZE").execute(&mut conn).await?;
+    Ok(())
+}
+
 async fn delta(
     args: &Args,
     http: &reqwest::Client,
@@ -642,7 +731,10 @@ async fn delta(
         return Ok(());
     };
     let seed_start = Instant::now();
-    seed(db, args.delta_tasks).await?;
+    match db {
+        Db::Sqlite(path) => seed(path, args.delta_tasks).await?,
+        Db::Postgres(url) => seed_postgres(url, args.delta_tasks).await?,
+    }
     let seeded = seed_start.elapsed();
     let token = register(
         http,
@@ -653,7 +745,7 @@ async fn delta(
     // Some history before the cursor, then K changes after it.
     write_load(
         http,
-        &server.base,
+        &server.bases,
         std::slice::from_ref(&token),
         args.delta_changes,
         args.concurrency,
@@ -662,7 +754,7 @@ async fn delta(
     let cursor = head_cursor(http, &server.base, &token).await?;
     write_load(
         http,
-        &server.base,
+        &server.bases,
         std::slice::from_ref(&token),
         args.delta_changes,
         args.concurrency,
@@ -794,7 +886,17 @@ async fn main() -> anyhow::Result<()> {
         .pool_max_idle_per_host(256)
         .build()?;
     let server = start_server(&args, &http).await?;
-    println!("tasksync-bench against {}", server.base);
+    println!(
+        "tasksync-bench against {} ({}, {} node{})",
+        server.bases.join(", "),
+        match server.db {
+            Some(Db::Postgres(_)) => "PostgreSQL",
+            Some(Db::Sqlite(_)) => "SQLite",
+            None => "database unknown",
+        },
+        server.bases.len(),
+        if server.bases.len() == 1 { "" } else { "s" }
+    );
     let mut report = Report::default();
     for scenario in &args.scenarios {
         match scenario.as_str() {

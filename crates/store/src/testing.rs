@@ -45,8 +45,8 @@ impl TestDatabase {
     /// PostgreSQL is not reachable and skipping is allowed.
     pub async fn create() -> Option<Self> {
         let admin = base_url();
-        let mut conn = match admin_connection(&admin).await {
-            Ok(conn) => conn,
+        match Self::create_on(&admin).await {
+            Ok(db) => Some(db),
             Err(e) => {
                 let message = format!(
                     "PostgreSQL at {} is not reachable ({e}); set TASKSYNC_TEST_DATABASE_URL or start it",
@@ -54,9 +54,15 @@ impl TestDatabase {
                 );
                 assert!(!require_all(), "TASKSYNC_REQUIRE_ALL=1: {message}");
                 eprintln!("SKIPPED (PostgreSQL): {message}");
-                return None;
+                None
             }
-        };
+        }
+    }
+
+    /// Creates a fresh, empty database on the server of `admin` (a URL of
+    /// any database there the user may connect to and create databases).
+    pub async fn create_on(admin: &str) -> Result<Self, sqlx::Error> {
+        let mut conn = admin_connection(admin).await?;
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or(Duration::ZERO)
@@ -65,14 +71,13 @@ impl TestDatabase {
         let name = format!("{PREFIX}{now}_{}", uuid::Uuid::new_v4().simple());
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
             .execute(&mut conn)
-            .await
-            .expect("CREATE DATABASE for a test");
+            .await?;
         let _ = conn.close().await;
-        let mut url = url::Url::parse(&admin).expect("TASKSYNC_TEST_DATABASE_URL is a URL");
+        let mut url = url::Url::parse(admin).map_err(|e| sqlx::Error::Configuration(e.into()))?;
         url.set_path(&format!("/{name}"));
-        Some(Self {
+        Ok(Self {
             url: url.into(),
-            admin,
+            admin: admin.to_owned(),
             name,
         })
     }
