@@ -275,3 +275,54 @@ async fn other_nodes_commits_wake_this_node_also_after_the_listener_is_killed() 
         }
     }
 }
+
+/// Two owners create a task with the same client-chosen id at once: the
+/// second one's batch sees no such task, then finds the id taken when the
+/// first commits. It is refused with ID taken, writes nothing, and the
+/// writes batched with it are unaffected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_racing_another_owners_create_of_the_same_id_is_refused_cleanly() {
+    let Some(db) = TestDatabase::create().await else {
+        return;
+    };
+    let store = node(&db).await;
+    store.migrate().await.expect("migrate");
+    let (first, second) = (user(&store).await, user(&store).await);
+    let same = TaskWrite::Create(NewTask {
+        id: TaskId::new(),
+        title: TaskTitle::parse("mine").expect("title"),
+        description: None,
+        done: false,
+    });
+    let mut a = store.pool().begin().await.expect("begin A");
+    store
+        .write_in(&mut a, first, &same, 1)
+        .await
+        .expect("first owner's create");
+    let racing = {
+        let (store, same) = (store.clone(), same.clone());
+        tokio::spawn(async move { store.write_task(second, same, 2).await })
+    };
+    while lock_waiters(&store).await < 1 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    a.commit().await.expect("commit A");
+    let refused = racing.await.expect("join");
+    assert!(
+        matches!(
+            refused,
+            Err(tasksync_store::TaskWriteError::Rejected(
+                tasksync_core::WriteRejection::IdTaken
+            ))
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(store.head(second).await.expect("head"), 0, "nothing logged");
+    assert!(store.changes_after(second, 0, 10).await.expect("log").is_empty());
+    // The second owner's next write takes seq 1: no number was used up.
+    let next = store
+        .write_task(second, create("next"), 3)
+        .await
+        .expect("write");
+    assert_eq!(next.change.map(|c| c.seq), Some(1));
+}

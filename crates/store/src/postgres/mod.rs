@@ -2,24 +2,27 @@
 //!
 //! Every method is one transaction on a pooled connection, at PostgreSQL's
 //! default isolation (read committed) with `synchronous_commit` left on, so
-//! an acknowledged write is durable.
+//! an acknowledged write is durable. Task writes are batched into shared
+//! transactions by [`writer`] (group commit).
 //!
 //! # Gapless, commit-ordered log
-//! A task write first takes its scope's next sequence number with
-//! `INSERT … ON CONFLICT DO UPDATE SET seq = seq + 1 RETURNING seq` on the
-//! scope's row. That row stays locked until the transaction ends, so the
-//! next write of the scope waits until this one has committed (and is
-//! visible) before it can take the next number: numbers are taken one
-//! transaction at a time and commit in order. A reader that sees change N+1
-//! therefore always sees N. A refused write rolls back and leaves the
-//! counter as it was. Everything else the write reads, it reads after
-//! taking the lock, so it sees the latest committed state of the scope.
+//! A transaction that writes tasks first locks the row of each scope it
+//! touches in `scopes` (`SELECT … FOR UPDATE`, in scope order) and reads
+//! the scope's head there; it numbers its changes from that head and stores
+//! the new head before it commits. The row stays locked until the
+//! transaction ends, so the next transaction of the scope waits until this
+//! one has committed (and is visible) before it can read the head: numbers
+//! are taken one transaction at a time and commit in order. A reader that
+//! sees change N+1 therefore always sees N. A refused write writes nothing,
+//! and a transaction that rolls back leaves the head as it was. Everything
+//! else a write reads, it reads after taking the lock, so it sees the
+//! latest committed state of the scope.
 //!
 //! # Wake-ups between nodes
-//! In the same transaction the write calls `pg_notify` with the scope and
-//! seq; PostgreSQL delivers it on commit, to every node (see [`listener`]).
-//! A notice only wakes the tailers, which read the log; a lost one costs
-//! latency, never data.
+//! In the same transaction the writer calls `pg_notify` with each scope and
+//! its new head; PostgreSQL delivers it on commit, to every node (see
+//! [`listener`]). A notice only wakes the tailers, which read the log; a
+//! lost one costs latency, never data.
 
 use std::str::FromStr as _;
 use std::sync::{Arc, OnceLock};
@@ -27,11 +30,8 @@ use std::sync::{Arc, OnceLock};
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{PgConnection, Postgres, Row as _, Transaction};
-use tasksync_core::task::{apply_delete, apply_update};
-use tasksync_core::{
-    Change, ChangeOp, Email, NewTask, SessionId, Task, TaskId, UserId, WriteRejection, lockout,
-};
-use tokio::sync::{broadcast, watch};
+use tasksync_core::{Change, Email, SessionId, Task, TaskId, UserId, lockout};
+use tokio::sync::{broadcast, oneshot, watch};
 use uuid::Uuid;
 
 use crate::rows;
@@ -76,8 +76,8 @@ macro_rules! session_columns {
         "s.id, s.user_id, s.created_at, s.expires_at, s.revoked_at"
     };
 }
-/// The task row, the change-log row and the wake-up notice in one
-/// statement; `$task` writes the task row.
+/// The task row and the change-log row in one statement; `$task` writes
+/// the task row and returns its id, and the change is logged only if it did.
 macro_rules! record_sql {
     ($task:literal) => {
         concat!(
@@ -86,11 +86,16 @@ macro_rules! record_sql {
             "),
                   c AS (INSERT INTO changes (scope, seq, op, at, task_id, title, description,
                                              done, created_at, updated_at, version, deleted)
-                        VALUES ($1, $10, $11, $12, $2, $3, $4, $5, $6, $7, $8, $9))
-             SELECT pg_notify($13, $14)"
+                        SELECT $1::uuid, $10::bigint, $11::text, $12::bigint, $2::uuid,
+                               $3::text, $4::text, $5::boolean, $6::bigint, $7::bigint,
+                               $8::bigint, $9::boolean
+                        FROM t)
+             SELECT count(*) FROM t"
         )
     };
 }
+
+mod writer;
 
 /// PostgreSQL behind the [`Store`] trait.
 #[derive(Debug, Clone)]
@@ -102,6 +107,8 @@ pub struct PgStore {
     node: u64,
     commits: broadcast::Sender<CommitNotice>,
     resyncs: watch::Sender<u64>,
+    /// Group commit of task writes.
+    lanes: writer::Lanes,
     /// Started on the first call to [`Store::commits`]: a one-shot admin
     /// command never opens a listening connection.
     listener: Arc<OnceLock<listener::Handle>>,
@@ -125,12 +132,22 @@ impl PgStore {
             .await?;
         let (commits, _) = broadcast::channel(4096);
         let (resyncs, _) = watch::channel(0);
+        let node = rand_node();
+        // A lane per four connections: lanes write in parallel, and leave
+        // connections for reads.
+        let lanes = writer::Lanes::spawn(
+            pool.clone(),
+            (options.max_connections as usize / 4).clamp(1, 8),
+            node,
+            commits.clone(),
+        );
         Ok(Self {
             pool,
             connect,
-            node: rand_node(),
+            node,
             commits,
             resyncs,
+            lanes,
             listener: Arc::default(),
         })
     }
@@ -142,12 +159,10 @@ impl PgStore {
 
     /// Applies one task write inside `conn`'s open transaction, without
     /// committing: the scope's row stays locked until the caller commits or
-    /// rolls back. [`Store::write_task`] is this plus commit; tests use it
-    /// directly to hold a transaction open at the point where it has taken
-    /// its sequence number.
-    ///
-    /// A refusal leaves the transaction holding changes the caller must roll
-    /// back (the taken number).
+    /// rolls back, and the wake-up notice goes out on commit.
+    /// [`Store::write_task`] runs the same code in a batch and commits;
+    /// tests use this directly to hold a transaction open at the point where
+    /// it has taken its sequence number.
     pub async fn write_in(
         &self,
         conn: &mut PgConnection,
@@ -155,157 +170,15 @@ impl PgStore {
         write: &TaskWrite,
         now: i64,
     ) -> Result<Written, TaskWriteError> {
-        // The scope's lock first: everything read below is read under it.
-        let seq: i64 = sqlx::query_scalar(
-            "INSERT INTO scopes (scope, seq) VALUES ($1, 1)
-             ON CONFLICT (scope) DO UPDATE SET seq = scopes.seq + 1
-             RETURNING seq",
-        )
-        .bind(owner.as_uuid())
-        .fetch_one(&mut *conn)
-        .await?;
-        let (op, task) = match write {
-            TaskWrite::Create(new) => match self.create(conn, owner, new, now).await? {
-                Ok(task) => (ChangeOp::Create, task),
-                Err(unchanged) => return Ok(unchanged),
-            },
-            TaskWrite::Update(patch) => {
-                let current = owned(conn, owner, patch.id)
-                    .await?
-                    .ok_or(WriteRejection::NotFound)?;
-                match apply_update(&current, patch, now)? {
-                    Some(next) => (ChangeOp::Update, next),
-                    None => return Ok(unchanged(current)),
-                }
-            }
-            TaskWrite::Delete {
-                id,
-                expected_version,
-            } => {
-                let current = owned(conn, owner, *id)
-                    .await?
-                    .ok_or(WriteRejection::NotFound)?;
-                match apply_delete(&current, *expected_version, now)? {
-                    Some(stone) => (ChangeOp::Delete, stone),
-                    None => return Ok(unchanged(current)),
-                }
-            }
-        };
-        let change = Change {
-            scope: owner,
-            seq,
-            op,
-            task,
-            at: now,
-        };
-        self.record(conn, &change).await?;
-        Ok(Written {
-            task: change.task.clone(),
-            change: Some(change),
-        })
-    }
-
-    /// A create: `Ok(task)` to write, or `Err(written)` when it is a retry
-    /// of a create that already happened.
-    async fn create(
-        &self,
-        conn: &mut PgConnection,
-        owner: UserId,
-        new: &NewTask,
-        now: i64,
-    ) -> Result<std::result::Result<Task, Written>, TaskWriteError> {
-        let existing = sqlx::query(concat!(
-            "SELECT ",
-            task_columns!(),
-            " FROM tasks WHERE id = $1"
-        ))
-        .bind(new.id.as_uuid())
-        .fetch_optional(&mut *conn)
-        .await?
-        .as_ref()
-        .map(rows::task)
-        .transpose()?;
-        let Some(current) = existing else {
-            return Ok(Ok(new.clone().into_task(owner, now)));
-        };
-        if current.owner != owner {
-            // Said exactly as for a clash within the scope: nothing leaks.
-            return Err(WriteRejection::IdTaken.into());
-        }
-        // The create's own image decides whether this is a retry; if the
-        // log no longer has it, the current task does while unchanged.
-        let created = sqlx::query(
-            "SELECT task_id AS id, scope AS owner, title, description, done, created_at,
-                    updated_at, version, deleted
-             FROM changes WHERE scope = $1 AND task_id = $2 AND op = 'create'",
-        )
-        .bind(owner.as_uuid())
-        .bind(new.id.as_uuid())
-        .fetch_optional(&mut *conn)
-        .await?
-        .as_ref()
-        .map(rows::task)
-        .transpose()?
-        .or_else(|| (current.version == 1).then(|| current.clone()));
-        match created {
-            Some(image) if new.is_retry_of(&image, owner) => Ok(Err(unchanged(current))),
-            _ => Err(WriteRejection::IdTaken.into()),
-        }
-    }
-
-    /// Writes the task row and its change-log row and queues the wake-up
-    /// notice, in one statement.
-    async fn record(&self, conn: &mut PgConnection, change: &Change) -> Result<(), TaskWriteError> {
-        let task = &change.task;
-        let sql = if change.op == ChangeOp::Create {
-            // A plain insert: a concurrent create of the same id by another
-            // owner fails on the key instead of overwriting that task.
-            record_sql!(
-                "INSERT INTO tasks (id, owner, title, description, done, created_at, updated_at,
-                                    version, deleted, last_seq)
-                 VALUES ($2, $1, $3, $4, $5, $6, $7, $8, $9, $10)"
-            )
-        } else {
-            record_sql!(
-                "UPDATE tasks SET title = $3, description = $4, done = $5, updated_at = $7,
-                                  version = $8, deleted = $9, last_seq = $10
-                 WHERE id = $2 AND owner = $1"
-            )
-        };
-        let result = sqlx::query(sql)
-            .bind(change.scope.as_uuid())
-            .bind(task.id.as_uuid())
-            .bind(&task.title)
-            .bind(&task.description)
-            .bind(task.done)
-            .bind(task.created_at)
-            .bind(task.updated_at)
-            .bind(task.version)
-            .bind(task.deleted)
-            .bind(change.seq)
-            .bind(change.op.as_str())
-            .bind(change.at)
-            .bind(CHANNEL)
-            .bind(listener::payload(change.scope, change.seq, self.node))
-            .execute(&mut *conn)
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            // Only a create can clash, and only on the task's key.
-            Err(sqlx::Error::Database(e)) if e.constraint() == Some("tasks_pkey") => {
-                Err(WriteRejection::IdTaken.into())
-            }
-            Err(e) => Err(e.into()),
-        }
+        writer::apply_all(conn, &[(owner, write, now)], self.node)
+            .await?
+            .pop()
+            .unwrap_or(Err(TaskWriteError::Store(StoreError::WorkerGone)))
     }
 
     async fn begin(&self) -> Result<Transaction<'static, Postgres>> {
         Ok(self.pool.begin().await?)
     }
-}
-
-fn unchanged(task: Task) -> Written {
-    Written { task, change: None }
 }
 
 fn rand_node() -> u64 {
@@ -314,21 +187,6 @@ fn rand_node() -> u64 {
     u64::from_le_bytes([
         bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15],
     ])
-}
-
-async fn owned(conn: &mut PgConnection, owner: UserId, id: TaskId) -> Result<Option<Task>> {
-    sqlx::query(concat!(
-        "SELECT ",
-        task_columns!(),
-        " FROM tasks WHERE id = $1 AND owner = $2"
-    ))
-    .bind(id.as_uuid())
-    .bind(owner.as_uuid())
-    .fetch_optional(&mut *conn)
-    .await?
-    .as_ref()
-    .map(rows::task)
-    .transpose()
 }
 
 async fn revoke_all(
@@ -761,27 +619,21 @@ impl Store for PgStore {
         write: TaskWrite,
         now: i64,
     ) -> Result<Written, TaskWriteError> {
-        let mut tx = self.begin().await?;
-        let written = self.write_in(&mut tx, owner, &write, now).await?;
-        let Some(change) = &written.change else {
-            // Nothing changed: give the taken number back.
-            tx.rollback().await?;
-            return Ok(written);
-        };
-        tx.commit()
-            .await
-            .map_err(|e| StoreError::Commit(e.to_string()))?;
-        let _ = self.commits.send(CommitNotice {
-            scope: owner,
-            seq: change.seq,
-            committed: Some(Arc::from(vec![change.clone()])),
-        });
-        Ok(written)
+        let (reply, answer) = oneshot::channel();
+        self.lanes
+            .write(writer::Job {
+                owner,
+                write,
+                now,
+                reply,
+            })
+            .await?;
+        answer.await.map_err(|_| StoreError::WorkerGone)?
     }
 
     async fn task(&self, owner: UserId, id: TaskId) -> Result<Option<Task>> {
         let mut conn = self.pool.acquire().await?;
-        owned(&mut conn, owner, id).await
+        writer::owned(&mut conn, owner, id).await
     }
 
     async fn tasks_page(
