@@ -189,6 +189,47 @@ async fn nodes_starting_at_once_migrate_safely() {
         .expect("write");
 }
 
+/// A database configured with `synchronous_commit = off` would acknowledge
+/// writes a server crash can still lose: the store turns it back on for
+/// every connection of its pool.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commits_are_synchronous_even_where_the_database_turns_it_off() {
+    let Some(db) = TestDatabase::create().await else {
+        return;
+    };
+    {
+        let setup = node(&db).await;
+        sqlx::query(sqlx::AssertSqlSafe(
+            "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET synchronous_commit = off', current_database()); END $$",
+        ))
+        .execute(setup.pool())
+        .await
+        .expect("alter database");
+        setup.pool().close().await;
+    }
+    let mut plain = <sqlx::PgConnection as sqlx::Connection>::connect(db.url())
+        .await
+        .expect("plain connection");
+    let configured: String = sqlx::query_scalar("SHOW synchronous_commit")
+        .fetch_one(&mut plain)
+        .await
+        .expect("show");
+    assert_eq!(configured, "off", "the database's own setting took effect");
+
+    let store = node(&db).await;
+    // Every connection of the pool, not only the first.
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut conn = store.pool().acquire().await.expect("acquire");
+        let setting: String = sqlx::query_scalar("SHOW synchronous_commit")
+            .fetch_one(&mut *conn)
+            .await
+            .expect("show");
+        assert_eq!(setting, "on");
+        held.push(conn);
+    }
+}
+
 async fn notice_for(
     rx: &mut tokio::sync::broadcast::Receiver<tasksync_store::CommitNotice>,
     scope: UserId,
@@ -318,7 +359,13 @@ async fn a_create_racing_another_owners_create_of_the_same_id_is_refused_cleanly
         "{refused:?}"
     );
     assert_eq!(store.head(second).await.expect("head"), 0, "nothing logged");
-    assert!(store.changes_after(second, 0, 10).await.expect("log").is_empty());
+    assert!(
+        store
+            .changes_after(second, 0, 10)
+            .await
+            .expect("log")
+            .is_empty()
+    );
     // The second owner's next write takes seq 1: no number was used up.
     let next = store
         .write_task(second, create("next"), 3)

@@ -1,8 +1,9 @@
 //! The PostgreSQL adapter: several stateless nodes on one database.
 //!
 //! Every method is one transaction on a pooled connection, at PostgreSQL's
-//! default isolation (read committed) with `synchronous_commit` left on, so
-//! an acknowledged write is durable. Task writes are batched into shared
+//! default isolation (read committed) with `synchronous_commit` on (turned
+//! back on for our connections if the server has it off), so an
+//! acknowledged write is durable. Task writes are batched into shared
 //! transactions by [`writer`] (group commit).
 //!
 //! # Gapless, commit-ordered log
@@ -128,6 +129,7 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(2))
             .acquire_timeout(options.acquire_timeout)
+            .after_connect(|conn, _| Box::pin(durable_commits(conn)))
             .connect_with(connect.clone())
             .await?;
         let (commits, _) = broadcast::channel(4096);
@@ -179,6 +181,29 @@ impl PgStore {
     async fn begin(&self) -> Result<Transaction<'static, Postgres>> {
         Ok(self.pool.begin().await?)
     }
+}
+
+/// An acknowledged write must survive a crash of the database server, so
+/// its commit must be flushed before we answer: `synchronous_commit = off`,
+/// whether set for the server, the database or the role, is turned back on
+/// for this connection. Stronger settings (`remote_write`, `remote_apply`,
+/// with synchronous standbys) and `local` are left as they are.
+async fn durable_commits(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    let setting: String = sqlx::query_scalar("SELECT current_setting('synchronous_commit')")
+        .fetch_one(&mut *conn)
+        .await?;
+    if setting == "off" {
+        static WARNED: std::sync::Once = std::sync::Once::new();
+        WARNED.call_once(|| {
+            tracing::warn!(
+                "synchronous_commit is off on the PostgreSQL server; tasksync turns it on for its connections, so acknowledged writes stay durable"
+            );
+        });
+        sqlx::query("SET synchronous_commit = on")
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
 }
 
 fn rand_node() -> u64 {
