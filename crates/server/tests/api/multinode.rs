@@ -347,11 +347,19 @@ async fn changes_written_while_a_nodes_listener_is_down_still_arrive() {
         got.push(next_pair(&mut on_a, "s").await);
     }
     assert_eq!(got, made, "every change written meanwhile, once, in order");
-    let after: Vec<i32> = sqlx::query_scalar(listeners)
-        .bind(name)
-        .fetch_all(&mut admin)
-        .await
-        .expect("listeners");
+    // A listens again (it delivered); B may still be in its backoff.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let after = loop {
+        let after: Vec<i32> = sqlx::query_scalar(listeners)
+            .bind(name)
+            .fetch_all(&mut admin)
+            .await
+            .expect("listeners");
+        if after.len() == 2 || Instant::now() > deadline {
+            break after;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     assert_eq!(after.len(), 2, "both nodes listen again");
     assert!(
         after.iter().all(|pid| !before.contains(pid)),

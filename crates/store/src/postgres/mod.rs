@@ -77,25 +77,6 @@ macro_rules! session_columns {
         "s.id, s.user_id, s.created_at, s.expires_at, s.revoked_at"
     };
 }
-/// The task row and the change-log row in one statement; `$task` writes
-/// the task row and returns its id, and the change is logged only if it did.
-macro_rules! record_sql {
-    ($task:literal) => {
-        concat!(
-            "WITH t AS (",
-            $task,
-            "),
-                  c AS (INSERT INTO changes (scope, seq, op, at, task_id, title, description,
-                                             done, created_at, updated_at, version, deleted)
-                        SELECT $1::uuid, $10::bigint, $11::text, $12::bigint, $2::uuid,
-                               $3::text, $4::text, $5::boolean, $6::bigint, $7::bigint,
-                               $8::bigint, $9::boolean
-                        FROM t)
-             SELECT count(*) FROM t"
-        )
-    };
-}
-
 mod writer;
 
 /// PostgreSQL behind the [`Store`] trait.

@@ -7,22 +7,33 @@
 //! commit, by design) for the writes of one user, and the lock PostgreSQL
 //! takes for `NOTIFY` at commit for all writes of the cluster.
 //!
-//! A batch:
-//! 1. locks the row of every scope it touches, in a fixed order (scope id),
-//!    so batches of different nodes cannot deadlock, and reads their heads;
-//! 2. applies each write in turn: reads what the rules need, checks them,
-//!    and only then writes the task row and the change-log row with the
-//!    scope's next number, so a refused write leaves nothing behind;
-//! 3. stores the new heads and queues one wake-up notice per scope;
-//! 4. commits. Nobody is answered before the commit that makes their write
-//!    durable; a database error fails the whole batch and nothing is kept.
+//! A batch takes the same few statements whatever its size:
+//! 1. it locks the row of every scope it touches, in a fixed order (scope
+//!    id), so batches of different nodes cannot deadlock, and reads their
+//!    heads;
+//! 2. it reads, under those locks, every task row its writes name (and, for
+//!    a create of an id in use, that task's create image from the log);
+//! 3. it decides each write in turn in memory, with the pure rules of
+//!    `tasksync_core::task`, against the rows as the earlier writes of the
+//!    batch left them, numbering the scope's changes from its head; a
+//!    refused write takes no number;
+//! 4. one statement writes each touched task's new row, every change-log
+//!    row and the new heads, and queues one wake-up notice per scope;
+//! 5. it commits. Nobody is answered before the commit that makes their
+//!    write durable; a database error fails the whole batch and nothing is
+//!    kept.
+//!
+//! Only another owner's create of the same id can change what step 3 saw,
+//! since every other write of a scope waits for its lock: step 4 then
+//! finds that row taken, the batch is rolled back and run again, and the
+//! create is refused on the fresh read ([`BatchError::Raced`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use sqlx::{PgConnection, PgPool};
 use tasksync_core::task::{apply_delete, apply_update};
-use tasksync_core::{Change, ChangeOp, NewTask, Task, TaskId, UserId, WriteRejection};
+use tasksync_core::{Change, ChangeOp, Task, TaskId, UserId, WriteRejection};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use uuid::Uuid;
 
@@ -88,7 +99,7 @@ async fn run(
         let mut outcome = commit_batch(&pool, &writes, node).await;
         for _ in 1..ATTEMPTS {
             match &outcome {
-                Err(e) if retryable(e) => outcome = commit_batch(&pool, &writes, node).await,
+                Err(e) if e.retryable() => outcome = commit_batch(&pool, &writes, node).await,
                 _ => break,
             }
         }
@@ -113,8 +124,42 @@ async fn run(
     }
 }
 
-fn retryable(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(d) if matches!(d.code().as_deref(), Some("40P01" | "40001")))
+/// Why a batch was not committed. Nothing of it was kept.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum BatchError {
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A create found its id free, and another owner's create of that id
+    /// committed before this batch could write it: the batch must be read
+    /// and decided again, and that create will then be refused.
+    #[error("a task id was taken by a concurrent create")]
+    Raced,
+}
+
+impl BatchError {
+    /// Whether running the batch again may succeed: PostgreSQL aborted it as
+    /// a deadlock or a serialisation failure, or a create raced.
+    fn retryable(&self) -> bool {
+        match self {
+            Self::Database(sqlx::Error::Database(d)) => {
+                matches!(d.code().as_deref(), Some("40P01" | "40001"))
+            }
+            Self::Raced => true,
+            _ => false,
+        }
+    }
+}
+
+impl From<BatchError> for TaskWriteError {
+    fn from(e: BatchError) -> Self {
+        match e {
+            BatchError::Database(e) => Self::Store(StoreError::Database(e)),
+            BatchError::Store(e) => Self::Store(e),
+            BatchError::Raced => Self::Store(StoreError::Commit(e.to_string())),
+        }
+    }
 }
 
 /// Local wake-ups: per scope, the changes just committed, in seq order.
@@ -144,9 +189,17 @@ async fn commit_batch(
     pool: &PgPool,
     writes: &[(UserId, &TaskWrite, i64)],
     node: u64,
-) -> Result<Vec<Result<Written, TaskWriteError>>, sqlx::Error> {
+) -> Result<Vec<Result<Written, TaskWriteError>>, BatchError> {
     let mut tx = pool.begin().await?;
-    let results = apply_all(&mut tx, writes, node).await?;
+    let results = match apply_all(&mut tx, writes, node).await {
+        Ok(results) => results,
+        Err(e) => {
+            // Explicitly, so that the connection is clean before a retry
+            // takes one from the pool.
+            let _ = tx.rollback().await;
+            return Err(e);
+        }
+    };
     if results
         .iter()
         .any(|r| matches!(r, Ok(w) if w.change.is_some()))
@@ -160,13 +213,15 @@ async fn commit_batch(
 }
 
 /// Applies `writes` in order inside `conn`'s open transaction, without
-/// committing. Every scope they touch stays locked until the caller
-/// commits or rolls back.
+/// committing, in a fixed number of statements whatever the batch's size.
+/// Every scope they touch stays locked until the caller commits or rolls
+/// back. On [`BatchError::Raced`] the transaction holds a partial batch and
+/// must be rolled back.
 pub(super) async fn apply_all(
     conn: &mut PgConnection,
     writes: &[(UserId, &TaskWrite, i64)],
     node: u64,
-) -> Result<Vec<Result<Written, TaskWriteError>>, sqlx::Error> {
+) -> Result<Vec<Result<Written, TaskWriteError>>, BatchError> {
     let mut scopes: Vec<Uuid> = writes.iter().map(|(o, _, _)| o.as_uuid()).collect();
     scopes.sort_unstable();
     scopes.dedup();
@@ -189,65 +244,48 @@ pub(super) async fn apply_all(
         .map(|(scope, seq)| (scope, (seq, false)))
         .collect();
 
-    // 2. Each write: rules first, then its only writing statement.
+    // 2. Read, under those locks, everything the rules need.
+    let mut state = Snapshot::read(conn, writes).await?;
+
+    // 3. Each write in turn, against the state the earlier ones left.
+    let mut changes = Vec::new();
     let mut results = Vec::with_capacity(writes.len());
     for &(owner, write, now) in writes {
-        let outcome = match decide(conn, owner, write, now).await {
+        results.push(match state.decide(owner, write, now) {
             Ok(Decision::Write(op, task)) => {
                 let (head, moved) = heads.entry(owner.as_uuid()).or_insert((0, false));
+                *head += 1;
+                *moved = true;
                 let change = Change {
                     scope: owner,
-                    seq: *head + 1,
+                    seq: *head,
                     op,
                     task,
                     at: now,
                 };
-                if record(conn, &change).await? {
-                    *head = change.seq;
-                    *moved = true;
-                    Ok(Written {
-                        task: change.task.clone(),
-                        change: Some(change),
-                    })
-                } else {
-                    // A create whose id another owner's write took meanwhile.
-                    Err(WriteRejection::IdTaken.into())
-                }
+                state.apply(&change);
+                changes.push(change.clone());
+                Ok(Written {
+                    task: change.task.clone(),
+                    change: Some(change),
+                })
             }
             Ok(Decision::Unchanged(task)) => Ok(Written { task, change: None }),
-            Err(Failure::Rejected(r)) => Err(r.into()),
-            Err(Failure::Database(e)) => return Err(e),
-            Err(Failure::Corrupt(e)) => Err(TaskWriteError::Store(e)),
-        };
-        results.push(outcome);
+            Err(rejection) => Err(rejection.into()),
+        });
+    }
+    if changes.is_empty() {
+        return Ok(results);
     }
 
-    // 3. The new heads, and one wake-up per scope for the other nodes
+    // 4. One statement writes it all: the tasks' new rows, the change-log
+    //    rows, the new heads, and one wake-up per scope for the other nodes
     //    (PostgreSQL sends it on commit).
-    let (moved, seqs): (Vec<Uuid>, Vec<i64>) = heads
-        .iter()
-        .filter(|(_, (_, moved))| *moved)
-        .map(|(scope, (seq, _))| (*scope, *seq))
-        .unzip();
-    if !moved.is_empty() {
-        let payloads: Vec<String> = moved
-            .iter()
-            .zip(&seqs)
-            .map(|(scope, seq)| super::listener::payload(UserId::from_uuid(*scope), *seq, node))
-            .collect();
-        sqlx::query(
-            "WITH heads AS (
-                 UPDATE scopes SET seq = h.seq
-                 FROM unnest($1::uuid[], $2::bigint[]) AS h(scope, seq)
-                 WHERE scopes.scope = h.scope)
-             SELECT pg_notify($3, p) FROM unnest($4::text[]) p",
-        )
-        .bind(&moved)
-        .bind(&seqs)
-        .bind(super::CHANNEL)
-        .bind(&payloads)
-        .execute(&mut *conn)
-        .await?;
+    let written = record(conn, &changes, &heads, node).await?;
+    if written != state.touched() {
+        // A task row was not written: its id was taken by another owner's
+        // create that committed after the snapshot.
+        return Err(BatchError::Raced);
     }
     Ok(results)
 }
@@ -257,111 +295,288 @@ enum Decision {
     Unchanged(Task),
 }
 
-enum Failure {
-    Rejected(WriteRejection),
-    Corrupt(StoreError),
-    Database(sqlx::Error),
+/// The rows a batch's rules read, kept up to date as its writes are
+/// decided, so a later write of the batch sees what an earlier one did.
+#[derive(Default)]
+struct Snapshot {
+    /// The task rows with the ids the batch names, whoever owns them.
+    tasks: HashMap<TaskId, Task>,
+    /// Each existing task's create image from the log, for the creates
+    /// that name an id already in use (to tell a retry from a clash).
+    created: HashMap<TaskId, Task>,
+    /// Tasks whose row the batch writes, in the order first written.
+    dirty: Vec<TaskId>,
 }
 
-impl From<sqlx::Error> for Failure {
-    fn from(e: sqlx::Error) -> Self {
-        Self::Database(e)
-    }
-}
-
-impl From<WriteRejection> for Failure {
-    fn from(r: WriteRejection) -> Self {
-        Self::Rejected(r)
-    }
-}
-
-impl From<StoreError> for Failure {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Database(e) => Self::Database(e),
-            other => Self::Corrupt(other),
+impl Snapshot {
+    async fn read(
+        conn: &mut PgConnection,
+        writes: &[(UserId, &TaskWrite, i64)],
+    ) -> Result<Self, BatchError> {
+        let ids: Vec<Uuid> = writes
+            .iter()
+            .map(|(_, w, _)| w.task_id().as_uuid())
+            .collect();
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            task_columns!(),
+            " FROM tasks WHERE id = ANY($1)"
+        ))
+        .bind(&ids)
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut snapshot = Self::default();
+        for row in &rows {
+            let task = rows::task(row)?;
+            snapshot.tasks.insert(task.id, task);
         }
-    }
-}
-
-/// What a write would do, read under the scope's lock.
-async fn decide(
-    conn: &mut PgConnection,
-    owner: UserId,
-    write: &TaskWrite,
-    now: i64,
-) -> Result<Decision, Failure> {
-    Ok(match write {
-        TaskWrite::Create(new) => create(conn, owner, new, now).await?,
-        TaskWrite::Update(patch) => {
-            let current = owned(conn, owner, patch.id)
-                .await?
-                .ok_or(WriteRejection::NotFound)?;
-            match apply_update(&current, patch, now)? {
-                Some(next) => Decision::Write(ChangeOp::Update, next),
-                None => Decision::Unchanged(current),
+        // Creates of an id their own owner already has: a retry or a clash,
+        // which the create's image in the log tells apart.
+        let (scopes, ids): (Vec<Uuid>, Vec<Uuid>) = writes
+            .iter()
+            .filter_map(|&(owner, write, _)| match write {
+                TaskWrite::Create(new) => snapshot
+                    .tasks
+                    .get(&new.id)
+                    .filter(|t| t.owner == owner)
+                    .map(|_| (owner.as_uuid(), new.id.as_uuid())),
+                _ => None,
+            })
+            .unzip();
+        if !ids.is_empty() {
+            let rows = sqlx::query(
+                "SELECT c.task_id AS id, c.scope AS owner, c.title, c.description, c.done,
+                        c.created_at, c.updated_at, c.version, c.deleted
+                 FROM unnest($1::uuid[], $2::uuid[]) AS k(scope, task_id)
+                 JOIN changes c ON c.scope = k.scope AND c.task_id = k.task_id AND c.op = 'create'",
+            )
+            .bind(&scopes)
+            .bind(&ids)
+            .fetch_all(&mut *conn)
+            .await?;
+            for row in &rows {
+                let image = rows::task(row)?;
+                snapshot.created.insert(image.id, image);
             }
         }
-        TaskWrite::Delete {
-            id,
-            expected_version,
-        } => {
-            let current = owned(conn, owner, *id)
-                .await?
-                .ok_or(WriteRejection::NotFound)?;
-            match apply_delete(&current, *expected_version, now)? {
-                Some(stone) => Decision::Write(ChangeOp::Delete, stone),
-                None => Decision::Unchanged(current),
+        Ok(snapshot)
+    }
+
+    /// What a write would do now.
+    fn decide(
+        &self,
+        owner: UserId,
+        write: &TaskWrite,
+        now: i64,
+    ) -> Result<Decision, WriteRejection> {
+        let owned = |id: &TaskId| self.tasks.get(id).filter(|t| t.owner == owner);
+        Ok(match write {
+            TaskWrite::Create(new) => {
+                let Some(current) = self.tasks.get(&new.id) else {
+                    return Ok(Decision::Write(
+                        ChangeOp::Create,
+                        new.clone().into_task(owner, now),
+                    ));
+                };
+                if current.owner != owner {
+                    // Said exactly as for a clash within the scope: nothing leaks.
+                    return Err(WriteRejection::IdTaken);
+                }
+                // The create's own image decides whether this is a retry; if
+                // the log no longer has it, the current task does while
+                // unchanged.
+                let image = self
+                    .created
+                    .get(&new.id)
+                    .or_else(|| (current.version == 1).then_some(current));
+                match image {
+                    Some(image) if new.is_retry_of(image, owner) => {
+                        Decision::Unchanged(current.clone())
+                    }
+                    _ => return Err(WriteRejection::IdTaken),
+                }
             }
+            TaskWrite::Update(patch) => {
+                let current = owned(&patch.id).ok_or(WriteRejection::NotFound)?;
+                match apply_update(current, patch, now)? {
+                    Some(next) => Decision::Write(ChangeOp::Update, next),
+                    None => Decision::Unchanged(current.clone()),
+                }
+            }
+            TaskWrite::Delete {
+                id,
+                expected_version,
+            } => {
+                let current = owned(id).ok_or(WriteRejection::NotFound)?;
+                match apply_delete(current, *expected_version, now)? {
+                    Some(stone) => Decision::Write(ChangeOp::Delete, stone),
+                    None => Decision::Unchanged(current.clone()),
+                }
+            }
+        })
+    }
+
+    /// Takes a decided change into the state.
+    fn apply(&mut self, change: &Change) {
+        let id = change.task.id;
+        if !self.dirty.contains(&id) {
+            self.dirty.push(id);
         }
-    })
+        if change.op == ChangeOp::Create {
+            self.created.insert(id, change.task.clone());
+        }
+        self.tasks.insert(id, change.task.clone());
+    }
+
+    /// How many task rows the batch writes.
+    fn touched(&self) -> i64 {
+        self.dirty.len() as i64
+    }
 }
 
-async fn create(
-    conn: &mut PgConnection,
-    owner: UserId,
-    new: &NewTask,
-    now: i64,
-) -> Result<Decision, Failure> {
-    let existing = sqlx::query(concat!(
-        "SELECT ",
-        task_columns!(),
-        " FROM tasks WHERE id = $1"
-    ))
-    .bind(new.id.as_uuid())
-    .fetch_optional(&mut *conn)
-    .await?
-    .as_ref()
-    .map(rows::task)
-    .transpose()?;
-    let Some(current) = existing else {
-        return Ok(Decision::Write(
-            ChangeOp::Create,
-            new.clone().into_task(owner, now),
-        ));
-    };
-    if current.owner != owner {
-        // Said exactly as for a clash within the scope: nothing leaks.
-        return Err(WriteRejection::IdTaken.into());
+impl TaskWrite {
+    fn task_id(&self) -> TaskId {
+        match self {
+            Self::Create(new) => new.id,
+            Self::Update(patch) => patch.id,
+            Self::Delete { id, .. } => *id,
+        }
     }
-    // The create's own image decides whether this is a retry; if the log
-    // no longer has it, the current task does while unchanged.
-    let created = sqlx::query(
-        "SELECT task_id AS id, scope AS owner, title, description, done, created_at,
-                updated_at, version, deleted
-         FROM changes WHERE scope = $1 AND task_id = $2 AND op = 'create'",
+}
+
+/// Writes a batch's changes: each touched task's latest image (a new row,
+/// or an update of the owner's row), every change-log row, the moved heads
+/// and their notices. Returns how many task rows were written; a row is
+/// not written when its id belongs to another owner (see
+/// [`BatchError::Raced`]).
+async fn record(
+    conn: &mut PgConnection,
+    changes: &[Change],
+    heads: &BTreeMap<Uuid, (i64, bool)>,
+    node: u64,
+) -> Result<i64, sqlx::Error> {
+    // The latest image and seq of each task, in first-touched order.
+    let mut latest: Vec<&Change> = Vec::new();
+    let mut at: HashMap<TaskId, usize> = HashMap::new();
+    for change in changes {
+        match at.get(&change.task.id) {
+            Some(&i) => latest[i] = change,
+            None => {
+                at.insert(change.task.id, latest.len());
+                latest.push(change);
+            }
+        }
+    }
+    let tasks = Columns::of(latest.iter().copied());
+    let log = Columns::of(changes.iter());
+    let (moved, seqs): (Vec<Uuid>, Vec<i64>) = heads
+        .iter()
+        .filter(|(_, (_, moved))| *moved)
+        .map(|(scope, (seq, _))| (*scope, *seq))
+        .unzip();
+    let payloads: Vec<String> = moved
+        .iter()
+        .zip(&seqs)
+        .map(|(scope, seq)| super::listener::payload(UserId::from_uuid(*scope), *seq, node))
+        .collect();
+    let (written, _notified): (i64, i64) = sqlx::query_as(
+        "WITH t AS (
+             INSERT INTO tasks (id, owner, title, description, done, created_at, updated_at,
+                                version, deleted, last_seq)
+             SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::boolean[],
+                                  $6::bigint[], $7::bigint[], $8::bigint[], $9::boolean[],
+                                  $10::bigint[])
+             ON CONFLICT (id) DO UPDATE
+                 SET title = EXCLUDED.title, description = EXCLUDED.description,
+                     done = EXCLUDED.done, updated_at = EXCLUDED.updated_at,
+                     version = EXCLUDED.version, deleted = EXCLUDED.deleted,
+                     last_seq = EXCLUDED.last_seq
+                 WHERE tasks.owner = EXCLUDED.owner
+             RETURNING 1),
+         c AS (
+             INSERT INTO changes (scope, seq, op, at, task_id, title, description, done,
+                                  created_at, updated_at, version, deleted)
+             SELECT l.owner, l.seq, l.op, l.at, l.id, l.title, l.description, l.done,
+                    l.created_at, l.updated_at, l.version, l.deleted
+             FROM unnest($11::uuid[], $12::uuid[], $13::text[], $14::text[], $15::boolean[],
+                         $16::bigint[], $17::bigint[], $18::bigint[], $19::boolean[],
+                         $20::bigint[], $21::text[], $22::bigint[])
+                  AS l(id, owner, title, description, done, created_at, updated_at, version,
+                       deleted, seq, op, at)),
+         h AS (
+             UPDATE scopes SET seq = h.seq
+             FROM unnest($23::uuid[], $24::bigint[]) AS h(scope, seq)
+             WHERE scopes.scope = h.scope)
+         SELECT (SELECT count(*) FROM t),
+                (SELECT count(pg_notify($25, p)) FROM unnest($26::text[]) p)",
     )
-    .bind(owner.as_uuid())
-    .bind(new.id.as_uuid())
-    .fetch_optional(&mut *conn)
-    .await?
-    .as_ref()
-    .map(rows::task)
-    .transpose()?
-    .or_else(|| (current.version == 1).then(|| current.clone()));
-    match created {
-        Some(image) if new.is_retry_of(&image, owner) => Ok(Decision::Unchanged(current)),
-        _ => Err(WriteRejection::IdTaken.into()),
+    .bind(&tasks.id)
+    .bind(&tasks.owner)
+    .bind(&tasks.title)
+    .bind(&tasks.description)
+    .bind(&tasks.done)
+    .bind(&tasks.created_at)
+    .bind(&tasks.updated_at)
+    .bind(&tasks.version)
+    .bind(&tasks.deleted)
+    .bind(&tasks.seq)
+    .bind(&log.id)
+    .bind(&log.owner)
+    .bind(&log.title)
+    .bind(&log.description)
+    .bind(&log.done)
+    .bind(&log.created_at)
+    .bind(&log.updated_at)
+    .bind(&log.version)
+    .bind(&log.deleted)
+    .bind(&log.seq)
+    .bind(&log.op)
+    .bind(&log.at)
+    .bind(&moved)
+    .bind(&seqs)
+    .bind(super::CHANNEL)
+    .bind(&payloads)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(written)
+}
+
+/// Changes as column arrays, for `unnest`.
+#[derive(Default)]
+struct Columns {
+    id: Vec<Uuid>,
+    owner: Vec<Uuid>,
+    title: Vec<String>,
+    description: Vec<Option<String>>,
+    done: Vec<bool>,
+    created_at: Vec<i64>,
+    updated_at: Vec<i64>,
+    version: Vec<i64>,
+    deleted: Vec<bool>,
+    seq: Vec<i64>,
+    op: Vec<&'static str>,
+    at: Vec<i64>,
+}
+
+impl Columns {
+    fn of<'a>(changes: impl Iterator<Item = &'a Change>) -> Self {
+        let mut c = Self::default();
+        for change in changes {
+            let t = &change.task;
+            c.id.push(t.id.as_uuid());
+            c.owner.push(change.scope.as_uuid());
+            c.title.push(t.title.clone());
+            c.description.push(t.description.clone());
+            c.done.push(t.done);
+            c.created_at.push(t.created_at);
+            c.updated_at.push(t.updated_at);
+            c.version.push(t.version);
+            c.deleted.push(t.deleted);
+            c.seq.push(change.seq);
+            c.op.push(change.op.as_str());
+            c.at.push(change.at);
+        }
+        c
     }
 }
 
@@ -382,43 +597,4 @@ pub(super) async fn owned(
     .as_ref()
     .map(rows::task)
     .transpose()
-}
-
-/// The task row and the change-log row, in one statement. False when a
-/// create found its id taken (by another owner, committed meanwhile):
-/// then nothing was written.
-async fn record(conn: &mut PgConnection, change: &Change) -> Result<bool, sqlx::Error> {
-    let task = &change.task;
-    let sql = if change.op == ChangeOp::Create {
-        record_sql!(
-            "INSERT INTO tasks (id, owner, title, description, done, created_at, updated_at,
-                                version, deleted, last_seq)
-             VALUES ($2, $1, $3, $4, $5, $6, $7, $8, $9, $10)
-             ON CONFLICT (id) DO NOTHING
-             RETURNING id"
-        )
-    } else {
-        record_sql!(
-            "UPDATE tasks SET title = $3, description = $4, done = $5, updated_at = $7,
-                              version = $8, deleted = $9, last_seq = $10
-             WHERE id = $2 AND owner = $1
-             RETURNING id"
-        )
-    };
-    let written: i64 = sqlx::query_scalar(sql)
-        .bind(change.scope.as_uuid())
-        .bind(task.id.as_uuid())
-        .bind(&task.title)
-        .bind(&task.description)
-        .bind(task.done)
-        .bind(task.created_at)
-        .bind(task.updated_at)
-        .bind(task.version)
-        .bind(task.deleted)
-        .bind(change.seq)
-        .bind(change.op.as_str())
-        .bind(change.at)
-        .fetch_one(&mut *conn)
-        .await?;
-    Ok(written == 1)
 }

@@ -57,6 +57,7 @@ macro_rules! conformance {
                 tasks::refused_writes_append_nothing_and_change_nothing,
                 tasks::creating_with_a_known_id_is_a_retry_only_with_the_same_content,
                 tasks::sequences_are_per_scope,
+                tasks::writes_of_one_task_in_one_batch_see_each_other,
                 tasks::sequences_have_no_gaps_under_eight_concurrent_writers,
                 tasks::of_sixteen_concurrent_updates_with_one_expected_version_exactly_one_wins,
                 tasks::the_live_listing_is_oldest_first_and_hides_tombstones,

@@ -256,6 +256,106 @@ pub async fn creating_with_a_known_id_is_a_retry_only_with_the_same_content(stor
     assert_eq!(store.head(other).await.expect("head"), 0);
 }
 
+/// Writes of one task sent at once (so a group-committing writer takes
+/// them into one batch) behave exactly as if sent one by one: each sees
+/// what the earlier ones did, including a create, a conflict, a delete and
+/// a create retried after it.
+pub async fn writes_of_one_task_in_one_batch_see_each_other(store: Arc<dyn Store>) {
+    let owner = user(&store).await;
+    let x = new_task("x");
+    let y = new_task("y");
+    let titled = |id, expected, title: &str| {
+        TaskWrite::Update(TaskPatch {
+            title: Some(TaskTitle::parse(title).expect("title")),
+            ..patch(id, expected)
+        })
+    };
+    let writes = vec![
+        TaskWrite::Create(x.clone()),
+        titled(x.id, Some(1), "x2"),
+        titled(x.id, Some(1), "stale"),
+        TaskWrite::Create(y.clone()),
+        TaskWrite::Delete {
+            id: x.id,
+            expected_version: Some(2),
+        },
+        titled(x.id, None, "after delete"),
+        TaskWrite::Create(x.clone()),
+        TaskWrite::Create(NewTask {
+            title: TaskTitle::parse("other").expect("title"),
+            ..y.clone()
+        }),
+        titled(y.id, Some(1), "y2"),
+        titled(y.id, None, "y2"),
+    ];
+    // Polled in order on the first poll, so they reach the store in order.
+    let results =
+        futures_util::future::join_all(writes.into_iter().map(|w| write(&store, owner, w))).await;
+    let mut results = results.into_iter();
+    let mut next = || results.next().expect("a result");
+
+    let created = next().expect("create x");
+    assert_eq!((created.task.version, seq_of(&created)), (1, Some(1)));
+    let updated = next().expect("update x");
+    assert_eq!((updated.task.version, seq_of(&updated)), (2, Some(2)));
+    assert_eq!(updated.task.title, "x2");
+    match rejection(next()) {
+        WriteRejection::Conflict(current) => assert_eq!(current.version, 2, "sees the update"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    let created_y = next().expect("create y");
+    assert_eq!(seq_of(&created_y), Some(3));
+    let stone = next().expect("delete x");
+    assert!(stone.task.deleted);
+    assert_eq!((stone.task.version, seq_of(&stone)), (3, Some(4)));
+    assert_eq!(rejection(next()), WriteRejection::NotFound, "x is deleted");
+    let retried = next().expect("create x again: a retry");
+    assert_eq!(seq_of(&retried), None, "a retry logs nothing");
+    assert!(retried.task.deleted, "and returns the task as it is");
+    assert_eq!(
+        rejection(next()),
+        WriteRejection::IdTaken,
+        "y with other content"
+    );
+    let updated_y = next().expect("update y");
+    assert_eq!((updated_y.task.version, seq_of(&updated_y)), (2, Some(5)));
+    let same = next().expect("the same update again");
+    assert_eq!(
+        seq_of(&same),
+        None,
+        "a patch equal to the task is no change"
+    );
+
+    let log = store.changes_after(owner, 0, 100).await.expect("log");
+    let ops: Vec<(i64, ChangeOp, TaskId)> = log.iter().map(|c| (c.seq, c.op, c.task.id)).collect();
+    assert_eq!(
+        ops,
+        vec![
+            (1, ChangeOp::Create, x.id),
+            (2, ChangeOp::Update, x.id),
+            (3, ChangeOp::Create, y.id),
+            (4, ChangeOp::Delete, x.id),
+            (5, ChangeOp::Update, y.id),
+        ]
+    );
+    assert_eq!(store.task(owner, x.id).await.expect("x"), Some(stone.task));
+    assert_eq!(
+        store.task(owner, y.id).await.expect("y"),
+        Some(updated_y.task)
+    );
+    let synced = store.changed_tasks(owner, 0, 5, 10).await.expect("delta");
+    let last: Vec<(TaskId, i64)> = synced.iter().map(|s| (s.task.id, s.last_seq)).collect();
+    assert_eq!(
+        last,
+        vec![(x.id, 4), (y.id, 5)],
+        "each task's latest change"
+    );
+}
+
+fn seq_of(written: &Written) -> Option<i64> {
+    written.change.as_ref().map(|c| c.seq)
+}
+
 pub async fn sequences_are_per_scope(store: Arc<dyn Store>) {
     let (a, b) = (user(&store).await, user(&store).await);
     for owner in [a, b, a] {
