@@ -8,10 +8,16 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
-/// Installs the global `tracing` subscriber (`RUST_LOG`, default `info`).
-/// Calling it again is harmless.
+/// The filter when `RUST_LOG` is not set: `info`, except PostgreSQL's
+/// notices (such as "relation _sqlx_migrations already exists, skipping"
+/// on every start), which are informational noise to an operator.
+pub const DEFAULT_LOG_FILTER: &str = "info,sqlx::postgres::notice=warn";
+
+/// Installs the global `tracing` subscriber (`RUST_LOG`, default
+/// [`DEFAULT_LOG_FILTER`]). Calling it again is harmless.
 pub fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
@@ -40,4 +46,18 @@ pub fn metrics_handle() -> anyhow::Result<PrometheusHandle> {
         })
         .clone()
         .map_err(|e| anyhow::anyhow!("installing the metrics recorder: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_log_filter_is_valid_and_quiets_only_postgres_notices() {
+        // `EnvFilter::new` would silently drop a malformed directive.
+        let filter = EnvFilter::try_new(DEFAULT_LOG_FILTER).expect("a valid filter");
+        let text = filter.to_string();
+        assert!(text.contains("sqlx::postgres::notice=warn"), "{text}");
+        assert!(text.split(',').any(|d| d == "info"), "{text}");
+    }
 }
