@@ -43,15 +43,17 @@ pub enum UsersCommand {
     Enable { email: String },
 }
 
-/// Where the database is.
-#[derive(Debug, Clone, Args)]
+/// Where the database is. Its `Debug` output, like `--help`, never shows
+/// the URL's password.
+#[derive(Clone, Args)]
 pub struct DatabaseArgs {
     /// Database URL: `sqlite://PATH` (created on first start) or
     /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DB` (several nodes may share it).
     #[arg(
         long,
         env = "TASKSYNC_DATABASE_URL",
-        default_value = "sqlite://data/tasksync.db"
+        default_value = "sqlite://data/tasksync.db",
+        hide_env_values = true
     )]
     pub database_url: String,
     /// SQLite: connections of the read pool (writes use one of their own).
@@ -66,6 +68,20 @@ pub struct DatabaseArgs {
     /// it fails.
     #[arg(long, env = "TASKSYNC_DB_ACQUIRE_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
     pub db_acquire_timeout: Duration,
+}
+
+impl std::fmt::Debug for DatabaseArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseArgs")
+            .field(
+                "database_url",
+                &tasksync_store::redact_url(&self.database_url),
+            )
+            .field("db_read_connections", &self.db_read_connections)
+            .field("db_max_connections", &self.db_max_connections)
+            .field("db_acquire_timeout", &self.db_acquire_timeout)
+            .finish()
+    }
 }
 
 /// Settings of `tasksync serve`.
@@ -298,6 +314,20 @@ mod tests {
         assert_eq!(s.max_body_bytes, 1024 * 1024);
         assert!(!s.dev);
         assert_eq!(s.issuer(), "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn debug_output_hides_the_database_password() {
+        let s = Settings {
+            database: DatabaseArgs {
+                database_url: "postgres://tasksync:hunter2-secret@db.internal:5432/tasks".into(),
+                ..Settings::defaults().database
+            },
+            ..Settings::defaults()
+        };
+        let text = format!("{s:?}");
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(text.contains("db.internal:5432/tasks"), "{text}");
     }
 
     #[test]

@@ -28,8 +28,9 @@ use tasksync_core::{
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
-/// Connection settings shared by every backend.
-#[derive(Debug, Clone)]
+/// Connection settings shared by every backend. Its `Debug` output hides
+/// the URL's password.
+#[derive(Clone)]
 pub struct ConnectOptions {
     /// `sqlite://path/to/file.db` or `postgres://user@host/db`.
     pub url: String,
@@ -39,6 +40,17 @@ pub struct ConnectOptions {
     pub max_connections: u32,
     /// PostgreSQL: how long a query waits for a free connection.
     pub acquire_timeout: std::time::Duration,
+}
+
+impl std::fmt::Debug for ConnectOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectOptions")
+            .field("url", &redact_url(&self.url))
+            .field("read_connections", &self.read_connections)
+            .field("max_connections", &self.max_connections)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .finish()
+    }
 }
 
 impl Default for ConnectOptions {
@@ -69,8 +81,9 @@ pub async fn connect(options: &ConnectOptions) -> Result<std::sync::Arc<dyn Stor
     }
 }
 
-/// The URL without any password, for messages.
-pub(crate) fn redact_url(url: &str) -> String {
+/// The URL without its user information (user name and password), for
+/// messages and logs.
+pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
             format!("{}://***{}", &url[..scheme_end], &url[at..])
@@ -403,4 +416,30 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Deletes expired codes, sessions ended more than `keep_ms` ago and stale
     /// throttle rows. Returns the number of rows removed.
     async fn purge_expired(&self, now: i64, keep_ms: i64) -> Result<u64>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_and_connect_options_print_without_passwords() {
+        for (url, shown) in [
+            ("postgres://u:p%40ss@db:5432/x", "postgres://***@db:5432/x"),
+            ("postgres://u:p@ss@db/x", "postgres://***@db/x"),
+            ("postgres://db/x", "postgres://db/x"),
+            ("sqlite://data/tasksync.db", "sqlite://data/tasksync.db"),
+        ] {
+            assert_eq!(redact_url(url), shown, "{url}");
+        }
+        let options = ConnectOptions {
+            url: "postgres://tasksync:hunter2@db/x".into(),
+            ..ConnectOptions::default()
+        };
+        let text = format!("{options:?}");
+        assert!(
+            !text.contains("hunter2") && text.contains("@db/x"),
+            "{text}"
+        );
+    }
 }

@@ -31,6 +31,35 @@ fn production_mode_without_smtp_refuses_to_start_with_one_line() {
 }
 
 #[test]
+fn help_never_prints_secrets_from_the_environment() {
+    for args in [
+        &["serve", "--help"][..],
+        &["migrate", "--help"],
+        &["users", "--help"],
+    ] {
+        let out = Command::new(BIN)
+            .args(args)
+            .env(
+                "TASKSYNC_DATABASE_URL",
+                "postgres://tasksync:db-secret-1@db.internal/tasks",
+            )
+            .env(
+                "TASKSYNC_SMTP_URL",
+                "smtps://mail:smtp-secret-2@mail.internal",
+            )
+            .output()
+            .expect("runs");
+        assert!(out.status.success(), "{args:?}");
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(help.contains("TASKSYNC_DATABASE_URL"), "{args:?}: {help}");
+        assert!(
+            !help.contains("db-secret-1") && !help.contains("smtp-secret-2"),
+            "{args:?} printed a secret: {help}"
+        );
+    }
+}
+
+#[test]
 fn sigterm_stops_the_server_cleanly_and_admin_commands_use_its_database() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut child = Command::new(BIN)

@@ -80,7 +80,7 @@ macro_rules! session_columns {
 mod writer;
 
 /// PostgreSQL behind the [`Store`] trait.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
     /// Where the listener connects (the pool's settings, one connection).
@@ -94,6 +94,16 @@ pub struct PgStore {
     /// Started on the first call to [`Store::commits`]: a one-shot admin
     /// command never opens a listening connection.
     listener: Arc<OnceLock<listener::Handle>>,
+}
+
+/// Without the connection options, which hold the password.
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("node", &format_args!("{:x}", self.node))
+            .field("pool_size", &self.pool.size())
+            .finish_non_exhaustive()
+    }
 }
 
 impl PgStore {
