@@ -371,6 +371,83 @@ async fn changes_written_while_a_nodes_listener_is_down_still_arrive() {
     assert_eq!(next_pair(&mut on_a, "s").await, (7, id.to_string()));
 }
 
+/// The log lines of a node started without `TASKSYNC_PUBLIC_URL`, up to
+/// the one saying it listens; the node is then stopped.
+fn start_up_lines(database_url: &str) -> Vec<Value> {
+    let mut child = Command::new(BIN)
+        .args([
+            "serve",
+            "--dev",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+        ])
+        .env("TASKSYNC_DATABASE_URL", database_url)
+        .env_remove("TASKSYNC_PUBLIC_URL")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the tasksync binary starts");
+    let mut lines = Vec::new();
+    for line in BufReader::new(child.stderr.take().expect("stderr"))
+        .lines()
+        .map_while(Result::ok)
+    {
+        let event: Value = serde_json::from_str(&line).unwrap_or_default();
+        let listening = event["message"] == "tasksync listening";
+        lines.push(event);
+        if listening {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    lines
+}
+
+/// Tokens name their issuer, which defaults to the node's own address: on
+/// a shared database that makes nodes refuse each other's tokens, so a
+/// node on PostgreSQL without a public URL says so; one on SQLite (alone
+/// by design) does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_on_a_shared_database_without_a_public_url_warns() {
+    let Some(db) = TestDatabase::create().await else {
+        return;
+    };
+    let warned = |lines: &[Value]| {
+        lines.iter().any(|e| {
+            e["level"] == "WARN"
+                && e["fields"]["message"]
+                    .as_str()
+                    .or(e["message"].as_str())
+                    .is_some_and(|m| m.contains("TASKSYNC_PUBLIC_URL"))
+        })
+    };
+    let on_postgres = start_up_lines(db.url());
+    assert!(
+        on_postgres
+            .last()
+            .is_some_and(|e| e["message"] == "tasksync listening"),
+        "it starts: {on_postgres:?}"
+    );
+    assert!(warned(&on_postgres), "warns: {on_postgres:?}");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let on_sqlite = start_up_lines(&format!(
+        "sqlite://{}",
+        dir.path().join("alone.db").display()
+    ));
+    assert!(
+        on_sqlite
+            .last()
+            .is_some_and(|e| e["message"] == "tasksync listening"),
+        "it starts: {on_sqlite:?}"
+    );
+    assert!(!warned(&on_sqlite), "no warning on SQLite: {on_sqlite:?}");
+}
+
 /// Where nginx is: `TASKSYNC_NGINX`, `/usr/sbin/nginx` or the PATH.
 fn nginx_binary() -> Option<String> {
     if let Ok(path) = std::env::var("TASKSYNC_NGINX") {
