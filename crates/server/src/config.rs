@@ -259,6 +259,16 @@ impl Settings {
         if self.access_token_ttl < Duration::from_secs(1) {
             return Err("TASKSYNC_ACCESS_TOKEN_TTL must be at least 1s".into());
         }
+        if self.database.db_read_connections == 0 {
+            return Err("TASKSYNC_DB_READ_CONNECTIONS must be at least 1".into());
+        }
+        if self.database.db_max_connections < 2 {
+            // One for a write lane, at least one for everything else.
+            return Err("TASKSYNC_DB_MAX_CONNECTIONS must be at least 2".into());
+        }
+        if self.database.db_acquire_timeout.is_zero() {
+            return Err("TASKSYNC_DB_ACQUIRE_TIMEOUT must be longer than 0s".into());
+        }
         if self.ws_threads == 0 {
             return Err("TASKSYNC_WS_THREADS must be at least 1".into());
         }
@@ -314,6 +324,43 @@ mod tests {
         assert_eq!(s.max_body_bytes, 1024 * 1024);
         assert!(!s.dev);
         assert_eq!(s.issuer(), "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn database_pool_settings_below_their_minimum_are_refused() {
+        let with = |database: DatabaseArgs| Settings {
+            dev: true,
+            database,
+            ..Settings::defaults()
+        };
+        let base = Settings::defaults().database;
+        for (database, setting) in [
+            (
+                DatabaseArgs {
+                    db_read_connections: 0,
+                    ..base.clone()
+                },
+                "TASKSYNC_DB_READ_CONNECTIONS",
+            ),
+            (
+                DatabaseArgs {
+                    db_max_connections: 1,
+                    ..base.clone()
+                },
+                "TASKSYNC_DB_MAX_CONNECTIONS",
+            ),
+            (
+                DatabaseArgs {
+                    db_acquire_timeout: Duration::ZERO,
+                    ..base.clone()
+                },
+                "TASKSYNC_DB_ACQUIRE_TIMEOUT",
+            ),
+        ] {
+            let err = with(database).validate().expect_err(setting);
+            assert!(err.contains(setting), "{err}");
+        }
+        assert_eq!(with(base).validate(), Ok(()));
     }
 
     #[test]
