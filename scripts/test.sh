@@ -74,9 +74,14 @@ if [ -z "${TASKSYNC_TEST_DATABASE_URL:-}" ] && ! pg_ready && can_apt; then
     pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
   done
   for _ in $(seq 1 30); do pg_ready && break; sleep 1; done
-  if command -v runuser >/dev/null 2>&1 && ! pg_ready; then
-    runuser -u postgres -- createdb test 2>/dev/null || true
-  fi
+fi
+# pg_isready answers for the server, whatever the database: a server just
+# installed has no database `test` yet, so make it (as the postgres user).
+pg_db_answers() { command -v psql >/dev/null 2>&1 && psql "$pg_url" -Atqc 'SELECT 1' >/dev/null 2>&1; }
+if [ -z "${TASKSYNC_TEST_DATABASE_URL:-}" ] && pg_ready && ! pg_db_answers \
+  && can_apt && command -v runuser >/dev/null 2>&1; then
+  echo "creating the PostgreSQL database test" >&2
+  runuser -u postgres -- createdb test || true
 fi
 if ! pg_ready; then
   skip "PostgreSQL tests: no server answers at ${pg_url%%@*}@… (start one, or set TASKSYNC_TEST_DATABASE_URL)"
