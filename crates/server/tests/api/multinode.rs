@@ -46,24 +46,12 @@ impl Node {
     }
 
     pub fn start_behind(name: &str, database_url: &str, public_url: &str) -> Self {
-        let mut child = Command::new(BIN)
-            .args([
-                "serve",
-                "--dev",
-                "--listen",
-                "127.0.0.1:0",
-                "--log-format",
-                "json",
-            ])
-            .env("TASKSYNC_DATABASE_URL", database_url)
+        let mut child = node_command(database_url)
             .env("TASKSYNC_PUBLIC_URL", public_url)
             .env("TASKSYNC_TRUSTED_PROXIES", "127.0.0.1")
             .env("TASKSYNC_DB_MAX_CONNECTIONS", "6")
             .env("TASKSYNC_AUTH_RATE_PER_MINUTE", "100000")
             .env("TASKSYNC_AUTH_RATE_BURST", "100000")
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
             .spawn()
             .expect("the tasksync binary starts");
         let stderr = child.stderr.take().expect("stderr");
@@ -371,10 +359,11 @@ async fn changes_written_while_a_nodes_listener_is_down_still_arrive() {
     assert_eq!(next_pair(&mut on_a, "s").await, (7, id.to_string()));
 }
 
-/// The log lines of a node started without `TASKSYNC_PUBLIC_URL`, up to
-/// the one saying it listens; the node is then stopped.
-fn start_up_lines(database_url: &str) -> Vec<Value> {
-    let mut child = Command::new(BIN)
+/// `tasksync serve` in dev mode on a free port of 127.0.0.1, logging JSON
+/// at `info` to a pipe.
+fn node_command(database_url: &str) -> Command {
+    let mut command = Command::new(BIN);
+    command
         .args([
             "serve",
             "--dev",
@@ -384,10 +373,17 @@ fn start_up_lines(database_url: &str) -> Vec<Value> {
             "json",
         ])
         .env("TASKSYNC_DATABASE_URL", database_url)
-        .env_remove("TASKSYNC_PUBLIC_URL")
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// The log lines of a node started without `TASKSYNC_PUBLIC_URL`, up to
+/// the one saying it listens; the node is then stopped.
+fn start_up_lines(database_url: &str) -> Vec<Value> {
+    let mut child = node_command(database_url)
+        .env_remove("TASKSYNC_PUBLIC_URL")
         .spawn()
         .expect("the tasksync binary starts");
     let mut lines = Vec::new();
