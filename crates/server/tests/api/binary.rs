@@ -2,7 +2,7 @@
 //! and the admin commands.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tasksync");
@@ -62,18 +62,7 @@ fn help_never_prints_secrets_from_the_environment() {
 #[test]
 fn sigterm_stops_the_server_cleanly_and_admin_commands_use_its_database() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut child = Command::new(BIN)
-        .args([
-            "serve",
-            "--dev",
-            "--listen",
-            "127.0.0.1:0",
-            "--log-format",
-            "json",
-        ])
-        .env("TASKSYNC_DATABASE_URL", db_url(&dir))
-        .env("RUST_LOG", "info")
-        .stderr(Stdio::piped())
+    let mut child = crate::multinode::node_command(&db_url(&dir))
         .spawn()
         .expect("starts");
     let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();

@@ -361,7 +361,7 @@ async fn changes_written_while_a_nodes_listener_is_down_still_arrive() {
 
 /// `tasksync serve` in dev mode on a free port of 127.0.0.1, logging JSON
 /// at `info` to a pipe.
-fn node_command(database_url: &str) -> Command {
+pub fn node_command(database_url: &str) -> Command {
     let mut command = Command::new(BIN);
     command
         .args([
