@@ -155,7 +155,8 @@ impl PgStore {
     /// rolls back, and the wake-up notice goes out on commit.
     /// [`Store::write_task`] runs the same code in a batch and commits;
     /// tests use this directly to hold a transaction open at the point where
-    /// it has taken its sequence number.
+    /// it has taken its sequence number. After an error the transaction may
+    /// hold part of the write and must be rolled back.
     pub async fn write_in(
         &self,
         conn: &mut PgConnection,
