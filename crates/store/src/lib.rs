@@ -136,6 +136,17 @@ pub enum TaskWrite {
     },
 }
 
+impl TaskWrite {
+    /// The task the write is about.
+    pub fn task_id(&self) -> TaskId {
+        match self {
+            Self::Create(new) => new.id,
+            Self::Update(patch) => patch.id,
+            Self::Delete { id, .. } => *id,
+        }
+    }
+}
+
 /// The result of a task write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Written {

@@ -281,8 +281,7 @@ pub(super) async fn apply_all(
     // 4. One statement writes it all: the tasks' new rows, the change-log
     //    rows, the new heads, and one wake-up per scope for the other nodes
     //    (PostgreSQL sends it on commit).
-    let written = record(conn, &changes, &heads, node).await?;
-    if written != state.touched() {
+    if !record(conn, &changes, &heads, node).await? {
         // A task row was not written: its id was taken by another owner's
         // create that committed after the snapshot.
         return Err(BatchError::Raced);
@@ -304,8 +303,6 @@ struct Snapshot {
     /// Each existing task's create image from the log, for the creates
     /// that name an id already in use (to tell a retry from a clash).
     created: HashMap<TaskId, Task>,
-    /// Tasks whose row the batch writes, in the order first written.
-    dirty: Vec<TaskId>,
 }
 
 impl Snapshot {
@@ -419,42 +416,23 @@ impl Snapshot {
     /// Takes a decided change into the state.
     fn apply(&mut self, change: &Change) {
         let id = change.task.id;
-        if !self.dirty.contains(&id) {
-            self.dirty.push(id);
-        }
         if change.op == ChangeOp::Create {
             self.created.insert(id, change.task.clone());
         }
         self.tasks.insert(id, change.task.clone());
     }
-
-    /// How many task rows the batch writes.
-    fn touched(&self) -> i64 {
-        self.dirty.len() as i64
-    }
-}
-
-impl TaskWrite {
-    fn task_id(&self) -> TaskId {
-        match self {
-            Self::Create(new) => new.id,
-            Self::Update(patch) => patch.id,
-            Self::Delete { id, .. } => *id,
-        }
-    }
 }
 
 /// Writes a batch's changes: each touched task's latest image (a new row,
 /// or an update of the owner's row), every change-log row, the moved heads
-/// and their notices. Returns how many task rows were written; a row is
-/// not written when its id belongs to another owner (see
-/// [`BatchError::Raced`]).
+/// and their notices. Returns whether every task row was written; one is
+/// not when its id belongs to another owner (see [`BatchError::Raced`]).
 async fn record(
     conn: &mut PgConnection,
     changes: &[Change],
     heads: &BTreeMap<Uuid, (i64, bool)>,
     node: u64,
-) -> Result<i64, sqlx::Error> {
+) -> Result<bool, sqlx::Error> {
     // The latest image and seq of each task, in first-touched order.
     let mut latest: Vec<&Change> = Vec::new();
     let mut at: HashMap<TaskId, usize> = HashMap::new();
@@ -467,8 +445,8 @@ async fn record(
             }
         }
     }
-    let tasks = Columns::of(latest.iter().copied());
-    let log = Columns::of(changes.iter());
+    let tasks = ChangeArrays::of(latest.iter().copied());
+    let log = ChangeArrays::of(changes.iter());
     let (moved, seqs): (Vec<Uuid>, Vec<i64>) = heads
         .iter()
         .filter(|(_, (_, moved))| *moved)
@@ -538,12 +516,12 @@ async fn record(
     .bind(&payloads)
     .fetch_one(&mut *conn)
     .await?;
-    Ok(written)
+    Ok(written == latest.len() as i64)
 }
 
 /// Changes as column arrays, for `unnest`.
 #[derive(Default)]
-struct Columns {
+struct ChangeArrays {
     id: Vec<Uuid>,
     owner: Vec<Uuid>,
     title: Vec<String>,
@@ -558,7 +536,7 @@ struct Columns {
     at: Vec<i64>,
 }
 
-impl Columns {
+impl ChangeArrays {
     fn of<'a>(changes: impl Iterator<Item = &'a Change>) -> Self {
         let mut c = Self::default();
         for change in changes {
