@@ -70,6 +70,24 @@ pub struct DatabaseArgs {
     pub db_acquire_timeout: Duration,
 }
 
+impl DatabaseArgs {
+    /// Refuses pool settings that cannot work, for the server and the admin
+    /// commands alike, with a one-line reason.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.db_read_connections == 0 {
+            return Err("TASKSYNC_DB_READ_CONNECTIONS must be at least 1".into());
+        }
+        if self.db_max_connections < 2 {
+            // One for a write lane, at least one for everything else.
+            return Err("TASKSYNC_DB_MAX_CONNECTIONS must be at least 2".into());
+        }
+        if self.db_acquire_timeout.is_zero() {
+            return Err("TASKSYNC_DB_ACQUIRE_TIMEOUT must be longer than 0s".into());
+        }
+        Ok(())
+    }
+}
+
 impl std::fmt::Debug for DatabaseArgs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DatabaseArgs")
@@ -259,16 +277,7 @@ impl Settings {
         if self.access_token_ttl < Duration::from_secs(1) {
             return Err("TASKSYNC_ACCESS_TOKEN_TTL must be at least 1s".into());
         }
-        if self.database.db_read_connections == 0 {
-            return Err("TASKSYNC_DB_READ_CONNECTIONS must be at least 1".into());
-        }
-        if self.database.db_max_connections < 2 {
-            // One for a write lane, at least one for everything else.
-            return Err("TASKSYNC_DB_MAX_CONNECTIONS must be at least 2".into());
-        }
-        if self.database.db_acquire_timeout.is_zero() {
-            return Err("TASKSYNC_DB_ACQUIRE_TIMEOUT must be longer than 0s".into());
-        }
+        self.database.validate()?;
         if self.ws_threads == 0 {
             return Err("TASKSYNC_WS_THREADS must be at least 1".into());
         }

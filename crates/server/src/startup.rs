@@ -37,6 +37,7 @@ pub struct Application {
 pub async fn open_store(
     db: &crate::config::DatabaseArgs,
 ) -> anyhow::Result<Arc<dyn tasksync_store::Store>> {
+    db.validate().map_err(anyhow::Error::msg)?;
     let options = tasksync_store::ConnectOptions {
         url: db.database_url.clone(),
         read_connections: db.db_read_connections,

@@ -31,6 +31,27 @@ fn production_mode_without_smtp_refuses_to_start_with_one_line() {
 }
 
 #[test]
+fn admin_commands_refuse_a_pool_setting_that_cannot_work() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(BIN)
+        .arg("migrate")
+        .env("TASKSYNC_DATABASE_URL", db_url(&dir))
+        .env("TASKSYNC_DB_MAX_CONNECTIONS", "1")
+        .output()
+        .expect("runs");
+    assert!(!out.status.success(), "must refuse");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("TASKSYNC_DB_MAX_CONNECTIONS"),
+        "says why: {stderr}"
+    );
+    assert!(
+        !dir.path().join("nested").exists(),
+        "refused before touching the database"
+    );
+}
+
+#[test]
 fn help_never_prints_secrets_from_the_environment() {
     for args in [
         &["serve", "--help"][..],
