@@ -68,6 +68,11 @@ pub struct DatabaseArgs {
     /// it fails.
     #[arg(long, env = "TASKSYNC_DB_ACQUIRE_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
     pub db_acquire_timeout: Duration,
+    /// Reads of one user's tasks and change log that may run at once (more
+    /// wait their turn), so that no user can hold the whole read pool. Keep
+    /// it below the pool size.
+    #[arg(long, env = "TASKSYNC_DB_READS_PER_USER", default_value_t = 2)]
+    pub db_reads_per_user: usize,
 }
 
 impl DatabaseArgs {
@@ -84,6 +89,9 @@ impl DatabaseArgs {
         if self.db_acquire_timeout.is_zero() {
             return Err("TASKSYNC_DB_ACQUIRE_TIMEOUT must be longer than 0s".into());
         }
+        if self.db_reads_per_user == 0 {
+            return Err("TASKSYNC_DB_READS_PER_USER must be at least 1".into());
+        }
         Ok(())
     }
 }
@@ -98,6 +106,7 @@ impl std::fmt::Debug for DatabaseArgs {
             .field("db_read_connections", &self.db_read_connections)
             .field("db_max_connections", &self.db_max_connections)
             .field("db_acquire_timeout", &self.db_acquire_timeout)
+            .field("db_reads_per_user", &self.db_reads_per_user)
             .finish()
     }
 }
@@ -364,6 +373,13 @@ mod tests {
                     ..base.clone()
                 },
                 "TASKSYNC_DB_ACQUIRE_TIMEOUT",
+            ),
+            (
+                DatabaseArgs {
+                    db_reads_per_user: 0,
+                    ..base.clone()
+                },
+                "TASKSYNC_DB_READS_PER_USER",
             ),
         ] {
             let err = with(database).validate().expect_err(setting);

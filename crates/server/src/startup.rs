@@ -72,7 +72,12 @@ impl Application {
             // The issuer names the port actually bound (port 0 in tests).
             settings.public_url = Some(format!("http://{addr}").parse()?);
         }
-        let store = open_store(&settings.database).await?;
+        // Every read of a user's data is bounded per user and runs to its end
+        // even when its caller stops polling (tasksync_store::fair).
+        let store: Arc<dyn tasksync_store::Store> = Arc::new(tasksync_store::FairReads::new(
+            open_store(&settings.database).await?,
+            settings.database.db_reads_per_user,
+        ));
         let metrics = metrics_handle()?;
         let tokens = TokenService::load(
             store.clone(),

@@ -14,6 +14,7 @@
 //! - `migrations/{sqlite,postgres}`: the schemas, applied by [`Store::migrate`].
 //! - `testing` (feature `testing`): a fresh PostgreSQL database per test.
 
+pub mod fair;
 pub mod postgres;
 mod rows;
 pub mod sqlite;
@@ -25,6 +26,7 @@ use tasksync_core::{
     Change, Email, NewTask, SessionId, Task, TaskId, TaskPatch, UserId, WriteRejection,
 };
 
+pub use fair::FairReads;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 

@@ -6,6 +6,7 @@ mod binary;
 mod graphql;
 mod helpers;
 mod limits;
+mod load;
 mod mail;
 mod multinode;
 mod ops;
