@@ -214,8 +214,9 @@ pub struct Settings {
     /// take before the peer is dropped.
     #[arg(long, env = "TASKSYNC_WS_SEND_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub ws_send_timeout: Duration,
-    /// Changes buffered for one live subscriber; a subscriber that falls this
-    /// far behind leaves the live path and reads the log at its own pace.
+    /// Commit batches a user's live subscribers share (the scope's ring); a
+    /// subscriber that falls this many batches behind leaves the live path
+    /// and reads the log at its own pace.
     #[arg(long, env = "TASKSYNC_WS_LIVE_BUFFER", default_value_t = 1024)]
     pub ws_live_buffer: usize,
     /// Threads of the runtime that runs WebSocket tasks. HTTP requests and

@@ -2,20 +2,26 @@
 //!
 //! A subscriber is a cursor being advanced through its scope's change log.
 //! The feed keeps, per scope with subscribers, `head`: the last change it
-//! has read from the log and handed to the scope's *live* subscribers (those
-//! whose cursor equals `head`). After each commit the store sends a wake-up
-//! notice; the feed reads the new changes once and pushes each to every live
-//! subscriber of the scope, so fan-out costs one database read per commit
-//! batch, not one per subscriber.
+//! has read from the log and published to the scope's *live* subscribers.
+//! After each commit the store sends a wake-up notice; the feed reads the
+//! new changes once and publishes them as one [`Batch`] on the scope's ring
+//! (a `tokio::sync::broadcast` channel), so fan-out costs one database read
+//! and one allocation per commit batch, whatever the number of subscribers,
+//! and a subscriber's task is woken once per batch, not once per change.
+//! Every subscriber reads the same `Arc<Batch>`; renderings of it are made
+//! once per output shape and shared too ([`Batch::rendered`]).
 //!
-//! A subscriber that is behind (resuming from an old cursor, or demoted
-//! because its buffer filled up) reads pages from the log itself until it
-//! reaches the feed's `head`, then joins the live path. Whether to join is
-//! decided by comparing cursors under the scope's lock, and a joining
-//! subscriber ignores live changes at or below its own cursor, so no change
-//! falls between replay and live and none arrives twice. A slow subscriber
-//! is never waited for: when its buffer is full it is dropped from the live
-//! path and pages from the log at its own pace.
+//! A subscriber that is behind (resuming from an old cursor, or more than
+//! the ring's capacity behind because it reads slowly) reads pages from the
+//! log itself until it reaches the feed's `head`, then joins the live path.
+//! Whether to join is decided by comparing cursors under the scope's lock,
+//! and a joining subscriber skips live changes at or below its own cursor,
+//! so no change falls between replay and live and none arrives twice. A
+//! slow subscriber is never waited for: the ring overwrites what it has not
+//! read, and it pages from the log at its own pace. A subscriber that is a
+//! little behind but still on the ring takes every batch it missed in one
+//! go, so a busy server degrades by delivering bigger batches, not by
+//! queueing.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -24,7 +30,7 @@ use std::time::Duration;
 
 use tasksync_core::{Change, UserId};
 use tasksync_store::{CommitNotice, Store, StoreError};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::broadcast;
 
 /// Changes read from the log in one query.
 const PAGE: u32 = 500;
@@ -32,20 +38,70 @@ const PAGE: u32 = 500;
 /// wake-up was lost. Costs one query per such scope.
 const SWEEP_EVERY: Duration = Duration::from_secs(30);
 
-/// Live changes as shared by every subscriber of a scope.
-pub type Shared = Arc<Change>;
-
+/// Consecutive changes of one scope, as committed (or as read from the
+/// log), shared by every subscriber that receives them.
 #[derive(Debug)]
-struct ScopeState {
-    /// Every change with `seq <= head` was handed to the live subscribers.
-    head: i64,
-    live: Vec<mpsc::Sender<Shared>>,
+pub struct Batch {
+    /// In `seq` order, with no gap; never empty.
+    changes: Vec<Change>,
+    /// Renderings of these changes, one per output shape (by its id).
+    rendered: Mutex<Vec<(u64, Arc<dyn std::any::Any + Send + Sync>)>>,
 }
+
+impl Batch {
+    fn new(changes: Vec<Change>) -> Arc<Self> {
+        debug_assert!(!changes.is_empty());
+        Arc::new(Self {
+            changes,
+            rendered: Mutex::default(),
+        })
+    }
+
+    pub fn changes(&self) -> &[Change] {
+        &self.changes
+    }
+
+    fn first_seq(&self) -> i64 {
+        self.changes.first().map_or(i64::MAX, |c| c.seq)
+    }
+
+    fn last_seq(&self) -> i64 {
+        self.changes.last().map_or(i64::MIN, |c| c.seq)
+    }
+
+    /// The rendering of this batch for the output shape `shape`, made by
+    /// `render` the first time it is asked for and shared after: with a
+    /// thousand subscribers of one shape a change is rendered once. One
+    /// short lock per batch and subscriber, none per change.
+    pub fn rendered<T: Send + Sync + 'static>(
+        &self,
+        shape: u64,
+        render: impl FnOnce(&[Change]) -> T,
+    ) -> Arc<T> {
+        let mut cache = self.rendered.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(found) = cache
+            .iter()
+            .find(|(s, _)| *s == shape)
+            .and_then(|(_, r)| r.clone().downcast::<T>().ok())
+        {
+            return found;
+        }
+        let made = Arc::new(render(&self.changes));
+        cache.push((shape, made.clone()));
+        made
+    }
+}
+
+/// Live batches as shared by every subscriber of a scope.
+pub type Shared = Arc<Batch>;
 
 #[derive(Debug)]
 struct ScopeFeed {
     scope: UserId,
-    state: tokio::sync::Mutex<ScopeState>,
+    /// Every change with `seq <= head` was published on `ring`; `i64::MIN`
+    /// while nobody is live (the next joiner reads it from the log).
+    head: tokio::sync::Mutex<i64>,
+    ring: broadcast::Sender<Shared>,
     /// Subscriptions of this scope; at zero the scope is forgotten.
     subscriptions: AtomicUsize,
 }
@@ -65,18 +121,20 @@ pub enum FeedError {
 pub struct Feed {
     store: Arc<dyn Store>,
     scopes: Mutex<HashMap<UserId, Arc<ScopeFeed>>>,
-    /// Capacity of a live subscriber's buffer.
-    buffer: usize,
+    /// Batches a scope's ring holds: how far behind a live subscriber may
+    /// fall before it reads the log instead.
+    ring: usize,
     sweeping: AtomicBool,
     sweep_again: AtomicBool,
 }
 
 impl Feed {
-    pub fn new(store: Arc<dyn Store>, buffer: usize) -> Arc<Self> {
+    /// A feed whose scope rings hold `ring` batches each.
+    pub fn new(store: Arc<dyn Store>, ring: usize) -> Arc<Self> {
         Arc::new(Self {
             store,
             scopes: Mutex::default(),
-            buffer: buffer.max(1),
+            ring: ring.max(1),
             sweeping: AtomicBool::new(false),
             sweep_again: AtomicBool::new(false),
         })
@@ -159,52 +217,51 @@ impl Feed {
     }
 
     /// Reads the scope's changes after `head` (until `seq` is covered, or
-    /// the log ends) and pushes them to the live subscribers.
+    /// the log ends) and publishes them to the live subscribers.
     async fn advance(&self, feed: &ScopeFeed, seq: i64, committed: Option<&[Change]>) {
-        let mut state = feed.state.lock().await;
-        if let Some(committed) = committed {
+        let mut head = feed.head.lock().await;
+        if feed.ring.receiver_count() == 0 {
+            // Nobody is live: the next joiner sets `head` from the log.
+            *head = i64::MIN;
+            return;
+        }
+        if let Some(committed) = committed
+            && *head != i64::MIN
+        {
             // Changes committed by this process: if they continue exactly
             // where the live path is, they are the log's next entries and
             // need not be read back from it.
-            let head = state.head;
-            let fresh = committed.iter().skip_while(|c| c.seq <= head);
+            let fresh: Vec<Change> = committed
+                .iter()
+                .skip_while(|c| c.seq <= *head)
+                .cloned()
+                .collect();
             let contiguous = fresh
-                .clone()
+                .iter()
                 .zip(head.saturating_add(1)..)
                 .all(|(c, want)| c.seq == want);
-            if contiguous && head != i64::MIN {
-                for change in fresh {
-                    record_lag(change);
-                    let shared = Arc::new(change.clone());
-                    state.live.retain(|tx| tx.try_send(shared.clone()).is_ok());
-                    state.head = change.seq;
-                }
+            if contiguous && !fresh.is_empty() {
+                *head = publish(feed, fresh);
             }
         }
-        while state.head < seq && !state.live.is_empty() {
-            let changes = match self.store.changes_after(feed.scope, state.head, PAGE).await {
+        while *head < seq && feed.ring.receiver_count() > 0 {
+            let changes = match self.store.changes_after(feed.scope, *head, PAGE).await {
                 Ok(c) => c,
                 Err(e) => {
-                    // Nobody waits on us: the live subscribers fall back to
-                    // reading the log themselves.
-                    tracing::warn!(error = %e, "feed read failed; demoting live subscribers");
-                    state.live.clear();
+                    // Nobody waits on us: the next notice or sweep tries
+                    // again, and subscribers that fall off the ring read the
+                    // log themselves.
+                    tracing::warn!(error = %e, "feed read failed");
                     return;
                 }
             };
-            let Some(last) = changes.last().map(|c| c.seq) else {
+            if changes.is_empty() {
                 break;
-            };
-            for change in changes {
-                record_lag(&change);
-                let shared = Arc::new(change);
-                state.live.retain(|tx| tx.try_send(shared.clone()).is_ok());
             }
-            state.head = last;
+            *head = publish(feed, changes);
         }
-        if state.live.is_empty() {
-            // Nobody is live: the next joiner sets `head` from the log.
-            state.head = i64::MIN;
+        if feed.ring.receiver_count() == 0 {
+            *head = i64::MIN;
         }
     }
 
@@ -215,10 +272,8 @@ impl Feed {
             let feed = scopes.entry(scope).or_insert_with(|| {
                 Arc::new(ScopeFeed {
                     scope,
-                    state: tokio::sync::Mutex::new(ScopeState {
-                        head: i64::MIN,
-                        live: Vec::new(),
-                    }),
+                    head: tokio::sync::Mutex::new(i64::MIN),
+                    ring: broadcast::channel(self.ring).0,
                     subscriptions: AtomicUsize::new(0),
                 })
             });
@@ -231,9 +286,19 @@ impl Feed {
             scope: feed,
             cursor,
             live: None,
-            replay: std::collections::VecDeque::new(),
+            pending: None,
         }
     }
+}
+
+/// Publishes `changes` (consecutive, after the head) as one batch; the new head.
+fn publish(feed: &ScopeFeed, changes: Vec<Change>) -> i64 {
+    changes.iter().for_each(record_lag);
+    let batch = Batch::new(changes);
+    let last = batch.last_seq();
+    // An error only means that nobody is listening any more.
+    let _ = feed.ring.send(batch);
+    last
 }
 
 /// The change-log lag: how long after its write a change reached the live
@@ -243,6 +308,19 @@ fn record_lag(change: &Change) {
     metrics::histogram!("tasksync_feed_lag_seconds").record(lag_ms as f64 / 1000.0);
 }
 
+/// Changes a subscriber has not seen yet: `batch.changes()[from..]`.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub batch: Shared,
+    pub from: usize,
+}
+
+impl Delivery {
+    pub fn changes(&self) -> &[Change] {
+        &self.batch.changes[self.from..]
+    }
+}
+
 /// One subscriber: yields every change of its scope after its cursor,
 /// exactly once and in order, for as long as it lives.
 #[derive(Debug)]
@@ -250,28 +328,56 @@ pub struct Subscription {
     feed: Arc<Feed>,
     scope: Arc<ScopeFeed>,
     cursor: i64,
-    live: Option<mpsc::Receiver<Shared>>,
-    replay: std::collections::VecDeque<Change>,
+    live: Option<broadcast::Receiver<Shared>>,
+    /// What `next` has yet to hand out of the last delivery.
+    pending: Option<Delivery>,
 }
 
 impl Subscription {
-    /// The next change. Errors only when the log cannot be read.
-    pub async fn next(&mut self) -> Result<Shared, FeedError> {
+    /// The next change (for callers that take one at a time). Errors only
+    /// when the log cannot be read.
+    pub async fn next(&mut self) -> Result<Change, FeedError> {
         loop {
-            if let Some(change) = self.replay.pop_front() {
-                self.cursor = change.seq;
-                return Ok(Arc::new(change));
+            if let Some(d) = &mut self.pending {
+                if let Some(change) = d.batch.changes.get(d.from) {
+                    d.from += 1;
+                    return Ok(change.clone());
+                }
+                self.pending = None;
             }
+            self.pending = Some(self.next_batch().await?);
+        }
+    }
+
+    /// Every change after the cursor that is ready, at least one: a whole
+    /// batch from the ring, or a page of the log. Errors only when the log
+    /// cannot be read.
+    pub async fn next_batch(&mut self) -> Result<Delivery, FeedError> {
+        if let Some(d) = self.pending.take()
+            && d.from < d.batch.changes.len()
+        {
+            return Ok(d);
+        }
+        loop {
             if let Some(live) = &mut self.live {
                 match live.recv().await {
-                    Some(change) if change.seq <= self.cursor => continue,
-                    Some(change) if change.seq == self.cursor + 1 => {
-                        self.cursor = change.seq;
-                        return Ok(change);
+                    Ok(batch) if batch.last_seq() <= self.cursor => continue,
+                    Ok(batch) if batch.first_seq() <= self.cursor + 1 => {
+                        let from =
+                            usize::try_from(self.cursor + 1 - batch.first_seq()).unwrap_or(0);
+                        self.cursor = batch.last_seq();
+                        return Ok(Delivery { batch, from });
                     }
                     // A gap cannot happen by construction; if it ever did,
                     // the log is the truth: read it.
-                    Some(_) | None => self.live = None,
+                    Ok(_) => self.live = None,
+                    // Fell off the ring (or the scope went away): the log
+                    // has everything after the cursor.
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        metrics::counter!("tasksync_feed_fell_behind_total").increment(1);
+                        self.live = None;
+                    }
+                    Err(broadcast::error::RecvError::Closed) => self.live = None,
                 }
                 continue;
             }
@@ -285,8 +391,9 @@ impl Subscription {
                 return Err(FeedError::Expired);
             }
             if !page.is_empty() {
-                self.replay.extend(page);
-                continue;
+                let batch = Batch::new(page);
+                self.cursor = batch.last_seq();
+                return Ok(Delivery { batch, from: 0 });
             }
             self.try_join().await?;
             if self.live.is_none() {
@@ -297,23 +404,21 @@ impl Subscription {
                 if bounds.trimmed_to > self.cursor {
                     return Err(FeedError::Expired);
                 }
-                continue;
             }
         }
     }
 
-    /// Joins the live path if the feed has not handed out anything this
+    /// Joins the live path if the feed has not published anything this
     /// subscriber has not read (its `head` is at or below our cursor).
     async fn try_join(&mut self) -> Result<(), StoreError> {
-        let mut state = self.scope.state.lock().await;
-        if state.head == i64::MIN {
+        let mut head = self.scope.head.lock().await;
+        if *head == i64::MIN {
             // First live subscriber: the feed starts from the log's head.
-            state.head = self.feed.store.head(self.scope.scope).await?;
+            *head = self.feed.store.head(self.scope.scope).await?;
         }
-        if state.head <= self.cursor {
-            let (tx, rx) = mpsc::channel(self.feed.buffer);
-            state.live.push(tx);
-            self.live = Some(rx);
+        if *head <= self.cursor {
+            // Everything published from now on comes after `head`.
+            self.live = Some(self.scope.ring.subscribe());
         }
         Ok(())
     }

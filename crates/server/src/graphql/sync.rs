@@ -135,7 +135,7 @@ fn changes(
     ctx: &Context<'_>,
     owner: UserId,
     start: i64,
-) -> impl Stream<Item = Result<Arc<tasksync_core::Change>>> + use<> {
+) -> impl Stream<Item = Result<tasksync_core::Change>> + use<> {
     let sub = ctx.data_unchecked::<Arc<Feed>>().subscribe(owner, start);
     // The subscription is positioned: the socket may read on.
     if let Some(started) = ctx.data_opt::<crate::ws::Started>() {
@@ -160,7 +160,7 @@ async fn of_kind(
     let start = starting_point(store(ctx), owner, None).await?;
     Ok(changes(ctx, owner, start).filter_map(move |c| async move {
         match c {
-            Ok(c) if c.op == op => Some(Ok(GqlTask::from(c.task.clone()))),
+            Ok(c) if c.op == op => Some(Ok(GqlTask::from(c.task))),
             Ok(_) => None,
             Err(e) => Some(Err(e)),
         }
@@ -207,6 +207,6 @@ impl Subscription {
     ) -> Result<impl Stream<Item = Result<GqlTaskChange>> + use<>> {
         let owner = caller(ctx)?;
         let start = starting_point(store(ctx), owner, after.as_deref()).await?;
-        Ok(changes(ctx, owner, start).map(|c| c.map(|c| GqlTaskChange::from(&*c))))
+        Ok(changes(ctx, owner, start).map(|c| c.map(|c| GqlTaskChange::from(&c))))
     }
 }

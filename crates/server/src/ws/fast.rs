@@ -317,41 +317,37 @@ impl Plan {
     }
 }
 
-/// The rendered payloads of recent changes, shared by every subscription
-/// whose plan has the same output (the same key and fields): with a hundred
-/// sockets on the same query, a change is rendered once, not a hundred times.
+/// The renderer of one output shape (the same key and fields), shared by
+/// every subscription of that shape: with a thousand sockets on the same
+/// query, a change is rendered once, not a thousand times.
 #[derive(Debug)]
 pub struct Renderer {
     plan: Plan,
-    recent: std::sync::Mutex<
-        std::collections::VecDeque<(tasksync_core::UserId, i64, std::sync::Arc<str>)>,
-    >,
+    /// Names this shape in the renderings cached on each batch.
+    id: u64,
 }
 
-/// How many recent renderings a [`Renderer`] keeps.
-const RECENT: usize = 64;
+/// The `payload` of a `next` message for each change of a batch, or `None`
+/// for a change the subscription does not show.
+pub type Rendered = Vec<Option<bytes::Bytes>>;
 
 impl Renderer {
     pub fn plan(&self) -> &Plan {
         &self.plan
     }
 
-    /// The payload of `change`, rendered once per renderer.
-    pub fn render(&self, change: &Change) -> std::sync::Arc<str> {
-        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((.., text)) = recent
-            .iter()
-            .rev()
-            .find(|(scope, seq, _)| *scope == change.scope && *seq == change.seq)
-        {
-            return text.clone();
-        }
-        let text: std::sync::Arc<str> = self.plan.render(change).into();
-        if recent.len() == RECENT {
-            recent.pop_front();
-        }
-        recent.push_back((change.scope, change.seq, text.clone()));
-        text
+    /// The payloads of `batch`, rendered once per shape and batch.
+    pub fn render(&self, batch: &crate::feed::Batch) -> std::sync::Arc<Rendered> {
+        batch.rendered(self.id, |changes| {
+            changes
+                .iter()
+                .map(|c| {
+                    self.plan
+                        .wants(c)
+                        .then(|| bytes::Bytes::from(self.plan.render(c)))
+                })
+                .collect()
+        })
     }
 }
 
@@ -359,6 +355,7 @@ impl Renderer {
 #[derive(Debug, Default)]
 pub struct Renderers {
     by_shape: std::sync::Mutex<std::collections::HashMap<String, std::sync::Weak<Renderer>>>,
+    next_id: std::sync::atomic::AtomicU64,
 }
 
 impl Renderers {
@@ -372,7 +369,11 @@ impl Renderers {
         map.retain(|_, w| w.strong_count() > 0);
         let r = std::sync::Arc::new(Renderer {
             plan,
-            recent: Default::default(),
+            // Never reused, so a batch's cached rendering is never taken for
+            // another shape's.
+            id: self
+                .next_id
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         });
         map.insert(shape, std::sync::Arc::downgrade(&r));
         r

@@ -30,8 +30,13 @@ use crate::state::AppState;
 
 pub const PROTOCOL: &str = "graphql-transport-ws";
 
-/// Most messages written to a socket with one flush.
-const MAX_BURST: usize = 64;
+/// Most messages written to a socket with one flush; then the loop turns
+/// (to read client messages and pings) before it writes more.
+const MAX_BURST: usize = 256;
+/// The arena that the messages of bursts are written into is renewed in
+/// steps of this size: one allocation per so many bytes of messages, not one
+/// per message.
+const ARENA: usize = 16 * 1024;
 
 /// Whether a browser page from `origin` may open a socket.
 fn origin_allowed(state: &AppState, headers: &HeaderMap) -> bool {
@@ -143,8 +148,15 @@ type Results = BoxStream<'static, Item>;
 enum Item {
     /// A response of the general (executor) path.
     Graphql(async_graphql::Response),
-    /// The `payload` of a `next` message, rendered by the fast path.
-    Rendered(std::sync::Arc<str>),
+    /// Changes rendered by the fast path: a `next` message for each payload
+    /// of `payloads[from..]` that is there, each `prefix` + payload + `}`.
+    Rendered {
+        /// `{"id":…,"type":"next","payload":`, made once per subscription.
+        prefix: bytes::Bytes,
+        /// Shared by every subscription of the same shape.
+        payloads: std::sync::Arc<fast::Rendered>,
+        from: usize,
+    },
     /// Errors that end the operation (an `error` message).
     Failed(Value),
     /// The operation is complete.
@@ -193,6 +205,7 @@ impl Connection {
         let expiry = tokio::time::sleep_until(far);
         tokio::pin!(expiry);
         let mut armed = false;
+        let mut arena = bytes::BytesMut::new();
 
         let close = loop {
             // One timer for the socket's life, moved when the token's
@@ -237,12 +250,9 @@ impl Connection {
                     let mut failed = None;
                     let mut next = Some((id, result));
                     while let Some((id, result)) = next.take() {
-                        match self.encode_result(id, result) {
-                            Ok(m) => batch.push(m),
-                            Err(close) => {
-                                failed = Some(close);
-                                break;
-                            }
+                        if let Err(close) = self.encode_result(id, result, &mut arena, &mut batch) {
+                            failed = Some(close);
+                            break;
                         }
                         if batch.len() < MAX_BURST
                             && let Some(Some(ready)) = self.subscriptions.next().now_or_never()
@@ -250,8 +260,13 @@ impl Connection {
                             next = Some(ready);
                         }
                     }
-                    if let Err(close) = send_all(&mut sink, settings.ws_send_timeout, batch).await {
-                        break Some(close);
+                    let sent = batch.len();
+                    if sent > 0 {
+                        if let Err(close) = send_all(&mut sink, settings.ws_send_timeout, batch).await {
+                            break Some(close);
+                        }
+                        metrics::counter!("tasksync_ws_messages_sent_total").increment(sent as u64);
+                        metrics::counter!("tasksync_ws_flushes_total").increment(1);
                     }
                     if failed.is_some() {
                         // A message that cannot be encoded cannot be skipped
@@ -377,7 +392,7 @@ impl Connection {
                     .then(|| fast::plan(&payload))
                     .flatten();
                 let results: Results = match fast {
-                    Some(plan) => match fast_stream(self.state.clone(), user, plan).await {
+                    Some(plan) => match fast_stream(self.state.clone(), user, &id, plan).await {
                         Ok(results) => results,
                         Err(errors) => {
                             let message = json!({ "id": id, "type": "error", "payload": errors });
@@ -410,9 +425,17 @@ impl Connection {
         }
     }
 
-    /// Encodes one result of subscription `id`: `next`, `error` (which ends
-    /// the operation) or, when the stream ended, `complete`.
-    fn encode_result(&mut self, id: String, result: Item) -> Result<Message, Close> {
+    /// Encodes one result of subscription `id` into `out`: `next` messages,
+    /// `error` (which ends the operation) or, when the stream ended,
+    /// `complete`. Fast-path messages are written into `arena`, so a burst
+    /// costs an allocation per `ARENA` bytes, not one per message.
+    fn encode_result(
+        &mut self,
+        id: String,
+        result: Item,
+        arena: &mut bytes::BytesMut,
+        out: &mut Vec<Message>,
+    ) -> Result<(), Close> {
         /// Serialized once, straight to text: this is the hot path of fan-out.
         #[derive(serde::Serialize)]
         struct Out<'a, P: serde::Serialize> {
@@ -422,15 +445,25 @@ impl Connection {
             payload: Option<P>,
         }
         let text = match result {
-            Item::Rendered(payload) => {
-                // The payload is already JSON: splice it in.
-                let mut text = String::with_capacity(payload.len() + id.len() + 40);
-                text.push_str("{\"id\":");
-                text.push_str(&serde_json::to_string(&id).unwrap_or_default());
-                text.push_str(",\"type\":\"next\",\"payload\":");
-                text.push_str(&payload);
-                text.push('}');
-                Ok(text)
+            Item::Rendered {
+                prefix,
+                payloads,
+                from,
+            } => {
+                // The payloads are already JSON: splice each in.
+                for payload in payloads.get(from..).unwrap_or_default().iter().flatten() {
+                    let len = prefix.len() + payload.len() + 1;
+                    if arena.capacity() - arena.len() < len {
+                        arena.reserve(len.max(ARENA));
+                    }
+                    arena.extend_from_slice(&prefix);
+                    arena.extend_from_slice(payload);
+                    arena.extend_from_slice(b"}");
+                    let text = axum::extract::ws::Utf8Bytes::try_from(arena.split().freeze())
+                        .map_err(|_| Close::new(1011, "encoding failed"))?;
+                    out.push(Message::Text(text));
+                }
+                return Ok(());
             }
             Item::Failed(errors) => {
                 self.end(&id);
@@ -466,8 +499,9 @@ impl Connection {
                 }
             }
         };
-        text.map(|t| Message::Text(t.into()))
-            .map_err(|_| Close::new(1011, "encoding failed"))
+        let text = text.map_err(|_| Close::new(1011, "encoding failed"))?;
+        out.push(Message::Text(text.into()));
+        Ok(())
     }
 
     fn end(&mut self, id: &str) {
@@ -479,7 +513,12 @@ impl Connection {
 
 /// A subscription on the fast path, positioned in the log before this
 /// returns (so the next client message is read only after that).
-async fn fast_stream(state: AppState, user: AuthUser, plan: fast::Plan) -> Result<Results, Value> {
+async fn fast_stream(
+    state: AppState,
+    user: AuthUser,
+    id: &str,
+    plan: fast::Plan,
+) -> Result<Results, Value> {
     let after = match &plan.root {
         fast::Root::Changes { after } => after.as_deref(),
         fast::Root::Kind(_) => None,
@@ -494,29 +533,29 @@ async fn fast_stream(state: AppState, user: AuthUser, plan: fast::Plan) -> Resul
         .await
         .map_err(errors)?;
     let sub = state.feed.subscribe(user.user_id, start);
-    let plan = state.renderers.get(plan);
+    let renderer = state.renderers.get(plan);
+    let prefix = bytes::Bytes::from(format!(
+        "{{\"id\":{},\"type\":\"next\",\"payload\":",
+        serde_json::to_string(id).map_err(|_| Value::Null)?
+    ));
     let stream = futures_util::stream::unfold(Some(sub), |sub| async move {
         let mut sub = sub?;
-        match sub.next().await {
-            Ok(change) => Some((Ok(change), Some(sub))),
+        match sub.next_batch().await {
+            Ok(delivery) => Some((Ok(delivery), Some(sub))),
             Err(e) => Some((Err(e), None)),
         }
     })
-    .filter_map(move |next| {
-        let plan = plan.clone();
-        async move {
-            match next {
-                Ok(change) => plan
-                    .plan()
-                    .wants(&change)
-                    .then(|| Item::Rendered(plan.render(&change))),
-                Err(crate::feed::FeedError::Expired) => Some(Item::Failed(errors(
-                    crate::graphql::error::cursor_expired(),
-                ))),
-                Err(crate::feed::FeedError::Store(e)) => {
-                    Some(Item::Failed(errors(crate::graphql::error::internal(e))))
-                }
-            }
+    .map(move |next| match next {
+        Ok(delivery) => Item::Rendered {
+            prefix: prefix.clone(),
+            payloads: renderer.render(&delivery.batch),
+            from: delivery.from,
+        },
+        Err(crate::feed::FeedError::Expired) => {
+            Item::Failed(errors(crate::graphql::error::cursor_expired()))
+        }
+        Err(crate::feed::FeedError::Store(e)) => {
+            Item::Failed(errors(crate::graphql::error::internal(e)))
         }
     });
     Ok(stream.boxed())
