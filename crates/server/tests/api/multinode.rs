@@ -46,14 +46,23 @@ impl Node {
     }
 
     pub fn start_behind(name: &str, database_url: &str, public_url: &str) -> Self {
-        let mut child = node_command(database_url)
-            .env("TASKSYNC_PUBLIC_URL", public_url)
+        Self::start_with(name, database_url, &[("TASKSYNC_PUBLIC_URL", public_url)])
+    }
+
+    /// Starts a node with extra environment variables (after the defaults,
+    /// so they win).
+    pub fn start_with(name: &str, database_url: &str, env: &[(&str, &str)]) -> Self {
+        let mut command = node_command(database_url);
+        command
+            .env("TASKSYNC_PUBLIC_URL", PUBLIC_URL)
             .env("TASKSYNC_TRUSTED_PROXIES", "127.0.0.1")
             .env("TASKSYNC_DB_MAX_CONNECTIONS", "6")
             .env("TASKSYNC_AUTH_RATE_PER_MINUTE", "100000")
-            .env("TASKSYNC_AUTH_RATE_BURST", "100000")
-            .spawn()
-            .expect("the tasksync binary starts");
+            .env("TASKSYNC_AUTH_RATE_BURST", "100000");
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let mut child = command.spawn().expect("the tasksync binary starts");
         let stderr = child.stderr.take().expect("stderr");
         let (tx, rx) = std::sync::mpsc::channel();
         let name = name.to_owned();
@@ -76,6 +85,11 @@ impl Node {
             http: Http::new(format!("http://{addr}")),
             child,
         }
+    }
+
+    /// The node's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// SIGKILL: no shutdown, no goodbye to the sockets.
