@@ -165,7 +165,14 @@ impl Application {
             stop_rx.clone(),
         ));
         let grace = self.state.settings.shutdown_grace;
-        let feed = tokio::spawn(self.state.feed.clone().run(stop_rx.clone()));
+        // The feed publishes on the socket runtime: the socket tasks it wakes
+        // are then woken on their own runtime's queues, not one by one
+        // through another runtime's injection queue.
+        let feed = self
+            .state
+            .socket_runtime
+            .handle()
+            .spawn(self.state.feed.clone().run(stop_rx.clone()));
         let revocations = tokio::spawn(crate::ws::registry::watch_revocations(
             self.state.sockets.clone(),
             self.state.store.clone(),

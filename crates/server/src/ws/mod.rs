@@ -33,10 +33,6 @@ pub const PROTOCOL: &str = "graphql-transport-ws";
 /// Most messages written to a socket with one flush; then the loop turns
 /// (to read client messages and pings) before it writes more.
 const MAX_BURST: usize = 256;
-/// The arena that the messages of bursts are written into is renewed in
-/// steps of this size: one allocation per so many bytes of messages, not one
-/// per message.
-const ARENA: usize = 16 * 1024;
 
 /// Whether a browser page from `origin` may open a socket.
 fn origin_allowed(state: &AppState, headers: &HeaderMap) -> bool {
@@ -163,6 +159,37 @@ enum Item {
     Done,
 }
 
+impl Item {
+    /// Messages this item becomes (at least one).
+    fn messages(&self) -> usize {
+        match self {
+            Item::Rendered { payloads, from, .. } => payloads
+                .get(*from..)
+                .map_or(0, |p| p.iter().flatten().count())
+                .max(1),
+            _ => 1,
+        }
+    }
+
+    /// Bytes of the fast-path messages this item becomes.
+    fn rendered_len(&self) -> usize {
+        match self {
+            Item::Rendered {
+                prefix,
+                payloads,
+                from,
+            } => payloads
+                .get(*from..)
+                .unwrap_or_default()
+                .iter()
+                .flatten()
+                .map(|p| prefix.len() + p.len() + 1)
+                .sum(),
+            _ => 0,
+        }
+    }
+}
+
 struct Connection {
     state: AppState,
     user: Option<AuthUser>,
@@ -176,6 +203,10 @@ struct Connection {
     registration: Option<registry::Registration>,
     /// When the access token expires; taken by the loop to arm its timer.
     expires: Option<tokio::time::Instant>,
+    /// `tasksync_ws_messages_sent_total` and `tasksync_ws_flushes_total`,
+    /// looked up once per socket rather than once per write.
+    messages_sent: metrics::Counter,
+    flushes: metrics::Counter,
 }
 
 impl Connection {
@@ -188,6 +219,8 @@ impl Connection {
             subscriptions: StreamMap::new(),
             registration: None,
             expires: None,
+            messages_sent: metrics::counter!("tasksync_ws_messages_sent_total"),
+            flushes: metrics::counter!("tasksync_ws_flushes_total"),
         }
     }
 
@@ -205,7 +238,6 @@ impl Connection {
         let expiry = tokio::time::sleep_until(far);
         tokio::pin!(expiry);
         let mut armed = false;
-        let mut arena = bytes::BytesMut::new();
 
         let close = loop {
             // One timer for the socket's life, moved when the token's
@@ -246,18 +278,25 @@ impl Connection {
                 }
                 Some((id, result)) = self.subscriptions.next(), if !self.subscriptions.is_empty() => {
                     // Take whatever else is ready too and write it in one go.
-                    let mut batch = Vec::new();
+                    let mut messages = result.messages();
+                    let mut ready = vec![(id, result)];
+                    while messages < MAX_BURST
+                        && let Some(Some(next)) = self.subscriptions.next().now_or_never()
+                    {
+                        messages += next.1.messages();
+                        ready.push(next);
+                    }
+                    // One allocation holds every fast-path message of the
+                    // burst (and is freed once they are written).
+                    let mut arena = bytes::BytesMut::with_capacity(
+                        ready.iter().map(|(_, r)| r.rendered_len()).sum(),
+                    );
+                    let mut batch = Vec::with_capacity(messages);
                     let mut failed = None;
-                    let mut next = Some((id, result));
-                    while let Some((id, result)) = next.take() {
+                    for (id, result) in ready {
                         if let Err(close) = self.encode_result(id, result, &mut arena, &mut batch) {
                             failed = Some(close);
                             break;
-                        }
-                        if batch.len() < MAX_BURST
-                            && let Some(Some(ready)) = self.subscriptions.next().now_or_never()
-                        {
-                            next = Some(ready);
                         }
                     }
                     let sent = batch.len();
@@ -265,8 +304,8 @@ impl Connection {
                         if let Err(close) = send_all(&mut sink, settings.ws_send_timeout, batch).await {
                             break Some(close);
                         }
-                        metrics::counter!("tasksync_ws_messages_sent_total").increment(sent as u64);
-                        metrics::counter!("tasksync_ws_flushes_total").increment(1);
+                        self.messages_sent.increment(sent as u64);
+                        self.flushes.increment(1);
                     }
                     if failed.is_some() {
                         // A message that cannot be encoded cannot be skipped
@@ -427,8 +466,9 @@ impl Connection {
 
     /// Encodes one result of subscription `id` into `out`: `next` messages,
     /// `error` (which ends the operation) or, when the stream ended,
-    /// `complete`. Fast-path messages are written into `arena`, so a burst
-    /// costs an allocation per `ARENA` bytes, not one per message.
+    /// `complete`. Fast-path messages are written into `arena` (sized by
+    /// [`Item::rendered_len`]), so a burst costs one allocation, not one
+    /// per message.
     fn encode_result(
         &mut self,
         id: String,
@@ -452,10 +492,6 @@ impl Connection {
             } => {
                 // The payloads are already JSON: splice each in.
                 for payload in payloads.get(from..).unwrap_or_default().iter().flatten() {
-                    let len = prefix.len() + payload.len() + 1;
-                    if arena.capacity() - arena.len() < len {
-                        arena.reserve(len.max(ARENA));
-                    }
                     arena.extend_from_slice(&prefix);
                     arena.extend_from_slice(payload);
                     arena.extend_from_slice(b"}");

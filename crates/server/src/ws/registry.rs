@@ -217,4 +217,8 @@ impl SocketRuntime {
     {
         self.handle.spawn(future);
     }
+
+    pub fn handle(&self) -> &tokio::runtime::Handle {
+        &self.handle
+    }
 }
