@@ -152,6 +152,8 @@ enum Item {
         /// Shared by every subscription of the same shape.
         payloads: std::sync::Arc<fast::Rendered>,
         from: usize,
+        /// When the first of these changes was written (epoch ms).
+        written_at: i64,
     },
     /// Errors that end the operation (an `error` message).
     Failed(Value),
@@ -171,6 +173,14 @@ impl Item {
         }
     }
 
+    /// When the oldest change of this item was written (fast path only).
+    fn written_at(&self) -> i64 {
+        match self {
+            Item::Rendered { written_at, .. } => *written_at,
+            _ => i64::MAX,
+        }
+    }
+
     /// Bytes of the fast-path messages this item becomes.
     fn rendered_len(&self) -> usize {
         match self {
@@ -178,6 +188,7 @@ impl Item {
                 prefix,
                 payloads,
                 from,
+                ..
             } => payloads
                 .get(*from..)
                 .unwrap_or_default()
@@ -207,6 +218,9 @@ struct Connection {
     /// looked up once per socket rather than once per write.
     messages_sent: metrics::Counter,
     flushes: metrics::Counter,
+    /// `tasksync_ws_delivery_lag_seconds`: from a change's write to the
+    /// flush of its message, as the server sees it.
+    delivery_lag: metrics::Histogram,
 }
 
 impl Connection {
@@ -221,6 +235,7 @@ impl Connection {
             expires: None,
             messages_sent: metrics::counter!("tasksync_ws_messages_sent_total"),
             flushes: metrics::counter!("tasksync_ws_flushes_total"),
+            delivery_lag: metrics::histogram!("tasksync_ws_delivery_lag_seconds"),
         }
     }
 
@@ -279,11 +294,13 @@ impl Connection {
                 Some((id, result)) = self.subscriptions.next(), if !self.subscriptions.is_empty() => {
                     // Take whatever else is ready too and write it in one go.
                     let mut messages = result.messages();
+                    let mut oldest = result.written_at();
                     let mut ready = vec![(id, result)];
                     while messages < MAX_BURST
                         && let Some(Some(next)) = self.subscriptions.next().now_or_never()
                     {
                         messages += next.1.messages();
+                        oldest = oldest.min(next.1.written_at());
                         ready.push(next);
                     }
                     // One allocation holds every fast-path message of the
@@ -306,6 +323,12 @@ impl Connection {
                         }
                         self.messages_sent.increment(sent as u64);
                         self.flushes.increment(1);
+                        if oldest != i64::MAX {
+                            // From the write of the burst's oldest change to
+                            // its flush: an upper bound for every message.
+                            let lag = crate::clock::now_ms().saturating_sub(oldest).max(0);
+                            self.delivery_lag.record_many(lag as f64 / 1000.0, sent);
+                        }
                     }
                     if failed.is_some() {
                         // A message that cannot be encoded cannot be skipped
@@ -489,6 +512,7 @@ impl Connection {
                 prefix,
                 payloads,
                 from,
+                ..
             } => {
                 // The payloads are already JSON: splice each in.
                 for payload in payloads.get(from..).unwrap_or_default().iter().flatten() {
@@ -586,6 +610,7 @@ async fn fast_stream(
             prefix: prefix.clone(),
             payloads: renderer.render(&delivery.batch),
             from: delivery.from,
+            written_at: delivery.changes().first().map_or(i64::MAX, |c| c.at),
         },
         Err(crate::feed::FeedError::Expired) => {
             Item::Failed(errors(crate::graphql::error::cursor_expired()))
