@@ -16,6 +16,17 @@
 //! - `resume`: a subscriber misses K changes, then resumes from its cursor.
 //! - `delta`: delta sync of K changes in a database of N tasks.
 //! - `memory`: server memory per idle subscribed socket (run first).
+//! - `wire`: the floor of fan-out: `wire-server` (a bare WebSocket
+//!   broadcast server beside this binary: no database, no auth) sends the
+//!   same events to S sockets of the same client at the fan-out's rate.
+//!
+//! Subscribers are lean clients (`lean.rs`: raw TCP, frames parsed in place),
+//! so that they read as fast as a real client and cost little of the CPU
+//! they share with the server. The fan-out and wire reports add the
+//! server's CPU time per delivery, the bench's own, and the delivery
+//! latency of the first and last quarter of deliveries (a growing backlog).
+
+mod lean;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -24,12 +35,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use clap::Parser;
-use futures_util::{SinkExt as _, StreamExt as _};
 use serde_json::{Value, json};
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _};
 
 #[derive(Debug, Parser)]
 #[command(name = "tasksync-bench", about = "Benchmarks of a tasksync server")]
@@ -59,7 +66,7 @@ struct Args {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "memory,fanout,users,resume,delta"
+        default_value = "memory,fanout,wire,users,resume,delta"
     )]
     scenarios: Vec<String>,
     /// Subscriber counts of the fan-out scenario.
@@ -86,6 +93,15 @@ struct Args {
     /// Idle subscribed sockets of the memory scenario.
     #[arg(long, default_value_t = 2000)]
     idle_sockets: usize,
+    /// The `wire-server` binary of the wire scenario; defaults to the one
+    /// beside this binary.
+    #[arg(long)]
+    wire_bin: Option<PathBuf>,
+    /// Messages per second the wire scenario sends (0: as fast as the
+    /// writers go); by default the mutation rate of the fan-out run with as
+    /// many subscribers, when it ran before, else unpaced.
+    #[arg(long)]
+    wire_rate: Option<f64>,
 }
 
 fn epoch() -> Instant {
@@ -139,6 +155,8 @@ struct Server {
     db: Option<Db>,
     /// Node 0's process.
     pid: Option<u32>,
+    /// Every node's process, for their CPU time.
+    pids: Vec<u32>,
 }
 
 impl Server {
@@ -174,6 +192,7 @@ async fn start_server(args: &Args, http: &reqwest::Client) -> anyhow::Result<Ser
             _pg: None,
             db: args.db.clone().map(Db::Sqlite),
             pid: args.server_pid,
+            pids: args.server_pid.into_iter().collect(),
         });
     }
     let bin = match &args.server_bin {
@@ -205,6 +224,7 @@ async fn start_server(args: &Args, http: &reqwest::Client) -> anyhow::Result<Ser
         _pg: pg,
         db: Some(db),
         pid: None,
+        pids: Vec::new(),
     };
     for n in 0..args.nodes.max(1) {
         let port = free_port()?;
@@ -230,6 +250,7 @@ async fn start_server(args: &Args, http: &reqwest::Client) -> anyhow::Result<Ser
         if n == 0 {
             server.pid = Some(child.id());
         }
+        server.pids.push(child.id());
         server.children.push(child);
         let base = format!("http://127.0.0.1:{port}");
         wait_healthy(http, &base).await?;
@@ -353,82 +374,11 @@ async fn head_cursor(http: &reqwest::Client, base: &str, token: &str) -> anyhow:
         .context("cursor")
 }
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-/// A socket with one `taskChanges` subscription after `cursor`, positioned
-/// (a pong after the subscribe proves the server has fixed its start).
-async fn subscriber(base: &str, token: &str, cursor: &str) -> anyhow::Result<Socket> {
-    let mut request =
-        format!("{}/graphql", base.replacen("http", "ws", 1)).into_client_request()?;
-    request
-        .headers_mut()
-        .insert("sec-websocket-protocol", "graphql-transport-ws".parse()?);
-    let (mut ws, _) = tokio_tungstenite::connect_async(request).await?;
-    let send = |v: Value| Message::Text(v.to_string().into());
-    ws.send(send(json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {token}") } }))).await?;
-    ws.send(send(json!({ "id": "1", "type": "subscribe", "payload": { "query": CHANGES, "variables": { "after": cursor } } }))).await?;
-    ws.send(send(json!({ "type": "ping" }))).await?;
-    loop {
-        match ws.next().await {
-            Some(Ok(Message::Text(t))) if t.as_str().contains("\"pong\"") => return Ok(ws),
-            Some(Ok(Message::Text(t))) if t.as_str().contains("\"connection_ack\"") => {}
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-            other => bail!("unexpected while subscribing: {other:?}"),
-        }
-    }
-}
-
-/// Reads `expected` changes; returns the delivery latencies (µs since the
-/// stamp in the title) and the number received in order.
-async fn receive(mut ws: Socket, expected: usize, deadline: Duration) -> (Vec<u128>, usize) {
-    let mut latencies = Vec::with_capacity(expected);
-    let mut last_seq = None::<u64>;
-    let mut in_order = 0;
-    let end = tokio::time::Instant::now() + deadline;
-    while latencies.len() < expected {
-        let Ok(Some(Ok(message))) = tokio::time::timeout_at(end, ws.next()).await else {
-            break;
-        };
-        let Message::Text(text) = message else {
-            continue;
-        };
-        let now = stamp();
-        // A string scan, not a JSON parse: the client shares the machine
-        // with the server and should cost as little as it can.
-        let text = text.as_str();
-        let Some(title) = field(text, "title") else {
-            continue;
-        };
-        if let Some(sent) = title
-            .strip_prefix('b')
-            .and_then(|t| t.split(' ').next())
-            .and_then(|t| t.parse::<u128>().ok())
-        {
-            latencies.push(now.saturating_sub(sent));
-        } else {
-            latencies.push(0);
-        }
-        let seq = field(text, "cursor")
-            .and_then(|c| u64::from_str_radix(c.get(c.len().saturating_sub(16)..)?, 16).ok());
-        if let (Some(s), Some(prev)) = (seq, last_seq) {
-            if s == prev + 1 {
-                in_order += 1;
-            }
-        } else if seq.is_some() {
-            in_order += 1;
-        }
-        last_seq = seq;
-    }
-    let _ = ws.close(None).await;
-    (latencies, in_order)
-}
-
-/// The string value of the first `"name":"…"` in a JSON text (no escapes).
-fn field<'a>(text: &'a str, name: &str) -> Option<&'a str> {
-    let key = format!("\"{name}\":\"");
-    let start = text.find(&key)? + key.len();
-    let len = text[start..].find('"')?;
-    Some(&text[start..start + len])
+/// A lean socket with one `taskChanges` subscription after `cursor`,
+/// positioned (a pong after the subscribe proves the server has fixed its
+/// start).
+async fn subscriber(base: &str, token: &str, cursor: &str) -> anyhow::Result<lean::Socket> {
+    lean::Socket::subscribe(base, token, CHANGES, cursor).await
 }
 
 /// Runs `total` createTask mutations at `concurrency`, titles stamped with
@@ -488,13 +438,236 @@ impl Report {
     }
 }
 
+/// Clock ticks per second of the CPU times in /proc (`getconf CLK_TCK`).
+fn clock_ticks() -> f64 {
+    static TICKS: OnceLock<f64> = OnceLock::new();
+    *TICKS.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(100.0)
+    })
+}
+
+/// CPU time (user + system) of a process so far, in seconds; of this one
+/// for `None`.
+fn cpu_secs(pid: Option<u32>) -> anyhow::Result<f64> {
+    let path = pid.map_or_else(
+        || "/proc/self/stat".to_owned(),
+        |p| format!("/proc/{p}/stat"),
+    );
+    let stat = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    // After the command name (in parentheses, field 2) come the state
+    // (field 3) … utime (field 14) and stime (field 15).
+    let rest = stat
+        .rsplit_once(')')
+        .context("the format of /proc/PID/stat")?
+        .1;
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next().context("utime")?.parse()?;
+    let stime: u64 = fields.next().context("stime")?.parse()?;
+    Ok((utime + stime) as f64 / clock_ticks())
+}
+
+/// CPU time the whole machine has spent busy so far (every core), in
+/// seconds: user, nice, system, irq, softirq and steal of /proc/stat.
+fn machine_busy_secs() -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string("/proc/stat").context("reading /proc/stat")?;
+    let cpu = stat
+        .lines()
+        .find_map(|l| l.strip_prefix("cpu "))
+        .context("no cpu line in /proc/stat")?;
+    let ticks: Vec<u64> = cpu
+        .split_whitespace()
+        .map(str::parse)
+        .collect::<Result<_, _>>()?;
+    let busy: u64 = [0, 1, 2, 5, 6, 7]
+        .iter()
+        .filter_map(|&i| ticks.get(i))
+        .sum();
+    Ok(busy as f64 / clock_ticks())
+}
+
+/// CPU seconds used so far by the server processes (together), by the
+/// bench, and by the whole machine.
+#[derive(Debug, Clone, Copy)]
+struct CpuMark {
+    at: Instant,
+    server: Option<f64>,
+    bench: f64,
+    machine: f64,
+}
+
+impl CpuMark {
+    fn now(pids: &[u32]) -> anyhow::Result<Self> {
+        let server = if pids.is_empty() {
+            None
+        } else {
+            let mut sum = 0.0;
+            for &p in pids {
+                sum += cpu_secs(Some(p))?;
+            }
+            Some(sum)
+        };
+        Ok(Self {
+            at: Instant::now(),
+            server,
+            bench: cpu_secs(None)?,
+            machine: machine_busy_secs()?,
+        })
+    }
+}
+
+/// CPU use between two marks: cores busy, µs per delivery; and the cores
+/// other processes took meanwhile (a figure measured while they took much
+/// is not the server's).
+#[derive(Debug, Clone, Copy, Default)]
+struct Cpu {
+    server: Option<(f64, f64)>,
+    bench: (f64, f64),
+    other_cores: Option<f64>,
+}
+
+impl Cpu {
+    fn between(a: CpuMark, b: CpuMark, deliveries: usize) -> Self {
+        let wall = (b.at - a.at).as_secs_f64().max(1e-9);
+        let per = |secs: f64| (secs / wall, secs * 1e6 / deliveries.max(1) as f64);
+        let server = a.server.zip(b.server).map(|(a, b)| b - a);
+        let bench = b.bench - a.bench;
+        Self {
+            server: server.map(per),
+            bench: per(bench),
+            other_cores: server
+                .map(|server| ((b.machine - a.machine - server - bench) / wall).max(0.0)),
+        }
+    }
+
+    fn label(&self) -> String {
+        let server = self.server.map_or_else(
+            || "server CPU unknown (needs --server-pid)".to_owned(),
+            |(cores, us)| format!("server CPU {cores:.2} cores, {us:.2} µs per delivery"),
+        );
+        let other = self
+            .other_cores
+            .map_or_else(String::new, |o| format!(" | other processes {o:.2} cores"));
+        format!(
+            "{server} | bench CPU {:.2} cores, {:.2} µs per delivery{other}",
+            self.bench.0, self.bench.1
+        )
+    }
+
+    fn json(&self) -> Value {
+        json!({
+            "server_cpu": self.server.map(|(cores, us)| json!({ "cores": cores, "us_per_delivery": us })),
+            "bench_cpu": { "cores": self.bench.0, "us_per_delivery": self.bench.1 },
+            "other_cpu_cores": self.other_cores,
+        })
+    }
+}
+
+/// What the subscribers of a run received, together.
+#[derive(Debug, Default)]
+struct Delivered {
+    received: usize,
+    in_order: usize,
+    mean_bytes: f64,
+    /// Deliveries per read of a subscriber socket.
+    per_read: f64,
+    all: Dist,
+    /// The first and the last quarter of the deliveries by receive time.
+    first: Dist,
+    last: Dist,
+    /// From the start of the writes to the last receive.
+    secs: f64,
+}
+
+impl Delivered {
+    fn new(results: Vec<lean::Received>, start: u64) -> Self {
+        let received = results.iter().map(|r| r.deliveries.len()).sum();
+        let mut all = Vec::with_capacity(received);
+        let (mut in_order, mut bytes, mut reads) = (0, 0, 0);
+        for r in results {
+            in_order += r.in_order;
+            bytes += r.bytes;
+            reads += r.reads;
+            all.extend(r.deliveries);
+        }
+        all.sort_unstable_by_key(|&(at, _)| at);
+        let latencies =
+            |part: &[(u64, u64)]| dist(part.iter().map(|&(_, l)| u128::from(l)).collect());
+        let quarter = received / 4;
+        Self {
+            received,
+            in_order,
+            mean_bytes: bytes as f64 / received.max(1) as f64,
+            per_read: received as f64 / reads.max(1) as f64,
+            all: latencies(&all),
+            first: latencies(&all[..quarter]),
+            last: latencies(&all[received - quarter..]),
+            secs: all
+                .last()
+                .map_or(0.0, |&(at, _)| at.saturating_sub(start) as f64 / 1e6),
+        }
+    }
+
+    fn per_s(&self) -> f64 {
+        self.received as f64 / self.secs.max(1e-9)
+    }
+
+    /// The last quarter waited more than twice as long as the first, and long.
+    fn backlog_growing(&self) -> bool {
+        self.last.p50 > 2.0 * self.first.p50 && self.last.p50 > 50.0
+    }
+
+    fn label(&self) -> String {
+        format!(
+            "delivered in {:.2} s, first quarter p50 {:.2} ms p99 {:.2} ms, last quarter p50 {:.2} ms p99 {:.2} ms, backlog growing: {} | event {:.0} bytes, {:.1} per read",
+            self.secs,
+            self.first.p50,
+            self.first.p99,
+            self.last.p50,
+            self.last.p99,
+            if self.backlog_growing() { "yes" } else { "no" },
+            self.mean_bytes,
+            self.per_read,
+        )
+    }
+
+    fn json(&self) -> Value {
+        json!({
+            "delivery_secs": self.secs,
+            "delivery_ms_first_quarter": { "p50": self.first.p50, "p99": self.first.p99, "max": self.first.max },
+            "delivery_ms_last_quarter": { "p50": self.last.p50, "p99": self.last.p99, "max": self.last.max },
+            "backlog_growing": self.backlog_growing(),
+            "event_bytes": self.mean_bytes,
+            "deliveries_per_read": self.per_read,
+        })
+    }
+}
+
+/// Merges the fields of `extra` objects into `base`.
+fn merged(mut base: Value, extra: &[Value]) -> Value {
+    if let Some(map) = base.as_object_mut() {
+        for e in extra {
+            if let Some(e) = e.as_object() {
+                map.extend(e.clone());
+            }
+        }
+    }
+    base
+}
+
+/// The fan-out scenario; its mutations per second.
 async fn fanout(
     args: &Args,
     http: &reqwest::Client,
     server: &Server,
     subscribers: usize,
     report: &mut Report,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<f64> {
     let token = register(
         http,
         &server.base,
@@ -512,8 +685,10 @@ async fn fanout(
     let m = args.mutations;
     let receivers: Vec<_> = sockets
         .into_iter()
-        .map(|ws| tokio::spawn(receive(ws, m, Duration::from_secs(120))))
+        .map(|ws| tokio::spawn(ws.receive(m, Duration::from_secs(120))))
         .collect();
+    let before = CpuMark::now(&server.pids)?;
+    let start_stamp = stamp() as u64;
     let start = Instant::now();
     let mutation = write_load(
         http,
@@ -524,42 +699,221 @@ async fn fanout(
     )
     .await?;
     let write_secs = start.elapsed().as_secs_f64();
-    let mut delivery = Vec::with_capacity(m * subscribers);
-    let mut in_order = 0;
+    let mut results = Vec::with_capacity(subscribers);
     for r in receivers {
-        let (lat, ordered) = r.await?;
-        in_order += ordered;
-        delivery.extend(lat);
+        results.push(r.await?);
     }
-    let all_secs = start.elapsed().as_secs_f64();
-    let received = delivery.len();
-    let lost = m * subscribers - received;
-    let (md, dd) = (dist(mutation), dist(delivery));
+    let after = CpuMark::now(&server.pids)?;
+    let d = Delivered::new(results, start_stamp);
+    let cpu = Cpu::between(before, after, d.received);
+    let lost = m * subscribers - d.received;
+    let (md, dd) = (dist(mutation), d.all);
     let key = format!("fanout_{subscribers}");
+    let mutations_per_s = m as f64 / write_secs;
     report.add(
         &key,
         format!(
-            "fan-out S={subscribers:<5} M={m} C={}: {:>8.0} mutations/s, mutation p50 {:.2} ms p99 {:.2} ms | delivery p50 {:.2} ms p99 {:.2} ms max {:.2} ms | {:>9.0} deliveries/s | lost {lost} | out of order {}",
+            "fan-out S={subscribers:<5} M={m} C={}: {:>8.0} mutations/s, mutation p50 {:.2} ms p99 {:.2} ms | delivery p50 {:.2} ms p99 {:.2} ms max {:.2} ms | {:>9.0} deliveries/s | lost {lost} | out of order {} | {} | {}",
             args.concurrency,
-            m as f64 / write_secs,
+            mutations_per_s,
             md.p50,
             md.p99,
             dd.p50,
             dd.p99,
             dd.max,
-            received as f64 / all_secs,
-            received - in_order,
+            d.per_s(),
+            d.received - d.in_order,
+            d.label(),
+            cpu.label(),
         ),
-        json!({
-            "subscribers": subscribers, "mutations": m, "concurrency": args.concurrency,
-            "mutations_per_s": m as f64 / write_secs,
-            "mutation_ms": { "p50": md.p50, "p99": md.p99, "max": md.max },
-            "delivery_ms": { "p50": dd.p50, "p99": dd.p99, "max": dd.max },
-            "deliveries_per_s": received as f64 / all_secs,
-            "lost": lost, "out_of_order": received - in_order,
-        }),
+        merged(
+            json!({
+                "subscribers": subscribers, "mutations": m, "concurrency": args.concurrency,
+                "mutations_per_s": mutations_per_s,
+                "mutation_ms": { "p50": md.p50, "p99": md.p99, "max": md.max },
+                "delivery_ms": { "p50": dd.p50, "p99": dd.p99, "max": dd.max },
+                "deliveries_per_s": d.per_s(),
+                "lost": lost, "out_of_order": d.received - d.in_order,
+            }),
+            &[d.json(), cpu.json()],
+        ),
+    );
+    Ok(mutations_per_s)
+}
+
+/// The `wire-server` process of the wire scenario, killed on drop.
+struct WireServer(Child);
+
+impl Drop for WireServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The wire scenario: the fan-out's events from a bare broadcast server.
+async fn wire(
+    args: &Args,
+    subscribers: usize,
+    rate: f64,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let bin = match &args.wire_bin {
+        Some(b) => b.clone(),
+        None => std::env::current_exe()?.with_file_name("wire-server"),
+    };
+    let (port, cmd_port) = (free_port()?, free_port()?);
+    let m = args.mutations;
+    let child = Command::new(&bin)
+        .arg("--port")
+        .arg(port.to_string())
+        .arg("--cmd-port")
+        .arg(cmd_port.to_string())
+        .arg("--capacity")
+        .arg(m.max(1024).to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .with_context(|| {
+            format!(
+                "starting {} (build it with `cargo build --release -p tasksync-bench`)",
+                bin.display()
+            )
+        })?;
+    let wire_server = WireServer(child);
+    let pids = [wire_server.0.id()];
+    let cmd = std::net::SocketAddr::from(([127, 0, 0, 1], cmd_port));
+    let mut up = false;
+    for _ in 0..300 {
+        if tokio::net::TcpStream::connect(cmd).await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    if !up {
+        bail!("{} did not start listening", bin.display());
+    }
+    let base = format!("http://127.0.0.1:{port}");
+    let mut sockets = Vec::with_capacity(subscribers);
+    for _ in 0..subscribers {
+        let mut ws = lean::Socket::connect(&base, "/", Some("graphql-transport-ws")).await?;
+        ws.wait_for("ready").await?;
+        sockets.push(ws);
+    }
+    let receivers: Vec<_> = sockets
+        .into_iter()
+        .map(|ws| tokio::spawn(ws.receive(m, Duration::from_secs(120))))
+        .collect();
+    let before = CpuMark::now(&pids)?;
+    let start_stamp = stamp() as u64;
+    let start = Instant::now();
+    let sends = wire_load(cmd, m, args.concurrency, rate).await?;
+    let write_secs = start.elapsed().as_secs_f64();
+    let mut results = Vec::with_capacity(subscribers);
+    for r in receivers {
+        results.push(r.await?);
+    }
+    let after = CpuMark::now(&pids)?;
+    drop(wire_server);
+    let d = Delivered::new(results, start_stamp);
+    let cpu = Cpu::between(before, after, d.received);
+    let lost = m * subscribers - d.received;
+    let (sd, dd) = (dist(sends), d.all);
+    let offered = if rate > 0.0 {
+        format!("paced at {rate:.0}/s")
+    } else {
+        "unpaced".to_owned()
+    };
+    report.add(
+        &format!("wire_{subscribers}"),
+        format!(
+            "wire    S={subscribers:<5} M={m} C={} ({offered}): {:>8.0} messages/s, send p50 {:.2} ms | delivery p50 {:.2} ms p99 {:.2} ms max {:.2} ms | {:>9.0} deliveries/s | lost {lost} | out of order {} | {} | {}",
+            args.concurrency,
+            m as f64 / write_secs,
+            sd.p50,
+            dd.p50,
+            dd.p99,
+            dd.max,
+            d.per_s(),
+            d.received - d.in_order,
+            d.label(),
+            cpu.label(),
+        ),
+        merged(
+            json!({
+                "subscribers": subscribers, "messages": m, "concurrency": args.concurrency,
+                "rate": rate, "messages_per_s": m as f64 / write_secs,
+                "send_ms": { "p50": sd.p50, "p99": sd.p99 },
+                "delivery_ms": { "p50": dd.p50, "p99": dd.p99, "max": dd.max },
+                "deliveries_per_s": d.per_s(),
+                "lost": lost, "out_of_order": d.received - d.in_order,
+            }),
+            &[d.json(), cpu.json()],
+        ),
     );
     Ok(())
+}
+
+/// Sends `total` broadcast commands (`title` lines, each acknowledged by a
+/// line) to a wire-server from `concurrency` connections, titles stamped
+/// like the fan-out's mutations; each command's latency in µs. Paced
+/// (`rate` per second in all), a connection sends on schedule without
+/// waiting for acknowledgements, so the offered rate is the fan-out's;
+/// unpaced (`rate` 0), it waits for each, like the fan-out's writers.
+async fn wire_load(
+    cmd: std::net::SocketAddr,
+    total: usize,
+    concurrency: usize,
+    rate: f64,
+) -> anyhow::Result<Vec<u128>> {
+    let begin = tokio::time::Instant::now();
+    let mut workers = Vec::new();
+    for w in 0..concurrency {
+        let n = total / concurrency + usize::from(w < total % concurrency);
+        workers.push(tokio::spawn(async move {
+            let stream = tokio::net::TcpStream::connect(cmd).await?;
+            stream.set_nodelay(true)?;
+            let (read, mut write) = stream.into_split();
+            let (ack_tx, mut acks) = tokio::sync::mpsc::unbounded_channel();
+            let reader = tokio::spawn(async move {
+                let mut read = tokio::io::BufReader::new(read);
+                let mut line = String::new();
+                for _ in 0..n {
+                    line.clear();
+                    if read.read_line(&mut line).await? == 0 || ack_tx.send(stamp()).is_err() {
+                        break;
+                    }
+                }
+                anyhow::Ok(())
+            });
+            let closed = "the wire-server closed a command connection";
+            let mut sent = Vec::with_capacity(n);
+            let mut lat = Vec::with_capacity(n);
+            for i in 0..n {
+                if rate > 0.0 {
+                    let k = (i * concurrency + w) as f64;
+                    tokio::time::sleep_until(begin + Duration::from_secs_f64(k / rate)).await;
+                }
+                let at = stamp();
+                write.write_all(format!("b{at} w{w}\n").as_bytes()).await?;
+                sent.push(at);
+                if rate <= 0.0 {
+                    lat.push(acks.recv().await.context(closed)? - at);
+                }
+            }
+            while lat.len() < n {
+                lat.push(acks.recv().await.context(closed)? - sent[lat.len()]);
+            }
+            reader.await??;
+            anyhow::Ok(lat)
+        }));
+    }
+    let mut all = Vec::with_capacity(total);
+    for w in workers {
+        all.extend(w.await??);
+    }
+    Ok(all)
 }
 
 async fn many_users(
@@ -581,11 +935,7 @@ async fn many_users(
         let cursor = head_cursor(http, &server.base, &token).await?;
         for i in 0..2 {
             let ws = subscriber(server.node(u * 2 + i), &token, &cursor).await?;
-            receivers.push(tokio::spawn(receive(
-                ws,
-                per_user,
-                Duration::from_secs(120),
-            )));
+            receivers.push(tokio::spawn(ws.receive(per_user, Duration::from_secs(120))));
         }
         tokens.push(token);
     }
@@ -597,7 +947,7 @@ async fn many_users(
     let secs = start.elapsed().as_secs_f64();
     let mut delivery = Vec::new();
     for r in receivers {
-        delivery.extend(r.await?.0);
+        delivery.extend(r.await?.deliveries.into_iter().map(|(_, l)| u128::from(l)));
     }
     let lost = 2 * total - delivery.len();
     let (md, dd) = (dist(mutation), dist(delivery));
@@ -638,8 +988,9 @@ async fn resume(
     .await?;
     let start = Instant::now();
     let ws = subscriber(&server.base, &token, &cursor).await?;
-    let (got, in_order) = receive(ws, k, Duration::from_secs(300)).await;
+    let got = ws.receive(k, Duration::from_secs(300)).await;
     let secs = start.elapsed().as_secs_f64();
+    let (in_order, got) = (got.in_order, got.deliveries);
     report.add(
         "resume",
         format!(
@@ -871,8 +1222,8 @@ async fn memory(
     );
     // Close them all and let the server settle, so that the teardown of
     // thousands of sockets does not run into the next scenario.
-    for mut ws in warm.into_iter().chain(sockets) {
-        let _ = ws.close(None).await;
+    for ws in warm.into_iter().chain(sockets) {
+        ws.close().await;
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
     Ok(())
@@ -885,30 +1236,51 @@ async fn main() -> anyhow::Result<()> {
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
         .build()?;
-    let server = start_server(&args, &http).await?;
-    println!(
-        "tasksync-bench against {} ({}, {} node{})",
-        server.bases.join(", "),
-        match server.db {
-            Some(Db::Postgres(_)) => "PostgreSQL",
-            Some(Db::Sqlite(_)) => "SQLite",
-            None => "database unknown",
-        },
-        server.bases.len(),
-        if server.bases.len() == 1 { "" } else { "s" }
-    );
+    // The wire scenario needs no tasksync server.
+    let server = if args.scenarios.iter().any(|s| s != "wire") {
+        let server = start_server(&args, &http).await?;
+        println!(
+            "tasksync-bench against {} ({}, {} node{})",
+            server.bases.join(", "),
+            match server.db {
+                Some(Db::Postgres(_)) => "PostgreSQL",
+                Some(Db::Sqlite(_)) => "SQLite",
+                None => "database unknown",
+            },
+            server.bases.len(),
+            if server.bases.len() == 1 { "" } else { "s" }
+        );
+        Some(server)
+    } else {
+        None
+    };
     let mut report = Report::default();
+    // Mutations per second of the fan-out runs, by subscriber count: the
+    // wire scenario's default rate.
+    let mut fanout_rates = std::collections::HashMap::new();
     for scenario in &args.scenarios {
+        if scenario == "wire" {
+            for &s in &args.subscribers {
+                let rate = args
+                    .wire_rate
+                    .or_else(|| fanout_rates.get(&s).copied())
+                    .unwrap_or(0.0);
+                wire(&args, s, rate, &mut report).await?;
+            }
+            continue;
+        }
+        let server = server.as_ref().context("no server")?;
         match scenario.as_str() {
             "fanout" => {
                 for &s in &args.subscribers {
-                    fanout(&args, &http, &server, s, &mut report).await?;
+                    let rate = fanout(&args, &http, server, s, &mut report).await?;
+                    fanout_rates.insert(s, rate);
                 }
             }
-            "users" => many_users(&args, &http, &server, &mut report).await?,
-            "resume" => resume(&args, &http, &server, &mut report).await?,
-            "delta" => delta(&args, &http, &server, &mut report).await?,
-            "memory" => memory(&args, &http, &server, &mut report).await?,
+            "users" => many_users(&args, &http, server, &mut report).await?,
+            "resume" => resume(&args, &http, server, &mut report).await?,
+            "delta" => delta(&args, &http, server, &mut report).await?,
+            "memory" => memory(&args, &http, server, &mut report).await?,
             other => bail!("unknown scenario {other:?}"),
         }
     }
