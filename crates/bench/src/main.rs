@@ -27,6 +27,7 @@
 //! latency of the first and last quarter of deliveries (a growing backlog).
 
 mod lean;
+mod server_view;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -687,6 +688,7 @@ async fn fanout(
         .into_iter()
         .map(|ws| tokio::spawn(ws.receive(m, Duration::from_secs(120))))
         .collect();
+    let seen_before = server_view::Snapshot::read(http, &server.bases).await?;
     let before = CpuMark::now(&server.pids)?;
     let start_stamp = stamp() as u64;
     let start = Instant::now();
@@ -704,6 +706,10 @@ async fn fanout(
         results.push(r.await?);
     }
     let after = CpuMark::now(&server.pids)?;
+    let seen = server_view::View::between(
+        &seen_before,
+        &server_view::Snapshot::read(http, &server.bases).await?,
+    );
     let d = Delivered::new(results, start_stamp);
     let cpu = Cpu::between(before, after, d.received);
     let lost = m * subscribers - d.received;
@@ -713,7 +719,7 @@ async fn fanout(
     report.add(
         &key,
         format!(
-            "fan-out S={subscribers:<5} M={m} C={}: {:>8.0} mutations/s, mutation p50 {:.2} ms p99 {:.2} ms | delivery p50 {:.2} ms p99 {:.2} ms max {:.2} ms | {:>9.0} deliveries/s | lost {lost} | out of order {} | {} | {}",
+            "fan-out S={subscribers:<5} M={m} C={}: {:>8.0} mutations/s, mutation p50 {:.2} ms p99 {:.2} ms | delivery p50 {:.2} ms p99 {:.2} ms max {:.2} ms | {:>9.0} deliveries/s | lost {lost} | out of order {} | {} | {} | {}",
             args.concurrency,
             mutations_per_s,
             md.p50,
@@ -725,6 +731,7 @@ async fn fanout(
             d.received - d.in_order,
             d.label(),
             cpu.label(),
+            seen.label(d.received, dd.p50, dd.p99),
         ),
         merged(
             json!({
@@ -735,7 +742,7 @@ async fn fanout(
                 "deliveries_per_s": d.per_s(),
                 "lost": lost, "out_of_order": d.received - d.in_order,
             }),
-            &[d.json(), cpu.json()],
+            &[d.json(), cpu.json(), seen.json(d.received, dd.p50, dd.p99)],
         ),
     );
     Ok(mutations_per_s)

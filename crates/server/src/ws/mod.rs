@@ -218,9 +218,33 @@ struct Connection {
     /// looked up once per socket rather than once per write.
     messages_sent: metrics::Counter,
     flushes: metrics::Counter,
-    /// `tasksync_ws_delivery_lag_seconds`: from a change's write to the
-    /// flush of its message, as the server sees it.
-    delivery_lag: metrics::Histogram,
+}
+
+/// Upper bounds (ms) of the delivery-lag classes.
+const LAG_BOUNDS_MS: [i64; 12] = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 10_000];
+
+/// The counter of messages whose delivery lag (from the write of their
+/// change to their flush, as this server sees it) was at most the bound of
+/// its class: `tasksync_ws_deliveries_by_lag_total{le_ms}` (`le_ms="inf"`
+/// beyond the last bound). Not cumulative: each message counts in one
+/// class. A histogram would cost a recording per message (the metrics
+/// facade's `record_many` records one by one); this costs one increment per
+/// flush.
+fn delivery_lag(lag_ms: i64) -> &'static metrics::Counter {
+    static CLASSES: std::sync::OnceLock<Vec<metrics::Counter>> = std::sync::OnceLock::new();
+    let classes = CLASSES.get_or_init(|| {
+        LAG_BOUNDS_MS
+            .iter()
+            .map(|b| b.to_string())
+            .chain(std::iter::once("inf".to_owned()))
+            .map(|le| metrics::counter!("tasksync_ws_deliveries_by_lag_total", "le_ms" => le))
+            .collect()
+    });
+    let class = LAG_BOUNDS_MS
+        .iter()
+        .position(|&b| lag_ms <= b)
+        .unwrap_or(LAG_BOUNDS_MS.len());
+    &classes[class.min(classes.len() - 1)]
 }
 
 impl Connection {
@@ -235,7 +259,6 @@ impl Connection {
             expires: None,
             messages_sent: metrics::counter!("tasksync_ws_messages_sent_total"),
             flushes: metrics::counter!("tasksync_ws_flushes_total"),
-            delivery_lag: metrics::histogram!("tasksync_ws_delivery_lag_seconds"),
         }
     }
 
@@ -327,7 +350,7 @@ impl Connection {
                             // From the write of the burst's oldest change to
                             // its flush: an upper bound for every message.
                             let lag = crate::clock::now_ms().saturating_sub(oldest).max(0);
-                            self.delivery_lag.record_many(lag as f64 / 1000.0, sent);
+                            delivery_lag(lag).increment(sent as u64);
                         }
                     }
                     if failed.is_some() {
