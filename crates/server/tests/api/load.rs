@@ -273,12 +273,9 @@ async fn until_no_sockets(node: &Http, within: Duration) {
     }
 }
 
-/// A node process on a fresh database of `backend`, and what keeps that
-/// database alive.
-enum Db {
-    Sqlite(tempfile::TempDir),
-    Postgres(TestDatabase),
-}
+/// What keeps a node's database alive: its directory or its PostgreSQL
+/// database, removed when dropped (after the node).
+type Db = Box<dyn std::any::Any + Send>;
 
 #[derive(Clone, Copy)]
 enum Backend {
@@ -286,17 +283,18 @@ enum Backend {
     Postgres,
 }
 
-/// `None` when PostgreSQL is wanted but unreachable (and skipping is allowed).
+/// A node process on a fresh database of `backend`, or `None` when
+/// PostgreSQL is wanted but unreachable (and skipping is allowed).
 async fn node_on(backend: Backend, name: &str, env: &[(&str, &str)]) -> Option<(Node, Db)> {
     let (url, db) = match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().expect("tempdir");
             let url = format!("sqlite://{}", dir.path().join("tasksync.db").display());
-            (url, Db::Sqlite(dir))
+            (url, Box::new(dir) as Db)
         }
         Backend::Postgres => {
             let db = TestDatabase::create().await?;
-            (db.url().to_owned(), Db::Postgres(db))
+            (db.url().to_owned(), Box::new(db) as Db)
         }
     };
     Some((Node::start_with(name, &url, env), db))
