@@ -285,7 +285,7 @@ enum Backend {
 
 /// A node process on a fresh database of `backend`, or `None` when
 /// PostgreSQL is wanted but unreachable (and skipping is allowed).
-async fn node_on(backend: Backend, name: &str, env: &[(&str, &str)]) -> Option<(Node, Db)> {
+async fn node_on(backend: Backend, name: &str, env: &[(&str, &str)]) -> Option<(Db, Node)> {
     let (url, db) = match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().expect("tempdir");
@@ -297,7 +297,8 @@ async fn node_on(backend: Backend, name: &str, env: &[(&str, &str)]) -> Option<(
             (db.url().to_owned(), Box::new(db) as Db)
         }
     };
-    Some((Node::start_with(name, &url, env), db))
+    // In this order the node is dropped (killed) before its database.
+    Some((db, Node::start_with(name, &url, env)))
 }
 
 /// 100 subscribers that read nothing while 2,000 changes of 4 KB flow:
@@ -318,7 +319,7 @@ async fn subscribers_that_read_nothing_cost_bounded_memory_and_are_closed_on_pos
 async fn stalled_subscribers(backend: Backend) {
     const STALLED: usize = 100;
     const WRITES: usize = 2000;
-    let Some((node, _db)) =
+    let Some((_db, node)) =
         node_on(backend, "stalled", &[("TASKSYNC_WS_SEND_TIMEOUT", "2s")]).await
     else {
         return;
@@ -405,7 +406,7 @@ async fn socket_churn(backend: Backend) {
     // Two read connections, not eight: each connection's page and
     // statement caches fill as it is first used, which is growth that
     // stops, not a leak.
-    let Some((node, _db)) =
+    let Some((_db, node)) =
         node_on(backend, "churn", &[("TASKSYNC_DB_READ_CONNECTIONS", "2")]).await
     else {
         return;
