@@ -189,6 +189,11 @@ pub struct Settings {
         default_value_t = 20_000
     )]
     pub graphql_max_complexity: usize,
+    /// Most fields one GraphQL document may select, counted with its
+    /// fragments expanded (a few fragments can stand for millions of
+    /// fields); larger documents are refused before they are validated.
+    #[arg(long, env = "TASKSYNC_GRAPHQL_MAX_SELECTIONS", default_value_t = 1000)]
+    pub graphql_max_selections: usize,
     /// Largest `limit` of `tasks` and `syncTasks`.
     #[arg(long, env = "TASKSYNC_GRAPHQL_MAX_LIMIT", default_value_t = 1000)]
     pub graphql_max_limit: u32,
@@ -306,6 +311,7 @@ impl Settings {
             return Err("auth rate limits must be at least 1".into());
         }
         if self.graphql_max_depth == 0
+            || self.graphql_max_selections == 0
             || self.graphql_max_complexity == 0
             || self.graphql_max_batch == 0
             || self.graphql_max_limit == 0

@@ -6,6 +6,7 @@
 
 pub mod error;
 pub mod resolvers;
+pub mod size;
 pub mod sync;
 pub mod types;
 
@@ -160,9 +161,19 @@ pub async fn post(
         );
         return refusal(StatusCode::BAD_REQUEST, BAD_USER_INPUT, &message);
     }
-    match &mut request {
-        BatchRequest::Single(r) => state.documents.prepare(r),
-        BatchRequest::Batch(rs) => rs.iter_mut().for_each(|r| state.documents.prepare(r)),
+    let limit = state.settings.graphql_max_selections;
+    let prepared = match &mut request {
+        BatchRequest::Single(r) => state.documents.prepare(r, limit),
+        BatchRequest::Batch(rs) => rs
+            .iter_mut()
+            .try_for_each(|r| state.documents.prepare(r, limit)),
+    };
+    if let Err(too_big) = prepared {
+        return refusal(
+            StatusCode::BAD_REQUEST,
+            BAD_USER_INPUT,
+            &too_big.to_string(),
+        );
     }
     if let Some(user) = user {
         request = request.data(user);
@@ -174,7 +185,8 @@ pub async fn post(
 
 /// Parsed query documents by their text. Clients send the same few
 /// documents over and over; cloning a parsed one is much cheaper than
-/// parsing it again. Bounded: emptied when full.
+/// parsing it again. Bounded: emptied when full. Only documents within the
+/// selection limit are remembered.
 #[derive(Debug, Default)]
 pub struct Documents {
     parsed: std::sync::Mutex<
@@ -187,29 +199,38 @@ const DOCUMENTS: usize = 512;
 const DOCUMENT_MAX_LEN: usize = 4096;
 
 impl Documents {
-    /// Gives `request` its parsed document from the cache, or parses it
-    /// and remembers it. Documents that do not parse are left to the
-    /// executor, which reports the error.
-    pub fn prepare(&self, request: &mut async_graphql::Request) {
-        if request.query.len() > DOCUMENT_MAX_LEN {
-            return;
-        }
-        let cached = self.lock().get(&request.query).cloned();
+    /// Gives `request` its parsed document from the cache, or parses it,
+    /// refuses it if it selects more than `max_selections` fields once its
+    /// fragments are expanded ([`size::expanded_selections`]), and
+    /// remembers it. Documents that do not parse are left to the executor,
+    /// which reports the error.
+    pub fn prepare(
+        &self,
+        request: &mut async_graphql::Request,
+        max_selections: usize,
+    ) -> Result<(), size::TooBig> {
+        let cached = (request.query.len() <= DOCUMENT_MAX_LEN)
+            .then(|| self.lock().get(&request.query).cloned())
+            .flatten();
         let doc = match cached {
             Some(doc) => doc,
             None => match async_graphql::parser::parse_query(&request.query) {
                 Ok(doc) => {
-                    let mut parsed = self.lock();
-                    if parsed.len() >= DOCUMENTS {
-                        parsed.clear();
+                    size::expanded_selections(&doc, max_selections)?;
+                    if request.query.len() <= DOCUMENT_MAX_LEN {
+                        let mut parsed = self.lock();
+                        if parsed.len() >= DOCUMENTS {
+                            parsed.clear();
+                        }
+                        parsed.insert(request.query.clone(), doc.clone());
                     }
-                    parsed.insert(request.query.clone(), doc.clone());
                     doc
                 }
-                Err(_) => return,
+                Err(_) => return Ok(()),
             },
         };
         request.set_parsed_query(doc);
+        Ok(())
     }
 
     fn lock(
@@ -258,26 +279,41 @@ mod tests {
     fn documents_are_parsed_once_and_the_cache_stays_bounded() {
         let documents = super::Documents::default();
         let mut request = async_graphql::Request::new("{ tasks { items { id } } }");
-        documents.prepare(&mut request);
+        documents.prepare(&mut request, 100).expect("small");
         assert!(
             request.parsed_query().is_ok(),
             "a valid document is handed over parsed"
         );
         let mut again = async_graphql::Request::new("{ tasks { items { id } } }");
-        documents.prepare(&mut again);
+        documents.prepare(&mut again, 100).expect("small");
         assert_eq!(documents.lock().len(), 1, "the same text is parsed once");
         let mut broken = async_graphql::Request::new("{ tasks { ");
-        documents.prepare(&mut broken);
+        documents
+            .prepare(&mut broken, 100)
+            .expect("left to the executor");
         assert!(
             broken.parsed_query().is_err(),
             "a broken document is left for the executor to report"
         );
         for i in 0..(super::DOCUMENTS + 10) {
-            documents.prepare(&mut async_graphql::Request::new(format!(
-                "{{ t{i}: tasks {{ nextToken }} }}"
-            )));
+            documents
+                .prepare(
+                    &mut async_graphql::Request::new(format!("{{ t{i}: tasks {{ nextToken }} }}")),
+                    100,
+                )
+                .expect("small");
         }
         assert!(documents.lock().len() <= super::DOCUMENTS, "bounded");
+        let mut big =
+            async_graphql::Request::new("{ a: tasks { nextToken } b: tasks { nextToken } }");
+        assert!(
+            documents.prepare(&mut big, 3).is_err(),
+            "4 selections over a limit of 3"
+        );
+        assert!(
+            !documents.lock().contains_key(&big.query),
+            "a refused document is not remembered"
+        );
     }
 
     /// `schema.graphql` at the repository root is what the code serves.

@@ -470,6 +470,20 @@ impl Connection {
                     )
                     .await;
                 }
+                let mut payload = payload;
+                if let Err(too_big) = self
+                    .state
+                    .documents
+                    .prepare(&mut payload, self.state.settings.graphql_max_selections)
+                {
+                    let error = json!({ "message": too_big.to_string(), "extensions": { "code": crate::graphql::error::BAD_USER_INPUT } });
+                    return send_json(
+                        sink,
+                        self.state.settings.ws_send_timeout,
+                        json!({ "id": id, "type": "error", "payload": [error] }),
+                    )
+                    .await;
+                }
                 let fast = self
                     .state
                     .settings

@@ -2,6 +2,7 @@
 //! fresh SQLite file, called over real HTTP.
 
 mod accounts;
+mod attacks;
 mod binary;
 mod graphql;
 mod helpers;
@@ -11,6 +12,7 @@ mod mail;
 mod multinode;
 mod ops;
 mod restart;
+mod ring;
 mod sync;
 mod tokens;
 mod ws;

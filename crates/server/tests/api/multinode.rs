@@ -52,7 +52,18 @@ impl Node {
     /// Starts a node with extra environment variables (after the defaults,
     /// so they win).
     pub fn start_with(name: &str, database_url: &str, env: &[(&str, &str)]) -> Self {
-        let mut command = node_command(database_url);
+        Self::start_wrapped(name, database_url, env, &[])
+    }
+
+    /// Starts a node as the argument of `wrapper` (a command such as
+    /// `prlimit --as=N --`), with extra environment variables.
+    pub fn start_wrapped(
+        name: &str,
+        database_url: &str,
+        env: &[(&str, &str)],
+        wrapper: &[&str],
+    ) -> Self {
+        let mut command = node_command_in(wrapper, database_url);
         command
             .env("TASKSYNC_PUBLIC_URL", PUBLIC_URL)
             .env("TASKSYNC_TRUSTED_PROXIES", "127.0.0.1")
@@ -376,7 +387,19 @@ async fn changes_written_while_a_nodes_listener_is_down_still_arrive() {
 /// `tasksync serve` in dev mode on a free port of 127.0.0.1, logging JSON
 /// at `info` to a pipe.
 pub fn node_command(database_url: &str) -> Command {
-    let mut command = Command::new(BIN);
+    node_command_in(&[], database_url)
+}
+
+/// [`node_command`] run by `wrapper` (its first word is the program).
+fn node_command_in(wrapper: &[&str], database_url: &str) -> Command {
+    let mut command = match wrapper.split_first() {
+        Some((program, args)) => {
+            let mut c = Command::new(program);
+            c.args(args).arg(BIN);
+            c
+        }
+        None => Command::new(BIN),
+    };
     command
         .args([
             "serve",

@@ -1,0 +1,164 @@
+//! The size of a document once its fragments are expanded, bounded before
+//! anything else looks at it.
+//!
+//! Fragments make a document's work grow faster than its text: `F1` spreads
+//! `F0` twice, `F2` spreads `F1` twice, … and 27 fragments in a 1 KB request
+//! stand for 2^26 selections, under any depth limit. async-graphql's
+//! validation and executor expand them all (seconds of CPU and gigabytes of
+//! memory, for anyone: `__typename` needs no token). [`expanded_selections`]
+//! counts the selections of every operation as if its fragments were
+//! expanded, computing each fragment's count once (so in time linear in the
+//! document), and stops at the limit; documents over it are refused before
+//! validation.
+
+use std::collections::HashMap;
+
+use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
+use async_graphql::{Name, Positioned};
+
+/// Why a document is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TooBig {
+    /// More selections than the limit, once fragments are expanded.
+    Selections { limit: usize },
+    /// A fragment spreads itself (directly or through others).
+    Cycle(String),
+}
+
+impl std::fmt::Display for TooBig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TooBig::Selections { limit } => write!(
+                f,
+                "the query selects more than {limit} fields once its fragments are expanded"
+            ),
+            TooBig::Cycle(name) => write!(f, "fragment {name} spreads itself"),
+        }
+    }
+}
+
+/// Selections of every operation of `doc` with fragments expanded, or why
+/// that exceeds `limit`. A spread of an unknown fragment counts as nothing
+/// here (validation refuses it).
+pub fn expanded_selections(doc: &ExecutableDocument, limit: usize) -> Result<usize, TooBig> {
+    let mut counter = Counter {
+        doc,
+        limit,
+        fragments: HashMap::new(),
+    };
+    let mut total = 0usize;
+    for (_, op) in doc.operations.iter() {
+        total = total.saturating_add(counter.set(&op.node.selection_set)?);
+        if total > limit {
+            return Err(TooBig::Selections { limit });
+        }
+    }
+    Ok(total)
+}
+
+struct Counter<'a> {
+    doc: &'a ExecutableDocument,
+    limit: usize,
+    /// A fragment's count once known; `None` while it is being counted.
+    fragments: HashMap<&'a Name, Option<usize>>,
+}
+
+impl<'a> Counter<'a> {
+    fn set(&mut self, set: &'a Positioned<SelectionSet>) -> Result<usize, TooBig> {
+        let mut n = 0usize;
+        for item in &set.node.items {
+            let add = match &item.node {
+                Selection::Field(field) => {
+                    1usize.saturating_add(self.set(&field.node.selection_set)?)
+                }
+                Selection::InlineFragment(inline) => self.set(&inline.node.selection_set)?,
+                Selection::FragmentSpread(spread) => {
+                    self.fragment(&spread.node.fragment_name.node)?
+                }
+            };
+            n = n.saturating_add(add);
+            if n > self.limit {
+                return Err(TooBig::Selections { limit: self.limit });
+            }
+        }
+        Ok(n)
+    }
+
+    fn fragment(&mut self, name: &'a Name) -> Result<usize, TooBig> {
+        match self.fragments.get(name) {
+            Some(Some(n)) => return Ok(*n),
+            Some(None) => return Err(TooBig::Cycle(name.to_string())),
+            None => {}
+        }
+        let Some(fragment) = self.doc.fragments.get(name) else {
+            return Ok(0);
+        };
+        self.fragments.insert(name, None);
+        let n = self.set(&fragment.node.selection_set)?;
+        self.fragments.insert(name, Some(n));
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `N` fragments, each spreading the one before twice: 2^(N-1)
+    /// selections of `__typename` under one field.
+    fn doubling(n: usize) -> String {
+        let mut q = format!(
+            "query {{ ...F{} }}\nfragment F0 on Query {{ __typename }}\n",
+            n - 1
+        );
+        for i in 1..n {
+            q.push_str(&format!(
+                "fragment F{i} on Query {{ ...F{j} ...F{j} }}\n",
+                j = i - 1
+            ));
+        }
+        q
+    }
+
+    fn parse(q: &str) -> ExecutableDocument {
+        async_graphql::parser::parse_query(q).expect("parses")
+    }
+
+    #[test]
+    fn plain_documents_count_their_fields() {
+        let doc = parse("{ tasks { items { id title } nextToken } task(id: \"x\") { id } }");
+        assert_eq!(expanded_selections(&doc, 100), Ok(7));
+    }
+
+    #[test]
+    fn fragments_count_as_expanded_and_are_counted_once() {
+        assert_eq!(expanded_selections(&parse(&doubling(5)), 1000), Ok(16));
+        for n in [12, 27, 32, 64] {
+            let started = std::time::Instant::now();
+            assert_eq!(
+                expanded_selections(&parse(&doubling(n)), 2000),
+                Err(TooBig::Selections { limit: 2000 }),
+                "2^{} selections",
+                n - 1
+            );
+            // Linear in the document, whatever it expands to.
+            assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        }
+    }
+
+    #[test]
+    fn inline_fragments_and_unknown_spreads() {
+        let doc = parse("{ ... on Query { tasks { nextToken } } ...Missing }");
+        assert_eq!(expanded_selections(&doc, 100), Ok(2));
+    }
+
+    #[test]
+    fn a_fragment_that_spreads_itself_is_refused() {
+        let doc =
+            parse("{ ...A } fragment A on Query { ...B } fragment B on Query { __typename ...A }");
+        assert!(matches!(
+            expanded_selections(&doc, 100),
+            Err(TooBig::Cycle(_))
+        ));
+    }
+}

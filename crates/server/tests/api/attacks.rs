@@ -1,0 +1,80 @@
+//! Attacks that must fail harmlessly: each case a known way to take a
+//! server down or around its limits.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::helpers::{Http, email};
+use crate::multinode::Node;
+use crate::ws_client::WsClient;
+
+/// `n` fragments, each spreading the one before twice: a document of about
+/// 40·n bytes that stands for 2^(n-1) selections.
+fn doubling(n: usize) -> String {
+    let mut q = format!(
+        "query {{ ...F{} }}\nfragment F0 on Query {{ __typename }}\n",
+        n - 1
+    );
+    for i in 1..n {
+        q.push_str(&format!(
+            "fragment F{i} on Query {{ ...F{j} ...F{j} }}\n",
+            j = i - 1
+        ));
+    }
+    q
+}
+
+/// Address space the server may use in the fragment test: the unbounded
+/// expansion of 2^26 selections took 4–5 GiB.
+const MEMORY_CAP: &str = "--as=2147483648";
+
+/// Fragments that double at every level (1 KB for 2^26 selections) are
+/// refused at once, to anonymous callers over HTTP and to subscribers over
+/// WebSocket, by a server that runs under a memory cap and stays up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fragment_fan_out_is_refused_at_once_and_the_server_stays_up() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("tasksync.db").display());
+    let node = Node::start_wrapped("fragments", &url, &[], &["prlimit", MEMORY_CAP, "--"]);
+    for n in [11, 16, 22, 27, 29, 32] {
+        let started = Instant::now();
+        let a = node.gql_raw(None, json!({ "query": doubling(n) })).await;
+        let took = started.elapsed();
+        assert_eq!(a.status, 400, "2^{} selections: {}", n - 1, a.body);
+        assert_eq!(a.gql_code(), Some("BAD_USER_INPUT"), "{}", a.body);
+        let message = a.body["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("fragments are expanded"), "{message}");
+        // The unbounded expansion took seconds from 2^22 on; this bound
+        // only catches that, on any machine.
+        assert!(
+            took < Duration::from_secs(2),
+            "2^{} selections took {took:?}",
+            n - 1
+        );
+    }
+    // Batched, and over WebSocket.
+    let batch = json!([{ "query": "{ __typename }" }, { "query": doubling(27) }]);
+    assert_eq!(node.gql_raw(None, batch).await.status, 400);
+    let t = node.signed_in(&email("fragments")).await;
+    let mut ws = WsClient::ready(&node, &t.access).await;
+    ws.subscribe("f", &doubling(27), json!({})).await;
+    let v = ws.json().await;
+    assert_eq!(
+        (v["type"].as_str(), v["id"].as_str()),
+        (Some("error"), Some("f")),
+        "{v}"
+    );
+    assert_eq!(
+        v["payload"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{v}"
+    );
+    ws.round_trip().await;
+    // A document within the limit still works, and the server is up.
+    let ok = node.gql_raw(None, json!({ "query": doubling(8) })).await;
+    assert_eq!(ok.body["data"]["__typename"], "Query", "{}", ok.body);
+    assert_eq!(
+        Http::new(node.base.clone()).get("/healthz").await.status,
+        200
+    );
+}
