@@ -163,8 +163,15 @@ impl Store for FairReads {
     async fn throttle(&self, email: &Email) -> Result<Throttle> {
         self.inner.throttle(email).await
     }
-    async fn record_login_failure(&self, email: &Email, now: i64) -> Result<Throttle> {
-        self.inner.record_login_failure(email, now).await
+    async fn reserve_login_attempt(
+        &self,
+        email: &Email,
+        now: i64,
+    ) -> Result<tasksync_core::lockout::Attempt> {
+        self.inner.reserve_login_attempt(email, now).await
+    }
+    async fn extend_lockout(&self, email: &Email, until: i64) -> Result<()> {
+        self.inner.extend_lockout(email, until).await
     }
     async fn clear_login_failures(&self, email: &Email) -> Result<()> {
         self.inner.clear_login_failures(email).await

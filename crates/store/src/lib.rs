@@ -372,9 +372,20 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn init_signing_key(&self, key: &SigningKeyRecord) -> Result<Vec<SigningKeyRecord>>;
 
     async fn throttle(&self, email: &Email) -> Result<Throttle>;
-    /// Counts a failed sign-in and sets the wait that follows it
-    /// ([`tasksync_core::lockout::delay_secs`]).
-    async fn record_login_failure(&self, email: &Email, now: i64) -> Result<Throttle>;
+    /// Decides a sign-in attempt of `email` before its password is checked
+    /// ([`tasksync_core::lockout::reserve`]): refused while the address
+    /// waits out a lockout, otherwise counted as a failure (and the wait
+    /// that follows it set) until a success clears it. Read and write
+    /// happen under one lock, so concurrent attempts, on any node, are
+    /// counted one by one.
+    async fn reserve_login_attempt(
+        &self,
+        email: &Email,
+        now: i64,
+    ) -> Result<tasksync_core::lockout::Attempt>;
+    /// Moves the end of an address's wait to `until` if that is later (a
+    /// failed attempt's wait runs from when it was found wrong).
+    async fn extend_lockout(&self, email: &Email, until: i64) -> Result<()>;
     async fn clear_login_failures(&self, email: &Email) -> Result<()>;
 
     /// Applies one task write for `owner`: the task row, the scope's next

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use serde::Serialize;
+use tasksync_core::lockout::Attempt;
 use tasksync_core::password::check_length;
 use tasksync_core::{Email, Password, SessionId, UserId, VerificationCode};
 use tasksync_store::{CodeCheck, CodePurpose, NewCode, Rotation, SessionRecord, Store, UserRecord};
@@ -273,25 +274,25 @@ impl AuthService {
         Ok(())
     }
 
-    /// Refuses the attempt if the address is waiting out a lockout.
-    async fn check_throttle(&self, email: &Email) -> ApiResult<()> {
-        let throttle = self.store.throttle(email).await?;
-        let now = now_ms();
-        if throttle.locked_until > now {
-            let wait = u64::try_from(throttle.locked_until - now).unwrap_or(0);
-            return Err(ApiError::too_many_requests(Duration::from_millis(wait)));
-        }
-        Ok(())
-    }
-
-    /// Checks a password of an account (or of nobody, in the same time), and
-    /// counts a failure against the address.
+    /// Checks a password of an account (or of nobody, in the same time),
+    /// after reserving the attempt: it is counted against the address (as a
+    /// failure, until a success clears it) before the password is checked,
+    /// and refused while the address waits out a lockout, so guesses sent
+    /// at once are held to the same limit as guesses sent one by one.
     async fn check_password(
         &self,
         email: &Email,
         user: Option<&UserRecord>,
         password: &str,
     ) -> ApiResult<bool> {
+        let now = now_ms();
+        let counted = match self.store.reserve_login_attempt(email, now).await? {
+            Attempt::Locked { until } => {
+                let wait = u64::try_from(until - now).unwrap_or(0);
+                return Err(ApiError::too_many_requests(Duration::from_millis(wait)));
+            }
+            Attempt::Allowed(counted) => counted,
+        };
         // An impossible length cannot match; it is not worth hashing.
         let ok = check_length(password).is_ok()
             && self
@@ -299,8 +300,14 @@ impl AuthService {
                 .verify(password.to_owned(), user.map(|u| u.password_hash.clone()))
                 .await
                 .map_err(ApiError::internal)?;
-        if !ok {
-            self.store.record_login_failure(email, now_ms()).await?;
+        if ok {
+            self.store.clear_login_failures(email).await?;
+        } else if counted.locked_until > 0 {
+            // The wait runs from the moment the guess was found wrong.
+            let wait = counted.locked_until - counted.last_failure_at;
+            self.store
+                .extend_lockout(email, now_ms().saturating_add(wait))
+                .await?;
         }
         Ok(ok)
     }
@@ -308,7 +315,6 @@ impl AuthService {
     /// Signs in and starts a session.
     pub async fn sign_in(&self, email: &str, password: &str) -> ApiResult<TokenSet> {
         let email = parse_email(email)?;
-        self.check_throttle(&email).await?;
         let user = self.store.user_by_email(&email).await?;
         let verified = self.check_password(&email, user.as_ref(), password).await?;
         let user = match user {
@@ -333,7 +339,6 @@ impl AuthService {
                 "confirm your e-mail address with the code we sent first",
             ));
         }
-        self.store.clear_login_failures(&email).await?;
         let now = now_ms();
         let refresh_token = codes::new_refresh_token();
         let session = SessionRecord {
@@ -485,7 +490,6 @@ impl AuthService {
             .user_by_id(caller.user_id)
             .await?
             .ok_or_else(|| ApiError::not_authorized("invalid token"))?;
-        self.check_throttle(&user.email).await?;
         let password = new_password(new, &user.email)?;
         if !self.check_password(&user.email, Some(&user), old).await? {
             return Err(ApiError::new(

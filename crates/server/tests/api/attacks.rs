@@ -78,3 +78,91 @@ async fn fragment_fan_out_is_refused_at_once_and_the_server_stays_up() {
         200
     );
 }
+
+/// 40 sign-ins of one address sent at once, spread over `nodes`, with the
+/// right password at position 30: at most five are evaluated (answered
+/// 401), the others wait (429), and the right one does not get in.
+async fn sign_in_burst(nodes: &[&Http]) {
+    let addr = email("burst");
+    nodes[0].register(&addr).await;
+    let attempts = (0..40).map(|i| {
+        let node = Http::new(nodes[i % nodes.len()].base.clone());
+        let (addr, password) = (
+            addr.clone(),
+            if i == 30 {
+                crate::helpers::PASSWORD
+            } else {
+                "a wrong password, surely"
+            },
+        );
+        tokio::spawn(async move { node.sign_in(&addr, password).await.status.as_u16() })
+    });
+    let statuses: Vec<u16> = futures_util::future::join_all(attempts)
+        .await
+        .into_iter()
+        .map(|s| s.expect("task"))
+        .collect();
+    let evaluated = statuses.iter().filter(|&&s| s == 401 || s == 200).count();
+    assert!(evaluated <= 5, "{evaluated} of 40 evaluated: {statuses:?}");
+    assert!(
+        statuses
+            .iter()
+            .all(|&s| s == 401 || s == 429 || (s == 200 && evaluated <= 5)),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 429).count(),
+        40 - evaluated,
+        "the rest wait: {statuses:?}"
+    );
+
+    // Right after a wait is over, a burst gets one guess, not a fresh five.
+    let addr = email("after-wait");
+    nodes[0].register(&addr).await;
+    for _ in 0..5 {
+        nodes[0].sign_in(&addr, "a wrong password, surely").await;
+    }
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    let attempts = (0..20).map(|i| {
+        let node = Http::new(nodes[i % nodes.len()].base.clone());
+        let addr = addr.clone();
+        tokio::spawn(async move {
+            node.sign_in(&addr, "a wrong password, surely")
+                .await
+                .status
+                .as_u16()
+        })
+    });
+    let statuses: Vec<u16> = futures_util::future::join_all(attempts)
+        .await
+        .into_iter()
+        .map(|s| s.expect("task"))
+        .collect();
+    let evaluated = statuses.iter().filter(|&&s| s == 401).count();
+    assert_eq!(evaluated, 1, "one guess after the wait: {statuses:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_guesses_are_held_to_the_lockout() {
+    let app = crate::helpers::spawn_app().await;
+    sign_in_burst(&[&app]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_guesses_are_held_to_the_lockout_on_postgres() {
+    let Some(db) = tasksync_store::testing::TestDatabase::create().await else {
+        return;
+    };
+    let url = db.url().to_owned();
+    let app = crate::helpers::spawn_with(move |s| s.database.database_url = url).await;
+    sign_in_burst(&[&app]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_guesses_over_two_nodes_are_held_to_one_lockout() {
+    let Some(db) = tasksync_store::testing::TestDatabase::create().await else {
+        return;
+    };
+    let (a, b) = (Node::start("a", db.url()), Node::start("b", db.url()));
+    sign_in_burst(&[&a, &b]).await;
+}

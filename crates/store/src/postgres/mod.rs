@@ -589,37 +589,49 @@ impl Store for PgStore {
         row.map_or(Ok(Throttle::default()), |r| rows::throttle(&r))
     }
 
-    async fn record_login_failure(&self, email: &Email, now: i64) -> Result<Throttle> {
-        // One statement: the upsert locks the row, so concurrent failures
-        // of one address are all counted.
-        let row = sqlx::query(
+    async fn reserve_login_attempt(&self, email: &Email, now: i64) -> Result<lockout::Attempt> {
+        // The row is locked (FOR UPDATE) from the read to the write, so
+        // concurrent attempts of one address, on any node, are decided one
+        // after the other. The first attempt of an address makes its row.
+        let mut tx = self.begin().await?;
+        sqlx::query(
             "INSERT INTO login_throttle (email, failures, locked_until, last_failure_at)
-             VALUES ($1, 1, 0, $2)
-             ON CONFLICT (email) DO UPDATE SET
-               failures = CASE WHEN login_throttle.last_failure_at < $2 - $3
-                               THEN 1 ELSE login_throttle.failures + 1 END,
-               last_failure_at = $2
-             RETURNING failures, locked_until",
+             VALUES ($1, 0, 0, 0) ON CONFLICT (email) DO NOTHING",
         )
         .bind(email.as_str())
-        .bind(now)
-        .bind(lockout::FORGET_AFTER_MS)
-        .fetch_one(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        let mut throttle = rows::throttle(&row)?;
-        let delay_ms =
-            i64::try_from(lockout::delay_secs(throttle.failures) * 1000).unwrap_or(i64::MAX);
-        if delay_ms > 0 {
-            throttle.locked_until = now.saturating_add(delay_ms);
+        let row = sqlx::query(
+            "SELECT failures, locked_until, last_failure_at FROM login_throttle
+             WHERE email = $1 FOR UPDATE",
+        )
+        .bind(email.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+        let attempt = lockout::reserve(Some(rows::lockout_throttle(&row)?), now);
+        if let lockout::Attempt::Allowed(t) = attempt {
             sqlx::query(
-                "UPDATE login_throttle SET locked_until = GREATEST(locked_until, $1) WHERE email = $2",
+                "UPDATE login_throttle SET failures = $2, locked_until = $3, last_failure_at = $4
+                 WHERE email = $1",
             )
-            .bind(throttle.locked_until)
+            .bind(email.as_str())
+            .bind(i64::from(t.failures))
+            .bind(t.locked_until)
+            .bind(t.last_failure_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(attempt)
+    }
+
+    async fn extend_lockout(&self, email: &Email, until: i64) -> Result<()> {
+        sqlx::query("UPDATE login_throttle SET locked_until = GREATEST(locked_until, $1) WHERE email = $2")
+            .bind(until)
             .bind(email.as_str())
             .execute(&self.pool)
             .await?;
-        }
-        Ok(throttle)
+        Ok(())
     }
 
     async fn clear_login_failures(&self, email: &Email) -> Result<()> {
@@ -805,9 +817,15 @@ impl Store for PgStore {
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        removed += sqlx::query("DELETE FROM login_throttle WHERE locked_until < $1")
-            .bind(horizon)
-            .execute(&mut *tx)
+        // Only rows the lockout rules have forgotten anyway: no wait left,
+        // and no attempt within the hour. (Purging every row not locked
+        // erased the count of an address with fewer than five failures.)
+        removed += sqlx::query(
+            "DELETE FROM login_throttle WHERE locked_until < $1 AND last_failure_at < $2",
+        )
+        .bind(now)
+        .bind(now.saturating_sub(lockout::FORGET_AFTER_MS))
+        .execute(&mut *tx)
             .await?
             .rows_affected();
         tx.commit().await?;

@@ -449,35 +449,43 @@ impl Store for SqliteStore {
         row.map_or(Ok(Throttle::default()), |r| rows::throttle(&r))
     }
 
-    async fn record_login_failure(&self, email: &Email, now: i64) -> Result<Throttle> {
+    async fn reserve_login_attempt(&self, email: &Email, now: i64) -> Result<lockout::Attempt> {
+        // The write lock (BEGIN IMMEDIATE) is held from the read to the
+        // write: concurrent attempts are decided one after the other.
         let mut tx = self.begin().await?;
         let row = sqlx::query(
-            "INSERT INTO login_throttle (email, failures, locked_until, last_failure_at)
-             VALUES ($1, 1, 0, $2)
-             ON CONFLICT (email) DO UPDATE SET
-               failures = CASE WHEN login_throttle.last_failure_at < $2 - $3
-                               THEN 1 ELSE login_throttle.failures + 1 END,
-               last_failure_at = $2
-             RETURNING failures, locked_until",
+            "SELECT failures, locked_until, last_failure_at FROM login_throttle WHERE email = $1",
         )
         .bind(email.as_str())
-        .bind(now)
-        .bind(lockout::FORGET_AFTER_MS)
-        .fetch_one(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?;
-        let mut throttle = rows::throttle(&row)?;
-        let delay_ms =
-            i64::try_from(lockout::delay_secs(throttle.failures) * 1000).unwrap_or(i64::MAX);
-        if delay_ms > 0 {
-            throttle.locked_until = now.saturating_add(delay_ms);
-            sqlx::query("UPDATE login_throttle SET locked_until = $1 WHERE email = $2")
-                .bind(throttle.locked_until)
-                .bind(email.as_str())
-                .execute(&mut *tx)
-                .await?;
+        let stored = row.as_ref().map(rows::lockout_throttle).transpose()?;
+        let attempt = lockout::reserve(stored, now);
+        if let lockout::Attempt::Allowed(t) = attempt {
+            sqlx::query(
+                "INSERT INTO login_throttle (email, failures, locked_until, last_failure_at)
+                 VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (email) DO UPDATE SET failures = excluded.failures,
+                   locked_until = excluded.locked_until, last_failure_at = excluded.last_failure_at",
+            )
+            .bind(email.as_str())
+            .bind(i64::from(t.failures))
+            .bind(t.locked_until)
+            .bind(t.last_failure_at)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
-        Ok(throttle)
+        Ok(attempt)
+    }
+
+    async fn extend_lockout(&self, email: &Email, until: i64) -> Result<()> {
+        sqlx::query("UPDATE login_throttle SET locked_until = MAX(locked_until, $1) WHERE email = $2")
+            .bind(until)
+            .bind(email.as_str())
+            .execute(&self.writer)
+            .await?;
+        Ok(())
     }
 
     async fn clear_login_failures(&self, email: &Email) -> Result<()> {
@@ -668,9 +676,15 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        removed += sqlx::query("DELETE FROM login_throttle WHERE locked_until < $1")
-            .bind(horizon)
-            .execute(&mut *tx)
+        // Only rows the lockout rules have forgotten anyway: no wait left,
+        // and no attempt within the hour. (Purging every row not locked
+        // erased the count of an address with fewer than five failures.)
+        removed += sqlx::query(
+            "DELETE FROM login_throttle WHERE locked_until < $1 AND last_failure_at < $2",
+        )
+        .bind(now)
+        .bind(now.saturating_sub(lockout::FORGET_AFTER_MS))
+        .execute(&mut *tx)
             .await?
             .rows_affected();
         tx.commit().await?;

@@ -211,28 +211,66 @@ pub async fn password_change_keeps_one_session_and_revokes_the_rest(store: Arc<d
 pub async fn failed_sign_ins_lock_from_the_fifth_and_are_forgotten_after_an_hour(
     store: Arc<dyn Store>,
 ) {
+    use tasksync_core::lockout::Attempt;
     let email = Email::parse("t@example.com").expect("email");
-    let mut t = tasksync_store::Throttle::default();
+    let mut last = None;
     for i in 0..5 {
-        t = store
-            .record_login_failure(&email, 1_000 + i)
-            .await
-            .expect("db");
+        match store.reserve_login_attempt(&email, 1_000 + i).await.expect("db") {
+            Attempt::Allowed(t) => last = Some(t),
+            locked => panic!("attempt {i} refused: {locked:?}"),
+        }
     }
     assert_eq!(
-        (t.failures, t.locked_until),
-        (5, 1_004 + 1_000),
-        "the fifth failure locks for 1 s"
+        last.map(|t| (t.failures, t.locked_until)),
+        Some((5, 1_004 + 1_000)),
+        "the fifth attempt locks for 1 s"
+    );
+    assert_eq!(
+        store.reserve_login_attempt(&email, 1_500).await.expect("db"),
+        Attempt::Locked { until: 2_004 },
+        "the sixth waits"
     );
     let hour = tasksync_core::lockout::FORGET_AFTER_MS;
     let later = store
-        .record_login_failure(&email, 1_004 + hour + 1)
+        .reserve_login_attempt(&email, 1_004 + hour + 1)
         .await
         .expect("db");
-    assert_eq!(later.failures, 1, "an hour later the count starts again");
+    assert!(
+        matches!(later, Attempt::Allowed(t) if t.failures == 1),
+        "an hour later the count starts again: {later:?}"
+    );
     store.clear_login_failures(&email).await.expect("db");
     assert_eq!(
         store.throttle(&email).await.expect("db"),
         tasksync_store::Throttle::default()
     );
+
+    // The purge keeps a count the rules still use, and drops it once they
+    // have forgotten it.
+    let t0 = 10 * hour;
+    for i in 0..3 {
+        store.reserve_login_attempt(&email, t0 + i).await.expect("db");
+    }
+    store.purge_expired(t0 + 10, 1).await.expect("db");
+    assert_eq!(store.throttle(&email).await.expect("db").failures, 3, "kept");
+    store.purge_expired(t0 + 3 + hour, 1).await.expect("db");
+    assert_eq!(store.throttle(&email).await.expect("db").failures, 0, "purged");
+}
+
+/// 40 attempts of one address at the same moment: exactly five are let
+/// through to a password check; the others are told to wait.
+pub async fn concurrent_sign_in_attempts_are_counted_one_by_one(store: Arc<dyn Store>) {
+    use tasksync_core::lockout::Attempt;
+    let email = Email::parse("burst@example.com").expect("email");
+    let attempts = (0..40).map(|_| {
+        let (store, email) = (store.clone(), email.clone());
+        tokio::spawn(async move { store.reserve_login_attempt(&email, 50_000).await })
+    });
+    let mut allowed = 0;
+    for a in futures_util::future::join_all(attempts).await {
+        if matches!(a.expect("task").expect("db"), Attempt::Allowed(_)) {
+            allowed += 1;
+        }
+    }
+    assert_eq!(allowed, 5, "of 40 concurrent attempts, 5 are checked");
 }
