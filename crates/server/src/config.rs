@@ -221,8 +221,10 @@ pub struct Settings {
     pub ws_send_timeout: Duration,
     /// Commit batches a user's live subscribers share (the scope's ring); a
     /// subscriber that falls this many batches behind leaves the live path
-    /// and reads the log at its own pace.
-    #[arg(long, env = "TASKSYNC_WS_LIVE_BUFFER", default_value_t = 1024)]
+    /// and reads the log at its own pace. The ring is allocated in full
+    /// (32 bytes a batch, rounded up to a power of two) for every user with
+    /// a subscription on this node; at most 65,536.
+    #[arg(long, env = "TASKSYNC_WS_LIVE_BUFFER", default_value_t = 256)]
     pub ws_live_buffer: usize,
     /// Threads of the runtime that runs WebSocket tasks. HTTP requests and
     /// writes have a runtime of their own, so fan-out to many sockets never
@@ -241,6 +243,10 @@ pub struct Settings {
     #[arg(long, env = "TASKSYNC_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
 }
+
+/// Largest `TASKSYNC_WS_LIVE_BUFFER`: a ring of 65,536 batches costs 2 MiB
+/// per subscribed user.
+pub const MAX_LIVE_BUFFER: usize = 65_536;
 
 fn default_ws_threads() -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
@@ -301,6 +307,11 @@ impl Settings {
             || self.ws_live_buffer == 0
         {
             return Err("WebSocket limits must be at least 1".into());
+        }
+        if self.ws_live_buffer > MAX_LIVE_BUFFER {
+            return Err(format!(
+                "TASKSYNC_WS_LIVE_BUFFER must be at most {MAX_LIVE_BUFFER} (each subscribed user's ring is allocated in full)"
+            ));
         }
         if self.refresh_token_ttl <= self.access_token_ttl {
             return Err(

@@ -511,7 +511,12 @@ impl Connection {
                             .boxed()
                     }
                 };
-                self.subscriptions.insert(id, results);
+                // A stream never ends by itself: its last item (`Done` or
+                // `Failed`) makes `encode_result` remove it, which keeps the
+                // subscription gauge right even when the burst loop polls the
+                // stream again before encoding that item.
+                self.subscriptions
+                    .insert(id, results.chain(futures_util::stream::pending()).boxed());
                 metrics::gauge!("tasksync_ws_subscriptions").increment(1.0);
                 Ok(())
             }

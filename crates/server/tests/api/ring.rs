@@ -366,28 +366,55 @@ struct Socket {
 }
 
 const SLOW: Pace = Pace::Slow {
-    max_sleep_ms: 3,
-    pause_every: 40,
-    pause_ms: 150,
+    max_sleep_ms: 2,
+    pause_every: 60,
+    pause_ms: 100,
 };
 const VERY_SLOW: Pace = Pace::Slow {
-    max_sleep_ms: 6,
-    pause_every: 25,
-    pause_ms: 400,
+    max_sleep_ms: 4,
+    pause_every: 50,
+    pause_ms: 150,
 };
+
+/// Creates in GraphQL batches of `per` (one HTTP request each), so that
+/// several changes land in one commit, and so in one batch of the ring.
+async fn batcher(http: Http, token: String, requests: usize, per: usize) -> Done {
+    let create = "mutation($t: String!) { createTask(input: { title: $t }) { id } }";
+    for r in 0..requests {
+        let body: Vec<Value> = (0..per)
+            .map(|i| json!({ "query": create, "variables": { "t": format!("batch {r}.{i}") } }))
+            .collect();
+        let a = http.gql_raw(Some(&token), Value::Array(body)).await;
+        let answers = a
+            .body
+            .as_array()
+            .unwrap_or_else(|| panic!("batch answer: {}", a.body));
+        assert_eq!(answers.len(), per, "{}", a.body);
+        for one in answers {
+            assert!(one["errors"].is_null(), "batched create: {one}");
+        }
+    }
+    Done {
+        creates: requests * per,
+        ..Done::default()
+    }
+}
 
 /// The stress test: `WRITERS` writers, ~500 changes, a ring of `ring`
 /// batches, fast and slow sockets, and a subscriber that joins late from
 /// the start of the log. Every `taskChanges` subscriber must get seq 1..=N
 /// once each, in order, with the same payloads the log replays; every kind
 /// subscriber exactly the changes of its kind.
-async fn stress(fast_path: bool, ring: usize, reads_per_user: usize) {
+async fn stress(fast_path: bool, ring: usize, reads_per_user: usize, database: Option<String>) {
     const WRITERS: usize = 4;
-    const PER_WRITER: usize = 56;
+    const PER_WRITER: usize = 48;
     let app = spawn_with(|s| {
         s.ws_live_buffer = ring;
         s.ws_fast_path = fast_path;
         s.database.db_reads_per_user = reads_per_user;
+        if let Some(url) = database {
+            s.database.database_url = url;
+        }
     })
     .await;
     let t = app.signed_in(&email("ring")).await;
@@ -479,6 +506,12 @@ async fn stress(fast_path: bool, ring: usize, reads_per_user: usize) {
             PER_WRITER,
         )));
     }
+    writers.push(tokio::spawn(batcher(
+        Http::new(app.base.clone()),
+        t.access.clone(),
+        10,
+        6,
+    )));
     // A subscriber that joins while the writes flow, from the start of the
     // log: it replays, then joins the (tiny) ring under load.
     tokio::time::sleep(Duration::from_millis(400)).await;
@@ -653,17 +686,25 @@ async fn metric(node: &Http, name: &str) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ring_of_one_batch_loses_and_repeats_nothing_on_the_fast_path() {
-    stress(true, 1, 2).await;
+    stress(true, 1, 2, None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ring_of_one_batch_loses_and_repeats_nothing_on_the_executor_path() {
-    stress(false, 1, 2).await;
+    stress(false, 1, 2, None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ring_of_two_batches_and_one_read_per_user_loses_and_repeats_nothing() {
-    stress(true, 2, 1).await;
+    stress(true, 2, 1, None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ring_of_one_batch_loses_and_repeats_nothing_on_postgres() {
+    let Some(db) = tasksync_store::testing::TestDatabase::create().await else {
+        return;
+    };
+    stress(true, 1, 2, Some(db.url().to_owned())).await;
 }
 
 /// A subscriber that resumes from its last cursor over and over (a new
@@ -928,4 +969,79 @@ async fn the_subscriptions_gauge_returns_to_zero_after_operations_complete() {
         (0.0, 0.0),
         "tasksync_ws_subscriptions with 6 completed operations on an open socket, then after it closed"
     );
+}
+
+/// A subscribed user costs the scope's ring, allocated in full (the ring
+/// is a `tokio::sync::broadcast` channel: 32 bytes a slot), so its size is
+/// capped: at the largest `TASKSYNC_WS_LIVE_BUFFER` allowed, one idle
+/// subscription per user stays under 4 MiB of RSS per user.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_subscription_costs_at_most_the_largest_ring() {
+    const USERS: usize = 4;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("tasksync.db").display());
+    let largest = tasksync_server::config::MAX_LIVE_BUFFER.to_string();
+    let node = Node::start_with(
+        "ring-memory",
+        &url,
+        &[("TASKSYNC_WS_LIVE_BUFFER", &largest)],
+    );
+    let mut tokens = Vec::new();
+    for u in 0..USERS {
+        tokens.push(node.signed_in(&email(&format!("mem{u}"))).await.access);
+    }
+    // Warm up: one socket and subscription of another user, then gone.
+    let warm = node.signed_in(&email("mem-warm")).await.access;
+    let mut w = WsClient::ready(&node, &warm).await;
+    w.round_trip().await;
+    let mut sockets = Vec::new();
+    for token in &tokens {
+        sockets.push(WsClient::ready(&node, token).await);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = rss_kib(node.pid());
+    for ws in &mut sockets {
+        ws.subscribe("s", "subscription { onCreateTask { id } }", json!({}))
+            .await;
+        ws.round_trip().await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let after = rss_kib(node.pid());
+    let per_user = after.saturating_sub(before) / USERS as u64;
+    assert!(
+        per_user < 4 * 1024,
+        "one idle subscription per user cost {per_user} KiB of RSS per user with TASKSYNC_WS_LIVE_BUFFER={largest}"
+    );
+}
+
+/// The resident memory of a process, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .expect("VmRSS")
+}
+
+/// A `TASKSYNC_WS_LIVE_BUFFER` above the largest ring is refused when the
+/// server starts, not found out by the first subscription (whose socket
+/// task would panic in `tokio::sync::broadcast::channel` for a capacity
+/// over `usize::MAX / 2`, or allocate the ring in full for every user).
+#[tokio::test]
+async fn a_live_buffer_above_the_largest_ring_is_refused_at_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for too_big in [
+        tasksync_server::config::MAX_LIVE_BUFFER + 1,
+        (usize::MAX >> 1) + 1,
+    ] {
+        let mut settings = crate::helpers::test_settings(&dir);
+        settings.ws_live_buffer = too_big;
+        let refused = tasksync_server::Application::build(settings).await;
+        let message = refused.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            message.contains("TASKSYNC_WS_LIVE_BUFFER"),
+            "TASKSYNC_WS_LIVE_BUFFER={too_big} was accepted: {message:?}"
+        );
+    }
 }
