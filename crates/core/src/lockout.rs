@@ -87,7 +87,10 @@ mod tests {
                 locked => panic!("attempt {i} refused: {locked:?}"),
             }
         }
-        assert_eq!(stored.map(|t| (t.failures, t.locked_until)), Some((5, 2_004)));
+        assert_eq!(
+            stored.map(|t| (t.failures, t.locked_until)),
+            Some((5, 2_004))
+        );
         assert_eq!(reserve(stored, 1_005), Attempt::Locked { until: 2_004 });
         let Attempt::Allowed(sixth) = reserve(stored, 2_004) else {
             panic!("the wait is over at 2,004");

@@ -626,11 +626,13 @@ impl Store for PgStore {
     }
 
     async fn extend_lockout(&self, email: &Email, until: i64) -> Result<()> {
-        sqlx::query("UPDATE login_throttle SET locked_until = GREATEST(locked_until, $1) WHERE email = $2")
-            .bind(until)
-            .bind(email.as_str())
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE login_throttle SET locked_until = GREATEST(locked_until, $1) WHERE email = $2",
+        )
+        .bind(until)
+        .bind(email.as_str())
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -826,8 +828,8 @@ impl Store for PgStore {
         .bind(now)
         .bind(now.saturating_sub(lockout::FORGET_AFTER_MS))
         .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        .await?
+        .rows_affected();
         tx.commit().await?;
         Ok(removed)
     }

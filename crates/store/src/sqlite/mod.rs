@@ -480,11 +480,13 @@ impl Store for SqliteStore {
     }
 
     async fn extend_lockout(&self, email: &Email, until: i64) -> Result<()> {
-        sqlx::query("UPDATE login_throttle SET locked_until = MAX(locked_until, $1) WHERE email = $2")
-            .bind(until)
-            .bind(email.as_str())
-            .execute(&self.writer)
-            .await?;
+        sqlx::query(
+            "UPDATE login_throttle SET locked_until = MAX(locked_until, $1) WHERE email = $2",
+        )
+        .bind(until)
+        .bind(email.as_str())
+        .execute(&self.writer)
+        .await?;
         Ok(())
     }
 
@@ -685,8 +687,8 @@ impl Store for SqliteStore {
         .bind(now)
         .bind(now.saturating_sub(lockout::FORGET_AFTER_MS))
         .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        .await?
+        .rows_affected();
         tx.commit().await?;
         Ok(removed)
     }

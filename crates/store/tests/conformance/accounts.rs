@@ -215,7 +215,11 @@ pub async fn failed_sign_ins_lock_from_the_fifth_and_are_forgotten_after_an_hour
     let email = Email::parse("t@example.com").expect("email");
     let mut last = None;
     for i in 0..5 {
-        match store.reserve_login_attempt(&email, 1_000 + i).await.expect("db") {
+        match store
+            .reserve_login_attempt(&email, 1_000 + i)
+            .await
+            .expect("db")
+        {
             Attempt::Allowed(t) => last = Some(t),
             locked => panic!("attempt {i} refused: {locked:?}"),
         }
@@ -226,7 +230,10 @@ pub async fn failed_sign_ins_lock_from_the_fifth_and_are_forgotten_after_an_hour
         "the fifth attempt locks for 1 s"
     );
     assert_eq!(
-        store.reserve_login_attempt(&email, 1_500).await.expect("db"),
+        store
+            .reserve_login_attempt(&email, 1_500)
+            .await
+            .expect("db"),
         Attempt::Locked { until: 2_004 },
         "the sixth waits"
     );
@@ -249,12 +256,23 @@ pub async fn failed_sign_ins_lock_from_the_fifth_and_are_forgotten_after_an_hour
     // have forgotten it.
     let t0 = 10 * hour;
     for i in 0..3 {
-        store.reserve_login_attempt(&email, t0 + i).await.expect("db");
+        store
+            .reserve_login_attempt(&email, t0 + i)
+            .await
+            .expect("db");
     }
     store.purge_expired(t0 + 10, 1).await.expect("db");
-    assert_eq!(store.throttle(&email).await.expect("db").failures, 3, "kept");
+    assert_eq!(
+        store.throttle(&email).await.expect("db").failures,
+        3,
+        "kept"
+    );
     store.purge_expired(t0 + 3 + hour, 1).await.expect("db");
-    assert_eq!(store.throttle(&email).await.expect("db").failures, 0, "purged");
+    assert_eq!(
+        store.throttle(&email).await.expect("db").failures,
+        0,
+        "purged"
+    );
 }
 
 /// 40 attempts of one address at the same moment: exactly five are let
