@@ -39,7 +39,8 @@ pub struct Limits {
     pub max_limit: u32,
 }
 
-/// The executable schema. Introspection is on only when asked (dev mode).
+/// The executable schema. Introspection and field suggestions are on only
+/// when asked (dev mode).
 pub fn schema(
     store: Arc<dyn Store>,
     feed: Arc<crate::feed::Feed>,
@@ -52,10 +53,15 @@ pub fn schema(
         .data(limits)
         .limit_depth(limits.depth)
         .limit_complexity(limits.complexity);
+    // Outside dev mode, no introspection and no "did you mean" suggestions
+    // (they tell anyone, signed in or not, the names of fields).
     if introspection {
         builder.finish()
     } else {
-        builder.disable_introspection().finish()
+        builder
+            .disable_introspection()
+            .disable_suggestions()
+            .finish()
     }
 }
 

@@ -15,6 +15,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::routes as auth;
@@ -23,10 +24,16 @@ use rate_limit::IpRateLimit;
 
 /// The whole application router.
 pub fn router(state: AppState, auth_limit: IpRateLimit) -> Router {
-    let auth_routes = auth::router().layer(middleware::from_fn_with_state(
-        auth_limit,
-        rate_limit::limit,
-    ));
+    let auth_routes = auth::router()
+        .layer(middleware::from_fn_with_state(
+            auth_limit,
+            rate_limit::limit,
+        ))
+        // Token answers (and every other /auth answer) are never cached.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ));
     let mut app = Router::new()
         .nest("/auth", auth_routes)
         .route("/.well-known/jwks.json", get(auth::jwks))
@@ -52,8 +59,37 @@ pub fn router(state: AppState, auth_limit: IpRateLimit) -> Router {
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
         .layer(middleware::from_fn(record_metrics))
         .layer(cors)
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            content_security_policy(state.settings.dev),
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// The web app loads only its own scripts, styles and connections and is
+/// never framed. Dev mode only forbids framing: GraphiQL loads its scripts
+/// and styles from a CDN, inline.
+fn content_security_policy(dev: bool) -> HeaderValue {
+    HeaderValue::from_static(if dev {
+        "frame-ancestors 'none'"
+    } else {
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+         frame-ancestors 'none'"
+    })
 }
 
 /// `POST /graphql` for queries and mutations; `GET /graphql` for the

@@ -166,3 +166,55 @@ async fn concurrent_guesses_over_two_nodes_are_held_to_one_lockout() {
     let (a, b) = (Node::start("a", db.url()), Node::start("b", db.url()));
     sign_in_burst(&[&a, &b]).await;
 }
+
+/// Every answer says nosniff, no referrer and no framing; /auth answers
+/// (tokens) are never cached; production serves the web app under a CSP
+/// that allows only its own scripts, and answers a misspelt field without
+/// suggesting names.
+#[tokio::test]
+async fn answers_carry_security_headers_and_production_suggests_no_field_names() {
+    let dev = crate::helpers::spawn_app().await;
+    let prod = crate::helpers::spawn_with(|s| {
+        s.dev = false;
+        s.smtp_url = Some(secrecy::SecretString::from("smtp://127.0.0.1:9"));
+    })
+    .await;
+    for app in [&dev, &prod] {
+        for path in ["/", "/healthz", "/no-such-path"] {
+            let r = app.client.get(app.url(path)).send().await.expect("get");
+            let h = r.headers();
+            assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+            assert_eq!(h["referrer-policy"], "no-referrer", "{path}");
+            assert_eq!(h["x-frame-options"], "DENY", "{path}");
+            let csp = h["content-security-policy"].to_str().expect("ascii");
+            assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        }
+        let sign_in = app
+            .sign_in(&email("nobody"), crate::helpers::PASSWORD)
+            .await;
+        assert_eq!(sign_in.headers["cache-control"], "no-store");
+    }
+    let page = prod.client.get(prod.url("/")).send().await.expect("get");
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .expect("ascii");
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+
+    let typo = "{ taks { items { id } } }";
+    let hint = |app: &crate::helpers::TestApp| {
+        let app = Http::new(app.base.clone());
+        async move {
+            let a = app.gql_raw(None, json!({ "query": typo })).await;
+            a.body["errors"][0]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        }
+    };
+    assert!(hint(&dev).await.contains("Did you mean"), "dev mode helps");
+    let message = hint(&prod).await;
+    assert!(
+        message.contains("taks") && !message.contains("Did you mean"),
+        "{message}"
+    );
+}
