@@ -9,11 +9,16 @@
 //! counts the selections of every operation as if its fragments were
 //! expanded, computing each fragment's count once (so in time linear in the
 //! document), and stops at the limit; documents over it are refused before
-//! validation.
+//! validation. The same walk refuses what the GraphQL spec forbids but
+//! async-graphql accepts: a directive repeated on one location (none of
+//! the executable directives is repeatable; thousands of `@skip` cost work
+//! for nothing) and a subscription with other than one root field.
 
 use std::collections::HashMap;
 
-use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
+use async_graphql::parser::types::{
+    Directive, ExecutableDocument, OperationType, Selection, SelectionSet,
+};
 use async_graphql::{Name, Positioned};
 
 /// Why a document is refused.
@@ -23,6 +28,10 @@ pub enum TooBig {
     Selections { limit: usize },
     /// A fragment spreads itself (directly or through others).
     Cycle(String),
+    /// A directive appears twice on one location.
+    RepeatedDirective(String),
+    /// A subscription selects other than exactly one root field.
+    SubscriptionRoots(usize),
 }
 
 impl std::fmt::Display for TooBig {
@@ -33,6 +42,13 @@ impl std::fmt::Display for TooBig {
                 "the query selects more than {limit} fields once its fragments are expanded"
             ),
             TooBig::Cycle(name) => write!(f, "fragment {name} spreads itself"),
+            TooBig::RepeatedDirective(name) => {
+                write!(f, "directive @{name} is repeated on one location")
+            }
+            TooBig::SubscriptionRoots(n) => write!(
+                f,
+                "a subscription must select exactly one root field, not {n}"
+            ),
         }
     }
 }
@@ -48,12 +64,33 @@ pub fn expanded_selections(doc: &ExecutableDocument, limit: usize) -> Result<usi
     };
     let mut total = 0usize;
     for (_, op) in doc.operations.iter() {
+        once_each(&op.node.directives)?;
         total = total.saturating_add(counter.set(&op.node.selection_set)?);
         if total > limit {
             return Err(TooBig::Selections { limit });
         }
+        if op.node.ty == OperationType::Subscription {
+            let roots = counter.roots(&op.node.selection_set, 0)?;
+            if roots != 1 {
+                return Err(TooBig::SubscriptionRoots(roots));
+            }
+        }
+    }
+    for fragment in doc.fragments.values() {
+        once_each(&fragment.node.directives)?;
     }
     Ok(total)
+}
+
+/// Refuses a directive named twice on one location.
+fn once_each(directives: &[Positioned<Directive>]) -> Result<(), TooBig> {
+    for (i, d) in directives.iter().enumerate() {
+        let name = &d.node.name.node;
+        if directives[..i].iter().any(|e| e.node.name.node == *name) {
+            return Err(TooBig::RepeatedDirective(name.to_string()));
+        }
+    }
+    Ok(())
 }
 
 struct Counter<'a> {
@@ -67,6 +104,7 @@ impl<'a> Counter<'a> {
     fn set(&mut self, set: &'a Positioned<SelectionSet>) -> Result<usize, TooBig> {
         let mut n = 0usize;
         for item in &set.node.items {
+            once_each(item.node.directives())?;
             let add = match &item.node {
                 Selection::Field(field) => {
                     1usize.saturating_add(self.set(&field.node.selection_set)?)
@@ -79,6 +117,34 @@ impl<'a> Counter<'a> {
             n = n.saturating_add(add);
             if n > self.limit {
                 return Err(TooBig::Selections { limit: self.limit });
+            }
+        }
+        Ok(n)
+    }
+
+    /// Root fields of a selection set, through fragments (a fragment that
+    /// nests more than the document has fragments is a cycle, which
+    /// `set` has refused already).
+    fn roots(&self, set: &'a Positioned<SelectionSet>, depth: usize) -> Result<usize, TooBig> {
+        if depth > self.doc.fragments.len() {
+            return Err(TooBig::Cycle(String::new()));
+        }
+        let mut n = 0usize;
+        for item in &set.node.items {
+            n = n.saturating_add(match &item.node {
+                Selection::Field(_) => 1,
+                Selection::InlineFragment(inline) => {
+                    self.roots(&inline.node.selection_set, depth)?
+                }
+                Selection::FragmentSpread(spread) => {
+                    match self.doc.fragments.get(&spread.node.fragment_name.node) {
+                        Some(f) => self.roots(&f.node.selection_set, depth + 1)?,
+                        None => 0,
+                    }
+                }
+            });
+            if n > 1 {
+                return Ok(n);
             }
         }
         Ok(n)
@@ -150,6 +216,33 @@ mod tests {
     fn inline_fragments_and_unknown_spreads() {
         let doc = parse("{ ... on Query { tasks { nextToken } } ...Missing }");
         assert_eq!(expanded_selections(&doc, 100), Ok(2));
+    }
+
+    #[test]
+    fn repeated_directives_and_subscriptions_of_two_roots_are_refused() {
+        let skip = format!(
+            "{{ tasks {} {{ nextToken }} }}",
+            "@skip(if: false) ".repeat(3)
+        );
+        assert_eq!(
+            expanded_selections(&parse(&skip), 100),
+            Err(TooBig::RepeatedDirective("skip".into()))
+        );
+        let both = "@skip(if: false) @include(if: true)";
+        let ok = format!("{{ tasks {both} {{ nextToken }} }}");
+        assert_eq!(expanded_selections(&parse(&ok), 100), Ok(2));
+        let two = "subscription { onCreateTask { id } onDeleteTask { id } }";
+        assert_eq!(
+            expanded_selections(&parse(two), 100),
+            Err(TooBig::SubscriptionRoots(2))
+        );
+        let hidden = "subscription { ...F } fragment F on Subscription { onCreateTask { id } onDeleteTask { id } }";
+        assert_eq!(
+            expanded_selections(&parse(hidden), 100),
+            Err(TooBig::SubscriptionRoots(2))
+        );
+        let one = "subscription { ... on Subscription { onCreateTask { id } } }";
+        assert_eq!(expanded_selections(&parse(one), 100), Ok(2));
     }
 
     #[test]

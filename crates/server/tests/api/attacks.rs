@@ -218,3 +218,36 @@ async fn answers_carry_security_headers_and_production_suggests_no_field_names()
         "{message}"
     );
 }
+
+/// What the GraphQL spec forbids and async-graphql accepts is refused: a
+/// directive repeated 10,000 times on one field, and a subscription with
+/// two root fields (over WebSocket, where subscriptions run).
+#[tokio::test]
+async fn repeated_directives_and_subscriptions_of_two_roots_are_refused() {
+    let app = crate::helpers::spawn_app().await;
+    let q = format!("{{ __typename {} }}", "@skip(if: false) ".repeat(10_000));
+    let a = app.gql_raw(None, json!({ "query": q })).await;
+    assert_eq!(
+        (a.status.as_u16(), a.gql_code()),
+        (400, Some("BAD_USER_INPUT")),
+        "{}",
+        a.body
+    );
+    let t = app.signed_in(&email("two-roots")).await;
+    let mut ws = WsClient::ready(&app, &t.access).await;
+    ws.subscribe(
+        "s",
+        "subscription { onCreateTask { id } onDeleteTask { id } }",
+        json!({}),
+    )
+    .await;
+    let v = ws.json().await;
+    assert_eq!(
+        (v["type"].as_str(), v["id"].as_str()),
+        (Some("error"), Some("s")),
+        "{v}"
+    );
+    let message = v["payload"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("exactly one root field"), "{message}");
+    ws.round_trip().await;
+}
