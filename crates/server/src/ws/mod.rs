@@ -124,6 +124,19 @@ impl Close {
 
 type Sink = SplitSink<WebSocket, Message>;
 
+/// The close for a message that could not be read: 1007 for text that is
+/// not UTF-8, 1009 for one over the size limit, 1002 for other protocol
+/// errors, nothing to say (1006) when the connection broke.
+fn read_error(e: axum::Error) -> Close {
+    use tungstenite::Error as E;
+    match e.into_inner().downcast_ref::<E>() {
+        Some(E::Utf8(_)) => Close::new(1007, "text message is not UTF-8"),
+        Some(E::Capacity(_)) => Close::new(1009, "message too big"),
+        Some(E::Protocol(_)) => Close::new(1002, "protocol error"),
+        _ => Close::new(1006, "read failed"),
+    }
+}
+
 /// Sends one message, giving up on a peer that cannot take it in time.
 async fn send(sink: &mut Sink, timeout: Duration, message: Message) -> Result<(), Close> {
     match tokio::time::timeout(timeout, sink.send(message)).await {
@@ -307,7 +320,7 @@ impl Connection {
                         Some(Ok(Message::Close(_))) | None => break None,
                         Some(Err(e)) => {
                             tracing::debug!(error = %e, "socket read failed");
-                            break Some(Close::new(1009, "message too big or malformed"));
+                            break Some(read_error(e));
                         }
                     }
                 }

@@ -251,3 +251,18 @@ async fn repeated_directives_and_subscriptions_of_two_roots_are_refused() {
     assert!(message.contains("exactly one root field"), "{message}");
     ws.round_trip().await;
 }
+
+/// A text message that is not UTF-8 closes the socket with 1007 (invalid
+/// payload data), as RFC 6455 asks.
+#[tokio::test]
+async fn a_text_message_that_is_not_utf8_closes_with_1007() {
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    let app = crate::helpers::spawn_app().await;
+    let t = app.signed_in(&email("utf8")).await;
+    let mut ws = WsClient::ready(&app, &t.access).await;
+    let bad = Frame::message(vec![b'{', 0xff, 0xfe, b'}'], OpCode::Data(Data::Text), true);
+    ws.send_raw(Message::Frame(bad)).await;
+    assert_eq!(ws.closed().await.0, 1007);
+}
