@@ -236,6 +236,19 @@ pub struct Settings {
     /// fraction of the cost). A switch for comparison and emergencies.
     #[arg(long, env = "TASKSYNC_WS_FAST_PATH", value_parser = clap::builder::BoolishValueParser::new(), default_value = "true")]
     pub ws_fast_path: bool,
+    /// Longest wait for a request's head (and so the longest a kept-alive
+    /// connection may sit idle); a connection that does not send a whole
+    /// head in time is closed.
+    #[arg(long, env = "TASKSYNC_HTTP_HEADER_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub http_header_timeout: Duration,
+    /// Longest a request body may take to arrive (408 after).
+    #[arg(long, env = "TASKSYNC_HTTP_BODY_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub http_body_timeout: Duration,
+    /// Connections open at once (HTTP and WebSocket); more wait in the
+    /// kernel's queue. 0: as many as the open-file limit allows (raised to
+    /// its hard limit at start) less 128 kept for everything else.
+    #[arg(long, env = "TASKSYNC_MAX_CONNECTIONS", default_value_t = 0)]
+    pub max_connections: usize,
     /// How long SIGTERM waits for in-flight requests before exiting anyway.
     #[arg(long, env = "TASKSYNC_SHUTDOWN_GRACE", default_value = "30s", value_parser = humantime::parse_duration)]
     pub shutdown_grace: Duration,
@@ -299,6 +312,9 @@ impl Settings {
             return Err("TASKSYNC_ACCESS_TOKEN_TTL must be at least 1s".into());
         }
         self.database.validate()?;
+        if self.http_header_timeout.is_zero() || self.http_body_timeout.is_zero() {
+            return Err("TASKSYNC_HTTP_HEADER_TIMEOUT and TASKSYNC_HTTP_BODY_TIMEOUT must be longer than 0s".into());
+        }
         if self.ws_threads == 0 {
             return Err("TASKSYNC_WS_THREADS must be at least 1".into());
         }

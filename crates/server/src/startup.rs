@@ -186,26 +186,27 @@ impl Application {
             sockets.shut_down();
             let _ = stop_tx.send(true);
         };
-        // No Nagle: a WebSocket message or a small answer must leave at once,
-        // not wait up to a delayed-ACK period (~40 ms) for company.
-        let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-            }
-        });
-        let server = axum::serve(
-            listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(signalled);
+        let settings = &self.state.settings;
+        let limits = crate::http::serve::ConnectionLimits {
+            header_timeout: settings.http_header_timeout,
+            max_connections: match settings.max_connections {
+                0 => crate::http::serve::connections_that_fit(128),
+                n => n,
+            },
+        };
+        tracing::info!(
+            max_connections = limits.max_connections,
+            header_timeout = ?limits.header_timeout,
+            "connection limits"
+        );
+        let server = crate::http::serve::serve(self.listener, self.router, limits, signalled);
         let mut stopped = stop_rx;
         let deadline = async move {
             let _ = stopped.changed().await;
             tokio::time::sleep(grace).await;
         };
         tokio::select! {
-            result = server => result.context("serving HTTP")?,
+            () = server => {}
             () = deadline => tracing::warn!(?grace, "grace period over; exiting with requests in flight"),
         }
         let _ = jobs.await;

@@ -4,6 +4,7 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod rate_limit;
+pub mod serve;
 pub mod web;
 
 use std::time::Instant;
@@ -57,6 +58,10 @@ pub fn router(state: AppState, auth_limit: IpRateLimit) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
+        // A body that trickles in is cut off (408) rather than held open.
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            state.settings.http_body_timeout,
+        ))
         .layer(middleware::from_fn(record_metrics))
         .layer(cors)
         .layer(SetResponseHeaderLayer::if_not_present(

@@ -266,3 +266,137 @@ async fn a_text_message_that_is_not_utf8_closes_with_1007() {
     ws.send_raw(Message::Frame(bad)).await;
     assert_eq!(ws.closed().await.0, 1007);
 }
+
+/// Waits until the server closes `tcp` (a read gives EOF or an error),
+/// sending `trickle` one byte at a time meanwhile (a slowloris).
+async fn until_closed(mut tcp: tokio::net::TcpStream, trickle: &'static [u8]) -> Duration {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let started = Instant::now();
+    let mut buf = [0u8; 1024];
+    let mut next = 0;
+    loop {
+        tokio::select! {
+            read = tcp.read(&mut buf) => match read {
+                Ok(0) | Err(_) => return started.elapsed(),
+                Ok(_) => {}
+            },
+            () = tokio::time::sleep(Duration::from_millis(200)), if next < trickle.len() => {
+                if tcp.write_all(&trickle[next..=next]).await.is_err() {
+                    return started.elapsed();
+                }
+                next += 1;
+            }
+        }
+    }
+}
+
+fn capped_node(
+    name: &str,
+    dir: &tempfile::TempDir,
+    env: &[(&str, &str)],
+    wrapper: &[&str],
+) -> Node {
+    let url = format!("sqlite://{}", dir.path().join("tasksync.db").display());
+    Node::start_wrapped(name, &url, env, wrapper)
+}
+
+/// Connections that never finish their request head (sending it a byte at
+/// a time, or sending nothing), a kept-alive connection left idle, and a
+/// body that stops half-way are all closed by the server within its
+/// timeouts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_and_silent_connections_are_closed() {
+    use tokio::io::AsyncWriteExt as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = capped_node(
+        "slowloris",
+        &dir,
+        &[
+            ("TASKSYNC_HTTP_HEADER_TIMEOUT", "1s"),
+            ("TASKSYNC_HTTP_BODY_TIMEOUT", "1s"),
+        ],
+        &[],
+    );
+    let addr = node.base.trim_start_matches("http://").to_owned();
+    let mut waits = Vec::new();
+    for i in 0..200 {
+        let tcp = tokio::net::TcpStream::connect(&addr)
+            .await
+            .expect("connect");
+        let trickle: &'static [u8] = if i % 2 == 0 {
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+        } else {
+            b""
+        };
+        waits.push(tokio::spawn(until_closed(tcp, trickle)));
+    }
+    // A kept-alive connection that made one request, then idles.
+    let mut idle = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("write");
+    waits.push(tokio::spawn(until_closed(idle, b"")));
+    // A body that stops after 10 of 1,000 bytes.
+    let mut body = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    body.write_all(
+        b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"query\":",
+    )
+    .await
+    .expect("write");
+    waits.push(tokio::spawn(until_closed(body, b"")));
+    for (i, w) in waits.into_iter().enumerate() {
+        let took = tokio::time::timeout(Duration::from_secs(15), w)
+            .await
+            .unwrap_or_else(|_| panic!("connection {i} still open after 15 s"))
+            .expect("task");
+        assert!(took < Duration::from_secs(15), "connection {i}: {took:?}");
+    }
+    assert_eq!(
+        node.get("/healthz").await.status,
+        200,
+        "the server still serves"
+    );
+}
+
+/// 1,100 idle connections against a server whose open-file limit is 1,024:
+/// the connection cap keeps it under the limit (accept never fails), the
+/// header timeout closes the idle ones, and a normal request is answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_beyond_the_file_limit_do_not_lock_others_out() {
+    // This process holds the 1,100 client sockets.
+    rlimit::increase_nofile_limit(4096).expect("raise this process's file limit");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = capped_node(
+        "fd-limit",
+        &dir,
+        &[("TASKSYNC_HTTP_HEADER_TIMEOUT", "2s")],
+        &["prlimit", "--nofile=1024:1024", "--"],
+    );
+    let addr = node.base.trim_start_matches("http://").to_owned();
+    let mut idle = Vec::new();
+    for _ in 0..1100 {
+        match tokio::net::TcpStream::connect(&addr).await {
+            Ok(tcp) => idle.push(tcp),
+            Err(e) => panic!("connect {}: {e}", idle.len()),
+        }
+    }
+    let started = Instant::now();
+    let answered = loop {
+        let attempt = tokio::time::timeout(
+            Duration::from_secs(5),
+            node.client.get(node.url("/healthz")).send(),
+        )
+        .await;
+        match attempt {
+            Ok(Ok(r)) => break r.status(),
+            _ if started.elapsed() < Duration::from_secs(20) => continue,
+            other => panic!("no answer within 20 s: {other:?}"),
+        }
+    };
+    assert_eq!(answered, 200);
+    drop(idle);
+}
