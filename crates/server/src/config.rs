@@ -146,6 +146,14 @@ pub struct Settings {
     /// Lifetime of access and ID tokens.
     #[arg(long, env = "TASKSYNC_ACCESS_TOKEN_TTL", default_value = "15m", value_parser = humantime::parse_duration)]
     pub access_token_ttl: Duration,
+    /// Active sessions (signed-in devices) a user may have; a sign-in beyond
+    /// them ends the oldest.
+    #[arg(long, env = "TASKSYNC_MAX_SESSIONS_PER_USER", default_value_t = 100)]
+    pub max_sessions_per_user: u32,
+    /// How long after its expiry an access token is still accepted, for
+    /// clocks that disagree a little (at most 60s).
+    #[arg(long, env = "TASKSYNC_TOKEN_LEEWAY", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub token_leeway: Duration,
     /// Absolute lifetime of a session (its refresh tokens).
     #[arg(long, env = "TASKSYNC_REFRESH_TOKEN_TTL", default_value = "30d", value_parser = humantime::parse_duration)]
     pub refresh_token_ttl: Duration,
@@ -307,6 +315,12 @@ impl Settings {
             && Url::parse(smtp.expose_secret()).is_err()
         {
             return Err("TASKSYNC_SMTP_URL is not a valid URL".into());
+        }
+        if self.max_sessions_per_user == 0 {
+            return Err("TASKSYNC_MAX_SESSIONS_PER_USER must be at least 1".into());
+        }
+        if self.token_leeway > Duration::from_secs(60) {
+            return Err("TASKSYNC_TOKEN_LEEWAY must be at most 60s".into());
         }
         if self.access_token_ttl < Duration::from_secs(1) {
             return Err("TASKSYNC_ACCESS_TOKEN_TTL must be at least 1s".into());

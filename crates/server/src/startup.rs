@@ -86,13 +86,15 @@ impl Application {
             settings.access_token_ttl,
         )
         .await
-        .context("loading signing keys")?;
+        .context("loading signing keys")?
+        .with_leeway(settings.token_leeway);
         let hasher = Hasher::new().await?;
         let mailer = Mailer::from_settings(&settings)?;
         let dev_mailbox = mailer.dev_mailbox();
         let lifetimes = Lifetimes {
             refresh: settings.refresh_token_ttl,
             code: settings.code_ttl,
+            max_sessions: settings.max_sessions_per_user,
         };
         let auth = Arc::new(AuthService::new(
             store.clone(),

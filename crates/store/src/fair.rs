@@ -136,8 +136,15 @@ impl Store for FairReads {
             .check_code(user_id, purpose, code_hash, max_attempts, now)
             .await
     }
-    async fn create_session(&self, session: &SessionRecord, refresh_hash: &[u8]) -> Result<()> {
-        self.inner.create_session(session, refresh_hash).await
+    async fn create_session(
+        &self,
+        session: &SessionRecord,
+        refresh_hash: &[u8],
+        keep_at_most: u32,
+    ) -> Result<Vec<SessionId>> {
+        self.inner
+            .create_session(session, refresh_hash, keep_at_most)
+            .await
     }
     async fn rotate_refresh(&self, old_hash: &[u8], new_hash: &[u8], now: i64) -> Result<Rotation> {
         self.inner.rotate_refresh(old_hash, new_hash, now).await

@@ -353,8 +353,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         now: i64,
     ) -> Result<CodeCheck>;
 
-    /// Starts a session whose first refresh token has `refresh_hash`.
-    async fn create_session(&self, session: &SessionRecord, refresh_hash: &[u8]) -> Result<()>;
+    /// Starts a session whose first refresh token has `refresh_hash`, and
+    /// revokes the user's oldest active sessions beyond the newest
+    /// `keep_at_most`. Returns the sessions it revoked.
+    async fn create_session(
+        &self,
+        session: &SessionRecord,
+        refresh_hash: &[u8],
+        keep_at_most: u32,
+    ) -> Result<Vec<SessionId>>;
     /// Spends `old_hash` and makes `new_hash` current, or detects reuse.
     async fn rotate_refresh(&self, old_hash: &[u8], new_hash: &[u8], now: i64) -> Result<Rotation>;
     /// The session a refresh token (current or spent) belongs to.

@@ -29,6 +29,9 @@ use crate::http::extract::AuthUser;
 pub struct Lifetimes {
     pub refresh: Duration,
     pub code: Duration,
+    /// Active sessions a user may have; a sign-in beyond them ends the
+    /// oldest.
+    pub max_sessions: u32,
 }
 
 /// Tokens handed out by sign-in and refresh.
@@ -348,9 +351,21 @@ impl AuthService {
             expires_at: now.saturating_add(ms(self.lifetimes.refresh)),
             revoked_at: None,
         };
-        self.store
-            .create_session(&session, &codes::refresh_hash(&refresh_token))
+        let ended = self
+            .store
+            .create_session(
+                &session,
+                &codes::refresh_hash(&refresh_token),
+                self.lifetimes.max_sessions,
+            )
             .await?;
+        if !ended.is_empty() {
+            // Their sockets close with the next revocation poll.
+            tracing::info!(
+                sessions = ended.len(),
+                "ended the oldest sessions of a user at the cap"
+            );
+        }
         metrics::counter!("tasksync_sign_ins_total", "result" => "ok").increment(1);
         self.token_set(&user, session.id, refresh_token).await
     }

@@ -106,6 +106,8 @@ pub struct TokenService {
     issuer: String,
     audience: String,
     ttl: Duration,
+    /// Seconds after `exp` a token is still accepted.
+    leeway: u64,
     keys: RwLock<KeyRing>,
     last_reload: Mutex<Instant>,
     /// Claims of tokens whose signature was verified, by SHA-256 of the token.
@@ -171,10 +173,17 @@ impl TokenService {
             issuer,
             audience,
             ttl,
+            leeway: 1,
             keys: RwLock::new(keys),
             last_reload: Mutex::new(Instant::now()),
             verified: std::sync::Mutex::default(),
         })
+    }
+
+    /// Accepts tokens `leeway` (whole seconds) after their expiry.
+    pub fn with_leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway.as_secs();
+        self
     }
 
     pub fn issuer(&self) -> &str {
@@ -227,7 +236,7 @@ impl TokenService {
             .get(&digest)
             .cloned();
         if let Some(claims) = cached {
-            if claims.exp + 5 < now_secs() {
+            if claims.exp.saturating_add(self.leeway) < now_secs() {
                 return Err(TokenError::Expired);
             }
             if claims.token_use != expected {
@@ -263,7 +272,7 @@ impl TokenService {
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = 5;
+        validation.leeway = self.leeway;
         Ok(jsonwebtoken::decode::<Claims>(token, &key, &validation)?.claims)
     }
 

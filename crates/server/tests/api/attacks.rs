@@ -400,3 +400,42 @@ async fn idle_connections_beyond_the_file_limit_do_not_lock_others_out() {
     assert_eq!(answered, 200);
     drop(idle);
 }
+
+/// An access token is refused as soon as its leeway after `exp` is over,
+/// over HTTP and at `connection_init` (it was accepted 5 s past `exp`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_token_is_refused_once_its_leeway_is_over() {
+    let app = crate::helpers::spawn_with(|s| {
+        s.access_token_ttl = Duration::from_secs(1);
+        s.token_leeway = Duration::ZERO;
+    })
+    .await;
+    let t = app.signed_in(&email("leeway")).await;
+    assert_eq!(app.me(&t.access).await.status, 200, "fresh");
+    // `exp` is in whole seconds: 2.1 s after issue it has passed.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(app.me(&t.access).await.status, 401, "expired over HTTP");
+    let mut ws = WsClient::connect(&app).await;
+    ws.init(&t.access).await;
+    assert_eq!(ws.closed().await.0, 4403, "expired at connection_init");
+}
+
+/// Signing in again and again does not pile up sessions: at the cap the
+/// oldest ends, and its refresh token stops working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_ins_beyond_the_session_cap_end_the_oldest() {
+    let app = crate::helpers::spawn_with(|s| s.max_sessions_per_user = 3).await;
+    let addr = email("sessions");
+    app.register(&addr).await;
+    let mut sessions = Vec::new();
+    for _ in 0..5 {
+        sessions.push(app.tokens(&addr, crate::helpers::PASSWORD).await);
+    }
+    for (i, s) in sessions.iter().enumerate() {
+        let r = app
+            .post("/auth/refresh", json!({ "refreshToken": s.refresh }))
+            .await;
+        let want = if i < 2 { 401 } else { 200 };
+        assert_eq!(r.status.as_u16(), want, "session {i}: {}", r.body);
+    }
+}

@@ -299,7 +299,12 @@ impl Store for SqliteStore {
         Ok(outcome)
     }
 
-    async fn create_session(&self, session: &SessionRecord, refresh_hash: &[u8]) -> Result<()> {
+    async fn create_session(
+        &self,
+        session: &SessionRecord,
+        refresh_hash: &[u8],
+        keep_at_most: u32,
+    ) -> Result<Vec<SessionId>> {
         let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO sessions (id, user_id, created_at, expires_at, revoked_at)
@@ -320,8 +325,21 @@ impl Store for SqliteStore {
         .bind(session.created_at)
         .execute(&mut *tx)
         .await?;
+        // The newest `keep_at_most` active sessions stay; older ones end.
+        let revoked = sqlx::query(
+            "UPDATE sessions SET revoked_at = $1 WHERE id IN (
+                 SELECT id FROM sessions
+                 WHERE user_id = $2 AND revoked_at IS NULL AND expires_at > $1
+                 ORDER BY created_at DESC, id DESC LIMIT -1 OFFSET $3)
+             RETURNING id",
+        )
+        .bind(session.created_at)
+        .bind(session.user_id.as_uuid())
+        .bind(i64::from(keep_at_most))
+        .fetch_all(&mut *tx)
+        .await?;
         tx.commit().await?;
-        Ok(())
+        rows::all(&revoked, rows::session_id)
     }
 
     async fn rotate_refresh(&self, old_hash: &[u8], new_hash: &[u8], now: i64) -> Result<Rotation> {

@@ -49,7 +49,7 @@ pub async fn concurrent_refreshes_with_one_token_rotate_once_and_detect_the_reus
         revoked_at: None,
     };
     store
-        .create_session(&session, b"token-0")
+        .create_session(&session, b"token-0", 100)
         .await
         .expect("session");
     let tasks: Vec<_> = (0..8)
@@ -174,7 +174,7 @@ pub async fn password_change_keeps_one_session_and_revokes_the_rest(store: Arc<d
             revoked_at: None,
         };
         store
-            .create_session(&s, format!("t{i}").as_bytes())
+            .create_session(&s, format!("t{i}").as_bytes(), 100)
             .await
             .expect("session");
     }
@@ -291,4 +291,41 @@ pub async fn concurrent_sign_in_attempts_are_counted_one_by_one(store: Arc<dyn S
         }
     }
     assert_eq!(allowed, 5, "of 40 concurrent attempts, 5 are checked");
+}
+
+/// A user at the session cap who signs in again ends their oldest session.
+pub async fn sessions_beyond_the_cap_end_the_oldest(store: Arc<dyn Store>) {
+    let u = user(&store, "cap@example.com").await;
+    let mut ids = Vec::new();
+    let mut ended = Vec::new();
+    for i in 0..5i64 {
+        let s = SessionRecord {
+            id: SessionId::new(),
+            user_id: u.id,
+            created_at: 1_000 + i,
+            expires_at: i64::MAX,
+            revoked_at: None,
+        };
+        ids.push(s.id);
+        ended.push(
+            store
+                .create_session(&s, format!("cap{i}").as_bytes(), 3)
+                .await
+                .expect("session"),
+        );
+    }
+    assert_eq!(ended[..3], [vec![], vec![], vec![]], "under the cap");
+    assert_eq!(
+        (ended[3].clone(), ended[4].clone()),
+        (vec![ids[0]], vec![ids[1]])
+    );
+    for (i, id) in ids.iter().enumerate() {
+        let active = store
+            .session(*id)
+            .await
+            .expect("db")
+            .expect("s")
+            .is_active(2_000);
+        assert_eq!(active, i >= 2, "session {i}");
+    }
 }
