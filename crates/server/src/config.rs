@@ -128,6 +128,10 @@ pub struct Settings {
     /// in dev mode.
     #[arg(long, env = "TASKSYNC_SMTP_URL", hide_env_values = true)]
     pub smtp_url: Option<SecretString>,
+    /// Bearer token that `GET /metrics` requires. Without it, metrics are
+    /// open in dev mode and refused (403) otherwise.
+    #[arg(long, env = "TASKSYNC_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<SecretString>,
     /// Sender of outgoing mail.
     #[arg(
         long,

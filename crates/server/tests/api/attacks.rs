@@ -439,3 +439,27 @@ async fn sign_ins_beyond_the_session_cap_end_the_oldest() {
         assert_eq!(r.status.as_u16(), want, "session {i}: {}", r.body);
     }
 }
+
+/// `/metrics` is open in dev mode; in production it needs the bearer of
+/// `TASKSYNC_METRICS_TOKEN` and without one it is refused.
+#[tokio::test]
+async fn metrics_outside_dev_mode_need_their_token() {
+    let production = |token: Option<&'static str>| {
+        crate::helpers::spawn_with(move |s| {
+            s.dev = false;
+            s.smtp_url = Some(secrecy::SecretString::from("smtp://127.0.0.1:9"));
+            s.metrics_token = token.map(secrecy::SecretString::from);
+        })
+    };
+    let dev = crate::helpers::spawn_app().await;
+    assert_eq!(dev.get("/metrics").await.status, 200);
+    let closed = production(None).await;
+    assert_eq!(closed.get("/metrics").await.status, 403);
+    let app = production(Some("scrape-secret-123")).await;
+    assert_eq!(app.get("/metrics").await.status, 403, "no token");
+    assert_eq!(app.get_bearer("/metrics", "wrong").await.status, 403);
+    assert_eq!(
+        app.get_bearer("/metrics", "scrape-secret-123").await.status,
+        200
+    );
+}
