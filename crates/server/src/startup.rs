@@ -96,13 +96,17 @@ impl Application {
             code: settings.code_ttl,
             max_sessions: settings.max_sessions_per_user,
         };
-        let auth = Arc::new(AuthService::new(
-            store.clone(),
-            tokens,
-            hasher,
-            mailer,
-            lifetimes,
-        ));
+        let sockets = Arc::new(crate::ws::registry::Sockets::default());
+        let auth = Arc::new(
+            AuthService::new(store.clone(), tokens, hasher, mailer, lifetimes).on_revoked({
+                // Sessions ended through this node close their sockets here
+                // at once; other nodes' polls find them within 250 ms.
+                let sockets = sockets.clone();
+                move |ended| {
+                    sockets.close_sessions(&ended.iter().copied().collect());
+                }
+            }),
+        );
         let auth_limit = IpRateLimit::per_minute(
             settings.auth_rate_per_minute,
             settings.auth_rate_burst,
@@ -125,7 +129,7 @@ impl Application {
             metrics,
             schema,
             feed,
-            sockets: Arc::default(),
+            sockets,
             socket_runtime: crate::ws::registry::SocketRuntime::start(ws_threads)
                 .context("starting the socket runtime")?,
             renderers: Arc::default(),

@@ -65,13 +65,13 @@ pub struct Me {
 const WRONG_CREDENTIALS: &str = "incorrect e-mail address or password";
 
 /// The account service.
-#[derive(Debug)]
 pub struct AuthService {
     store: Arc<dyn Store>,
     tokens: TokenService,
     hasher: Hasher,
     mailer: Mailer,
     lifetimes: Lifetimes,
+    on_revoked: Option<Box<dyn Fn(&[SessionId]) + Send + Sync>>,
 }
 
 fn parse_email(input: &str) -> ApiResult<Email> {
@@ -110,6 +110,14 @@ fn hours(d: Duration) -> String {
     }
 }
 
+impl std::fmt::Debug for AuthService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthService")
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}
+
 impl AuthService {
     pub fn new(
         store: Arc<dyn Store>,
@@ -124,6 +132,23 @@ impl AuthService {
             hasher,
             mailer,
             lifetimes,
+            on_revoked: None,
+        }
+    }
+
+    /// Calls `f` with the sessions this service ends (sign-out, password
+    /// change or reset, the session cap) as soon as they are ended, so this
+    /// node closes their sockets at once rather than at the next poll.
+    pub fn on_revoked(mut self, f: impl Fn(&[SessionId]) + Send + Sync + 'static) -> Self {
+        self.on_revoked = Some(Box::new(f));
+        self
+    }
+
+    fn revoked(&self, sessions: &[SessionId]) {
+        if let Some(f) = &self.on_revoked
+            && !sessions.is_empty()
+        {
+            f(sessions);
         }
     }
 
@@ -437,13 +462,16 @@ impl AuthService {
         if !session.is_active(now) {
             return Ok(());
         }
-        if global {
+        let ended = if global {
             self.store
                 .revoke_user_sessions(session.user_id, now)
-                .await?;
+                .await?
+        } else if self.store.revoke_session(session.id, now).await? {
+            vec![session.id]
         } else {
-            self.store.revoke_session(session.id, now).await?;
-        }
+            Vec::new()
+        };
+        self.revoked(&ended);
         Ok(())
     }
 
@@ -488,9 +516,11 @@ impl AuthService {
             .hash(password.expose().to_owned())
             .await
             .map_err(ApiError::internal)?;
-        self.store
+        let ended = self
+            .store
             .set_password(user.id, &hash, None, now_ms())
             .await?;
+        self.revoked(&ended);
         if !user.confirmed {
             self.store.confirm_user(user.id, now_ms()).await?;
         }
@@ -518,9 +548,11 @@ impl AuthService {
             .hash(password.expose().to_owned())
             .await
             .map_err(ApiError::internal)?;
-        self.store
+        let ended = self
+            .store
             .set_password(user.id, &hash, Some(caller.session_id), now_ms())
             .await?;
+        self.revoked(&ended);
         Ok(())
     }
 

@@ -467,6 +467,19 @@ impl Connection {
                 let Some(user) = self.user else {
                     return Err(Close::new(4401, "Unauthorized"));
                 };
+                // Every operation starts only on a live session: a socket
+                // whose session just ended (signed out, password changed)
+                // runs nothing more, whenever its close arrives.
+                let active = self
+                    .state
+                    .store
+                    .session(user.session_id)
+                    .await
+                    .map_err(|_| Close::new(1011, "internal error"))?
+                    .is_some_and(|s| s.is_active(crate::clock::now_ms()));
+                if !active {
+                    return Err(Close::new(4403, "Forbidden"));
+                }
                 if self.subscriptions.contains_key(&id) {
                     return Err(Close::new(
                         4409,

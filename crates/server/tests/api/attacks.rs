@@ -463,3 +463,39 @@ async fn metrics_outside_dev_mode_need_their_token() {
         200
     );
 }
+
+/// Once sign-out everywhere has answered, the user's open socket runs no
+/// further operation: a mutation sent right after is not applied, and the
+/// socket is closed (4403).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_runs_nothing_once_its_session_has_ended() {
+    let app = crate::helpers::spawn_app().await;
+    let addr = email("signed-out");
+    let t = app.signed_in(&addr).await;
+    let mut ws = WsClient::ready(&app, &t.access).await;
+    ws.round_trip().await;
+    let out = app
+        .post(
+            "/auth/sign-out",
+            json!({ "refreshToken": t.refresh, "global": true }),
+        )
+        .await;
+    assert_eq!(out.status, 200, "{}", out.body);
+    ws.send(json!({ "id": "m", "type": "subscribe", "payload": {
+        "query": "mutation { createTask(input: { title: \"after sign-out\" }) { id } }" } }))
+        .await;
+    assert_eq!(ws.closed().await.0, 4403);
+    let fresh = app.tokens(&addr, crate::helpers::PASSWORD).await;
+    let listed = app
+        .gql(
+            Some(&fresh.access),
+            "{ tasks { items { title } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        listed.body["data"]["tasks"]["items"],
+        json!([]),
+        "nothing was created"
+    );
+}
