@@ -71,8 +71,11 @@ pub struct AuthService {
     hasher: Hasher,
     mailer: Mailer,
     lifetimes: Lifetimes,
-    on_revoked: Option<Box<dyn Fn(&[SessionId]) + Send + Sync>>,
+    on_revoked: Option<OnRevoked>,
 }
+
+/// Told of the sessions the service ends (see [`AuthService::on_revoked`]).
+type OnRevoked = Box<dyn Fn(&[SessionId]) + Send + Sync>;
 
 fn parse_email(input: &str) -> ApiResult<Email> {
     Email::parse(input).map_err(|e| ApiError::invalid_parameter(e.to_string()))
