@@ -356,3 +356,31 @@ pub fn email(tag: &str) -> String {
 pub fn wrong_code(code: &str) -> &'static str {
     if code == "000000" { "111111" } else { "000000" }
 }
+
+/// The resident memory of a process, in KiB.
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .expect("VmRSS")
+}
+
+/// A gauge or counter without labels of a server's `/metrics` (0 when it
+/// is not there yet). Metrics are process-wide: in-process servers of this
+/// test binary share them.
+pub async fn metric(server: &Http, name: &str) -> f64 {
+    let text = server
+        .client
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or(0.0)
+}

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tasksync_store::testing::TestDatabase;
 
-use crate::helpers::{Http, TestApp, email, spawn_app, spawn_with};
+use crate::helpers::{Http, TestApp, email, metric, rss_kib, spawn_app, spawn_with};
 use crate::multinode::Node;
 use crate::ws::create;
 use crate::ws_client::WsClient;
@@ -229,32 +229,6 @@ async fn a_burst_of_subscriptions_replaying_the_log_neither_stalls_nor_misses_a_
         return;
     };
     burst(&app, Kind::Replay).await;
-}
-
-/// The resident memory of a process, in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .expect("VmRSS")
-}
-
-/// A gauge or counter of the node's `/metrics`.
-async fn metric(node: &Http, name: &str) -> f64 {
-    let text = node
-        .client
-        .get(node.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
-        .unwrap_or(0.0)
 }
 
 /// Waits until the node has no socket open.

@@ -17,7 +17,7 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 
-use crate::helpers::{Http, TestApp, email, spawn_with};
+use crate::helpers::{Http, TestApp, email, metric, rss_kib, spawn_with};
 use crate::multinode::Node;
 use crate::ws_client::WsClient;
 
@@ -668,22 +668,6 @@ fn first_difference<T: PartialEq>(a: &[T], b: &[T]) -> Option<usize> {
     (0..a.len().max(b.len())).find(|&i| a.get(i) != b.get(i))
 }
 
-/// A gauge or counter of `/metrics` (process-wide in this test binary).
-async fn metric(node: &Http, name: &str) -> f64 {
-    let text = node
-        .client
-        .get(node.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
-        .unwrap_or(0.0)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ring_of_one_batch_loses_and_repeats_nothing_on_the_fast_path() {
     stress(true, 1, 2, None).await;
@@ -1012,16 +996,6 @@ async fn an_idle_subscription_costs_at_most_the_largest_ring() {
         per_user < 4 * 1024,
         "one idle subscription per user cost {per_user} KiB of RSS per user with TASKSYNC_WS_LIVE_BUFFER={largest}"
     );
-}
-
-/// The resident memory of a process, in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .expect("VmRSS")
 }
 
 /// A `TASKSYNC_WS_LIVE_BUFFER` above the largest ring is refused when the
