@@ -227,7 +227,7 @@ pub struct Settings {
     /// Interval of the server's pings; a peer silent for two intervals is dropped.
     #[arg(long, env = "TASKSYNC_WS_PING_INTERVAL", default_value = "15s", value_parser = humantime::parse_duration)]
     pub ws_ping_interval: Duration,
-    /// Longest one write to a socket (a message, or a burst of up to 64) may
+    /// Longest one write to a socket (a message, or a burst of up to 256) may
     /// take before the peer is dropped.
     #[arg(long, env = "TASKSYNC_WS_SEND_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub ws_send_timeout: Duration,
