@@ -150,6 +150,15 @@ pub struct Settings {
     /// Lifetime of access and ID tokens.
     #[arg(long, env = "TASKSYNC_ACCESS_TOKEN_TTL", default_value = "15m", value_parser = humantime::parse_duration)]
     pub access_token_ttl: Duration,
+    /// Codes (sign-up, reset) one account may be sent per hour, whatever
+    /// asks for them; the requests beyond answer as ever but mail nothing.
+    #[arg(long, env = "TASKSYNC_CODES_PER_HOUR", default_value_t = 5)]
+    pub codes_per_hour: u32,
+    /// Wrong codes one account may be tried with per hour, across fresh
+    /// codes; beyond, every code (the right one too) is refused until the
+    /// hour is over.
+    #[arg(long, env = "TASKSYNC_CODE_TRIES_PER_HOUR", default_value_t = 10)]
+    pub code_tries_per_hour: u32,
     /// Active sessions (signed-in devices) a user may have; a sign-in beyond
     /// them ends the oldest.
     #[arg(long, env = "TASKSYNC_MAX_SESSIONS_PER_USER", default_value_t = 100)]
@@ -319,6 +328,12 @@ impl Settings {
             && Url::parse(smtp.expose_secret()).is_err()
         {
             return Err("TASKSYNC_SMTP_URL is not a valid URL".into());
+        }
+        if self.codes_per_hour == 0 || self.code_tries_per_hour == 0 {
+            return Err(
+                "TASKSYNC_CODES_PER_HOUR and TASKSYNC_CODE_TRIES_PER_HOUR must be at least 1"
+                    .into(),
+            );
         }
         if self.max_sessions_per_user == 0 {
             return Err("TASKSYNC_MAX_SESSIONS_PER_USER must be at least 1".into());

@@ -95,6 +95,12 @@ impl Application {
             refresh: settings.refresh_token_ttl,
             code: settings.code_ttl,
             max_sessions: settings.max_sessions_per_user,
+            codes: tasksync_store::CodeLimits {
+                tries_per_code: crate::auth::codes::MAX_CODE_ATTEMPTS,
+                issued_per_window: settings.codes_per_hour,
+                wrong_per_window: settings.code_tries_per_hour,
+                window_ms: 60 * 60 * 1000,
+            },
         };
         let sockets = Arc::new(crate::ws::registry::Sockets::default());
         let auth = Arc::new(

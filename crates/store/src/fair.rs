@@ -27,9 +27,9 @@ use tasksync_core::{Change, Email, SessionId, Task, TaskId, UserId};
 use tokio::sync::Semaphore;
 
 use crate::{
-    CodeCheck, CodePurpose, CommitNotice, LogBounds, NewCode, Result, Rotation, SessionRecord,
-    SigningKeyRecord, Store, StoreError, Synced, TaskWrite, TaskWriteError, Throttle, UserRecord,
-    Written,
+    CodeCheck, CodeLimits, CodePurpose, CommitNotice, LogBounds, NewCode, Result, Rotation,
+    SessionRecord, SigningKeyRecord, Store, StoreError, Synced, TaskWrite, TaskWriteError,
+    Throttle, UserRecord, Written,
 };
 
 /// The wrapper; see the module documentation.
@@ -121,19 +121,19 @@ impl Store for FairReads {
     ) -> Result<Vec<SessionId>> {
         self.inner.set_password(id, password_hash, keep, now).await
     }
-    async fn put_code(&self, code: &NewCode) -> Result<()> {
-        self.inner.put_code(code).await
+    async fn put_code(&self, code: &NewCode, limits: &CodeLimits, now: i64) -> Result<bool> {
+        self.inner.put_code(code, limits, now).await
     }
     async fn check_code(
         &self,
         user_id: UserId,
         purpose: CodePurpose,
         code_hash: &[u8],
-        max_attempts: u32,
+        limits: &CodeLimits,
         now: i64,
     ) -> Result<CodeCheck> {
         self.inner
-            .check_code(user_id, purpose, code_hash, max_attempts, now)
+            .check_code(user_id, purpose, code_hash, limits, now)
             .await
     }
     async fn create_session(

@@ -241,6 +241,55 @@ pub struct NewCode {
     pub expires_at: i64,
 }
 
+/// How many codes an account may be sent, and tried, per window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CodeLimits {
+    /// Wrong tries of one code before it is refused.
+    pub tries_per_code: u32,
+    /// Codes issued to one account per window (more are not stored, and
+    /// so not mailed).
+    pub issued_per_window: u32,
+    /// Wrong tries of one account's codes per window, across fresh codes;
+    /// then every try is refused until the window ends.
+    pub wrong_per_window: u32,
+    /// The window, in ms.
+    pub window_ms: i64,
+}
+
+impl Default for CodeLimits {
+    fn default() -> Self {
+        Self {
+            tries_per_code: 5,
+            issued_per_window: 5,
+            wrong_per_window: 10,
+            window_ms: 60 * 60 * 1000,
+        }
+    }
+}
+
+/// An account's code budget in its current window.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct CodeBudget {
+    pub window_start: i64,
+    pub issued: i64,
+    pub wrong: i64,
+}
+
+impl CodeBudget {
+    /// The budget as of `now`: the stored one while its window lasts, a
+    /// fresh one after.
+    pub(crate) fn current(stored: Option<Self>, now: i64, limits: &CodeLimits) -> Self {
+        match stored {
+            Some(b) if now.saturating_sub(b.window_start) < limits.window_ms => b,
+            _ => Self {
+                window_start: now,
+                issued: 0,
+                wrong: 0,
+            },
+        }
+    }
+}
+
 /// The outcome of trying a code. Only `Accepted` consumes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CodeCheck {
@@ -341,15 +390,20 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<Vec<SessionId>>;
 
     /// Stores a code, replacing an earlier one of the same purpose.
-    async fn put_code(&self, code: &NewCode) -> Result<()>;
-    /// Tries a code: counts wrong tries, refuses after `max_attempts` wrong
-    /// ones, and deletes the code when it is accepted (single use).
+    /// Stores `code` if the account's budget allows another code this
+    /// window (`CodeLimits::issued_per_window`); false when it does not
+    /// (nothing stored: the caller must not mail it).
+    async fn put_code(&self, code: &NewCode, limits: &CodeLimits, now: i64) -> Result<bool>;
+    /// Tries a code: counts wrong tries, refuses after
+    /// `CodeLimits::tries_per_code` wrong ones of this code or
+    /// `wrong_per_window` of the account's this window, and deletes the code
+    /// when it is accepted (single use).
     async fn check_code(
         &self,
         user_id: UserId,
         purpose: CodePurpose,
         code_hash: &[u8],
-        max_attempts: u32,
+        limits: &CodeLimits,
         now: i64,
     ) -> Result<CodeCheck>;
 

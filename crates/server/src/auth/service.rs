@@ -16,7 +16,7 @@ use tasksync_core::{Email, Password, SessionId, UserId, VerificationCode};
 use tasksync_store::{CodeCheck, CodePurpose, NewCode, Rotation, SessionRecord, Store, UserRecord};
 use uuid::Uuid;
 
-use crate::auth::codes::{self, MAX_CODE_ATTEMPTS};
+use crate::auth::codes;
 use crate::auth::mail::{Mail, Mailer};
 use crate::auth::passwords::Hasher;
 use crate::auth::tokens::{TokenService, TokenUse};
@@ -32,6 +32,8 @@ pub struct Lifetimes {
     /// Active sessions a user may have; a sign-in beyond them ends the
     /// oldest.
     pub max_sessions: u32,
+    /// Codes issued and tried per account and hour.
+    pub codes: tasksync_store::CodeLimits,
 }
 
 /// Tokens handed out by sign-in and refresh.
@@ -168,14 +170,29 @@ impl AuthService {
         again: bool,
     ) -> ApiResult<()> {
         let code = codes::new_code();
-        self.store
-            .put_code(&NewCode {
-                user_id: user.id,
-                purpose,
-                code_hash: codes::code_hash(user.id, purpose, &code),
-                expires_at: now_ms().saturating_add(ms(self.lifetimes.code)),
-            })
+        let issued = self
+            .store
+            .put_code(
+                &NewCode {
+                    user_id: user.id,
+                    purpose,
+                    code_hash: codes::code_hash(user.id, purpose, &code),
+                    expires_at: now_ms().saturating_add(ms(self.lifetimes.code)),
+                },
+                &self.lifetimes.codes,
+                now_ms(),
+            )
             .await?;
+        if !issued {
+            // The same answer as ever (nothing tells the caller), but no new
+            // code and no mail: the account's codes for this hour are spent.
+            tracing::info!(
+                purpose = purpose.as_str(),
+                "code budget spent; no code mailed"
+            );
+            metrics::counter!("tasksync_codes_refused_total").increment(1);
+            return Ok(());
+        }
         let valid = hours(self.lifetimes.code);
         let (subject, text) = match purpose {
             CodePurpose::ConfirmSignUp if again => (
@@ -280,7 +297,7 @@ impl AuthService {
         let hash = codes::code_hash(user.id, purpose, &code);
         match self
             .store
-            .check_code(user.id, purpose, &hash, MAX_CODE_ATTEMPTS, now_ms())
+            .check_code(user.id, purpose, &hash, &self.lifetimes.codes, now_ms())
             .await?
         {
             CodeCheck::Accepted => {
@@ -509,7 +526,7 @@ impl AuthService {
         let hash = codes::code_hash(user.id, purpose, &code);
         let check = self
             .store
-            .check_code(user.id, purpose, &hash, MAX_CODE_ATTEMPTS, now_ms())
+            .check_code(user.id, purpose, &hash, &self.lifetimes.codes, now_ms())
             .await?;
         if check != CodeCheck::Accepted {
             return Err(code_error(check));

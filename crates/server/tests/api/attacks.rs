@@ -499,3 +499,57 @@ async fn a_socket_runs_nothing_once_its_session_has_ended() {
         "nothing was created"
     );
 }
+
+/// Asking for code after code neither floods the owner's mailbox nor buys
+/// more guesses: of 10 password resets asked for in an hour, 5 are mailed
+/// (all 10 answer 200 alike), and after 10 wrong codes across fresh ones
+/// even the right code is refused until the hour is over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codes_per_address_are_limited_whatever_asks_for_them() {
+    let app = crate::helpers::spawn_app().await;
+    let addr = email("code-budget");
+    app.register(&addr).await; // one code: the sign-up's
+    for _ in 0..10 {
+        let a = app
+            .post("/auth/forgot-password", json!({ "email": addr }))
+            .await;
+        assert_eq!(a.status, 200, "{}", a.body);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mails = app.mails_to(&addr).await.len();
+    assert_eq!(mails, 5, "the sign-up code and four resets this hour");
+
+    // Guesses spread over fresh codes: 4 + 4 + 2 wrong, then the right
+    // third code (tried only twice itself) is refused by the hour's budget.
+    let app = crate::helpers::spawn_with(|s| s.codes_per_hour = 20).await;
+    let addr = email("code-guess");
+    app.register(&addr).await;
+    let attempt = |code: String| {
+        let http = Http::new(app.base.clone());
+        let addr = addr.clone();
+        async move {
+            http.post(
+                "/auth/confirm-forgot-password",
+                json!({ "email": addr, "code": code, "newPassword": "purple elephants dance at noon" }),
+            )
+            .await
+            .code()
+            .to_owned()
+        }
+    };
+    let mut right = String::new();
+    for (round, wrong) in [4, 4, 2].into_iter().enumerate() {
+        app.post("/auth/forgot-password", json!({ "email": addr }))
+            .await;
+        right = app.code_from_mail(&addr, round + 2).await;
+        for _ in 0..wrong {
+            let guess = crate::helpers::wrong_code(&right).to_owned();
+            assert_eq!(attempt(guess).await, "CodeMismatch");
+        }
+    }
+    assert_eq!(
+        attempt(right).await,
+        "CodeMismatch",
+        "ten wrong codes this hour: the right one is refused too"
+    );
+}

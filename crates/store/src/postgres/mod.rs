@@ -37,9 +37,9 @@ use uuid::Uuid;
 
 use crate::rows;
 use crate::{
-    CodeCheck, CodePurpose, CommitNotice, ConnectOptions, LogBounds, NewCode, Result, Rotation,
-    SessionRecord, SigningKeyRecord, Store, StoreError, Synced, TaskWrite, TaskWriteError,
-    Throttle, UserRecord, Written,
+    CodeCheck, CodeLimits, CodePurpose, CommitNotice, ConnectOptions, LogBounds, NewCode, Result,
+    Rotation, SessionRecord, SigningKeyRecord, Store, StoreError, Synced, TaskWrite,
+    TaskWriteError, Throttle, UserRecord, Written,
 };
 
 mod listener;
@@ -225,6 +225,60 @@ async fn revoke_all(
     rows::all(&rows, rows::session_id)
 }
 
+/// The account's code budget as of `now`, read under the transaction's lock
+/// (SQLite's write lock; the row's lock on PostgreSQL).
+async fn code_budget(
+    tx: &mut Transaction<'static, Postgres>,
+    user_id: UserId,
+    limits: &CodeLimits,
+    now: i64,
+) -> Result<crate::CodeBudget> {
+    // The row exists before it is locked, so concurrent first codes of an
+    // account are counted one by one too.
+    sqlx::query(
+        "INSERT INTO code_budget (user_id, window_start) VALUES ($1, $2)
+         ON CONFLICT (user_id) DO NOTHING",
+    )
+    .bind(user_id.as_uuid())
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    let row = sqlx::query(
+        "SELECT window_start, issued, wrong FROM code_budget WHERE user_id = $1 FOR UPDATE",
+    )
+    .bind(user_id.as_uuid())
+    .fetch_optional(&mut **tx)
+    .await?;
+    let stored = match row {
+        Some(r) => Some(crate::CodeBudget {
+            window_start: r.try_get("window_start")?,
+            issued: r.try_get("issued")?,
+            wrong: r.try_get("wrong")?,
+        }),
+        None => None,
+    };
+    Ok(crate::CodeBudget::current(stored, now, limits))
+}
+
+async fn save_code_budget(
+    tx: &mut Transaction<'static, Postgres>,
+    user_id: UserId,
+    budget: crate::CodeBudget,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO code_budget (user_id, window_start, issued, wrong) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (user_id) DO UPDATE SET window_start = excluded.window_start,
+           issued = excluded.issued, wrong = excluded.wrong",
+    )
+    .bind(user_id.as_uuid())
+    .bind(budget.window_start)
+    .bind(budget.issued)
+    .bind(budget.wrong)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 #[async_trait]
 impl Store for PgStore {
     async fn ping(&self) -> Result<()> {
@@ -355,7 +409,14 @@ impl Store for PgStore {
         Ok(revoked)
     }
 
-    async fn put_code(&self, code: &NewCode) -> Result<()> {
+    async fn put_code(&self, code: &NewCode, limits: &CodeLimits, now: i64) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let mut budget = code_budget(&mut tx, code.user_id, limits, now).await?;
+        if budget.issued >= i64::from(limits.issued_per_window) {
+            return Ok(false);
+        }
+        budget.issued += 1;
+        save_code_budget(&mut tx, code.user_id, budget).await?;
         sqlx::query(
             "INSERT INTO codes (user_id, purpose, code_hash, expires_at, attempts)
              VALUES ($1, $2, $3, $4, 0)
@@ -366,9 +427,10 @@ impl Store for PgStore {
         .bind(code.purpose.as_str())
         .bind(&code.code_hash)
         .bind(code.expires_at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(())
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn check_code(
@@ -376,11 +438,14 @@ impl Store for PgStore {
         user_id: UserId,
         purpose: CodePurpose,
         code_hash: &[u8],
-        max_attempts: u32,
+        limits: &CodeLimits,
         now: i64,
     ) -> Result<CodeCheck> {
         let mut tx = self.begin().await?;
-        // FOR UPDATE: concurrent tries of one code are counted one by one.
+        let mut budget = code_budget(&mut tx, user_id, limits, now).await?;
+        if budget.wrong >= i64::from(limits.wrong_per_window) {
+            return Ok(CodeCheck::TooManyAttempts);
+        }
         let row = sqlx::query(
             "SELECT code_hash, expires_at, attempts FROM codes
              WHERE user_id = $1 AND purpose = $2 FOR UPDATE",
@@ -395,7 +460,7 @@ impl Store for PgStore {
         let stored: Vec<u8> = row.try_get("code_hash")?;
         let expires_at: i64 = row.try_get("expires_at")?;
         let attempts: i64 = row.try_get("attempts")?;
-        let outcome = if attempts >= i64::from(max_attempts) {
+        let outcome = if attempts >= i64::from(limits.tries_per_code) {
             CodeCheck::TooManyAttempts
         } else if now >= expires_at {
             CodeCheck::Expired
@@ -414,6 +479,8 @@ impl Store for PgStore {
             .bind(purpose.as_str())
             .execute(&mut *tx)
             .await?;
+            budget.wrong += 1;
+            save_code_budget(&mut tx, user_id, budget).await?;
             CodeCheck::Wrong
         };
         tx.commit().await?;

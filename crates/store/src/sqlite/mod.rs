@@ -18,8 +18,8 @@ use uuid::Uuid;
 
 use crate::rows;
 use crate::{
-    CodeCheck, CodePurpose, NewCode, Result, Rotation, SessionRecord, SigningKeyRecord, Store,
-    StoreError, TaskWrite, TaskWriteError, Throttle, UserRecord, Written,
+    CodeCheck, CodeLimits, CodePurpose, NewCode, Result, Rotation, SessionRecord, SigningKeyRecord,
+    Store, StoreError, TaskWrite, TaskWriteError, Throttle, UserRecord, Written,
 };
 use tasksync_core::{Change, Task, TaskId};
 use tokio::sync::{mpsc, oneshot};
@@ -107,6 +107,48 @@ async fn revoke_all(
     .fetch_all(&mut **tx)
     .await?;
     rows::all(&rows, rows::session_id)
+}
+
+/// The account's code budget as of `now`, read under the transaction's lock
+/// (SQLite's write lock; the row's lock on PostgreSQL).
+async fn code_budget(
+    tx: &mut Transaction<'static, Sqlite>,
+    user_id: UserId,
+    limits: &CodeLimits,
+    now: i64,
+) -> Result<crate::CodeBudget> {
+    let row = sqlx::query("SELECT window_start, issued, wrong FROM code_budget WHERE user_id = $1")
+        .bind(user_id.as_uuid())
+        .fetch_optional(&mut **tx)
+        .await?;
+    let stored = match row {
+        Some(r) => Some(crate::CodeBudget {
+            window_start: r.try_get("window_start")?,
+            issued: r.try_get("issued")?,
+            wrong: r.try_get("wrong")?,
+        }),
+        None => None,
+    };
+    Ok(crate::CodeBudget::current(stored, now, limits))
+}
+
+async fn save_code_budget(
+    tx: &mut Transaction<'static, Sqlite>,
+    user_id: UserId,
+    budget: crate::CodeBudget,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO code_budget (user_id, window_start, issued, wrong) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (user_id) DO UPDATE SET window_start = excluded.window_start,
+           issued = excluded.issued, wrong = excluded.wrong",
+    )
+    .bind(user_id.as_uuid())
+    .bind(budget.window_start)
+    .bind(budget.issued)
+    .bind(budget.wrong)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 #[async_trait]
@@ -236,7 +278,14 @@ impl Store for SqliteStore {
         Ok(revoked)
     }
 
-    async fn put_code(&self, code: &NewCode) -> Result<()> {
+    async fn put_code(&self, code: &NewCode, limits: &CodeLimits, now: i64) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let mut budget = code_budget(&mut tx, code.user_id, limits, now).await?;
+        if budget.issued >= i64::from(limits.issued_per_window) {
+            return Ok(false);
+        }
+        budget.issued += 1;
+        save_code_budget(&mut tx, code.user_id, budget).await?;
         sqlx::query(
             "INSERT INTO codes (user_id, purpose, code_hash, expires_at, attempts)
              VALUES ($1, $2, $3, $4, 0)
@@ -247,9 +296,10 @@ impl Store for SqliteStore {
         .bind(code.purpose.as_str())
         .bind(&code.code_hash)
         .bind(code.expires_at)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await?;
-        Ok(())
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn check_code(
@@ -257,12 +307,17 @@ impl Store for SqliteStore {
         user_id: UserId,
         purpose: CodePurpose,
         code_hash: &[u8],
-        max_attempts: u32,
+        limits: &CodeLimits,
         now: i64,
     ) -> Result<CodeCheck> {
         let mut tx = self.begin().await?;
+        let mut budget = code_budget(&mut tx, user_id, limits, now).await?;
+        if budget.wrong >= i64::from(limits.wrong_per_window) {
+            return Ok(CodeCheck::TooManyAttempts);
+        }
         let row = sqlx::query(
-            "SELECT code_hash, expires_at, attempts FROM codes WHERE user_id = $1 AND purpose = $2",
+            "SELECT code_hash, expires_at, attempts FROM codes
+             WHERE user_id = $1 AND purpose = $2",
         )
         .bind(user_id.as_uuid())
         .bind(purpose.as_str())
@@ -274,7 +329,7 @@ impl Store for SqliteStore {
         let stored: Vec<u8> = row.try_get("code_hash")?;
         let expires_at: i64 = row.try_get("expires_at")?;
         let attempts: i64 = row.try_get("attempts")?;
-        let outcome = if attempts >= i64::from(max_attempts) {
+        let outcome = if attempts >= i64::from(limits.tries_per_code) {
             CodeCheck::TooManyAttempts
         } else if now >= expires_at {
             CodeCheck::Expired
@@ -293,6 +348,8 @@ impl Store for SqliteStore {
             .bind(purpose.as_str())
             .execute(&mut *tx)
             .await?;
+            budget.wrong += 1;
+            save_code_budget(&mut tx, user_id, budget).await?;
             CodeCheck::Wrong
         };
         tx.commit().await?;

@@ -92,13 +92,14 @@ pub async fn concurrent_wrong_codes_are_all_counted(store: Arc<dyn Store>) {
         code_hash: b"right".to_vec(),
         expires_at: 1000,
     };
-    store.put_code(&code).await.expect("put");
+    let limits = tasksync_store::CodeLimits::default();
+    assert!(store.put_code(&code, &limits, 0).await.expect("put"));
     let tasks: Vec<_> = (0..10)
         .map(|_| {
             let store = store.clone();
             tokio::spawn(async move {
                 store
-                    .check_code(u.id, CodePurpose::ConfirmSignUp, b"wrong", 5, 1)
+                    .check_code(u.id, CodePurpose::ConfirmSignUp, b"wrong", &limits, 1)
                     .await
             })
         })
@@ -121,7 +122,7 @@ pub async fn concurrent_wrong_codes_are_all_counted(store: Arc<dyn Store>) {
         "{outcomes:?}"
     );
     let right = store
-        .check_code(u.id, CodePurpose::ConfirmSignUp, b"right", 5, 1)
+        .check_code(u.id, CodePurpose::ConfirmSignUp, b"right", &limits, 1)
         .await
         .expect("db");
     assert_eq!(
@@ -130,7 +131,7 @@ pub async fn concurrent_wrong_codes_are_all_counted(store: Arc<dyn Store>) {
         "no more tries, even with the right code"
     );
     let other_purpose = store
-        .check_code(u.id, CodePurpose::ResetPassword, b"right", 5, 1)
+        .check_code(u.id, CodePurpose::ResetPassword, b"right", &limits, 1)
         .await
         .expect("db");
     assert_eq!(other_purpose, CodeCheck::Missing, "purposes are separate");
@@ -328,4 +329,105 @@ pub async fn sessions_beyond_the_cap_end_the_oldest(store: Arc<dyn Store>) {
             .is_active(2_000);
         assert_eq!(active, i >= 2, "session {i}");
     }
+}
+
+/// An account gets at most `issued_per_window` codes an hour, and its codes
+/// at most `wrong_per_window` wrong tries an hour, fresh codes or not; both
+/// start again with the next window.
+pub async fn codes_are_limited_per_account_and_hour(store: Arc<dyn Store>) {
+    let u = user(&store, "budget@example.com").await;
+    let limits = tasksync_store::CodeLimits {
+        tries_per_code: 5,
+        issued_per_window: 3,
+        wrong_per_window: 4,
+        window_ms: 1_000,
+    };
+    let code = |hash: &[u8]| NewCode {
+        user_id: u.id,
+        purpose: CodePurpose::ResetPassword,
+        code_hash: hash.to_vec(),
+        expires_at: i64::MAX,
+    };
+    let issued: Vec<bool> = {
+        let mut v = Vec::new();
+        for i in 0..5 {
+            v.push(
+                store
+                    .put_code(&code(b"c"), &limits, 10 + i)
+                    .await
+                    .expect("put"),
+            );
+        }
+        v
+    };
+    assert_eq!(
+        issued,
+        [true, true, true, false, false],
+        "three codes an hour"
+    );
+    // Wrong tries spread over fresh codes are counted together.
+    let mut outcomes = Vec::new();
+    for i in 0..3 {
+        outcomes.push(
+            store
+                .check_code(u.id, CodePurpose::ResetPassword, b"x", &limits, 20 + i)
+                .await
+                .expect("db"),
+        );
+    }
+    assert!(
+        store
+            .put_code(&code(b"d"), &limits, 1_100)
+            .await
+            .expect("put"),
+        "a new window"
+    );
+    for i in 0..3 {
+        outcomes.push(
+            store
+                .check_code(u.id, CodePurpose::ResetPassword, b"x", &limits, 1_110 + i)
+                .await
+                .expect("db"),
+        );
+    }
+    assert_eq!(
+        outcomes,
+        [
+            CodeCheck::Wrong,
+            CodeCheck::Wrong,
+            CodeCheck::Wrong,
+            CodeCheck::Wrong,
+            CodeCheck::Wrong,
+            CodeCheck::Wrong,
+        ],
+        "three wrong tries per window here"
+    );
+    store
+        .put_code(&code(b"e"), &limits, 1_200)
+        .await
+        .expect("put");
+    assert_eq!(
+        store
+            .check_code(u.id, CodePurpose::ResetPassword, b"x", &limits, 1_210)
+            .await
+            .expect("db"),
+        CodeCheck::Wrong,
+        "the fourth of the window"
+    );
+    assert_eq!(
+        store
+            .check_code(u.id, CodePurpose::ResetPassword, b"e", &limits, 1_220)
+            .await
+            .expect("db"),
+        CodeCheck::TooManyAttempts,
+        "after four wrong tries in the window even the right code is refused"
+    );
+    assert_eq!(
+        store
+            .check_code(u.id, CodePurpose::ResetPassword, b"e", &limits, 2_200)
+            .await
+            .expect("db"),
+        CodeCheck::Accepted,
+        "the next window"
+    );
 }

@@ -55,6 +55,7 @@ macro_rules! conformance {
                 accounts::failed_sign_ins_lock_from_the_fifth_and_are_forgotten_after_an_hour,
                 accounts::concurrent_sign_in_attempts_are_counted_one_by_one,
                 accounts::sessions_beyond_the_cap_end_the_oldest,
+                accounts::codes_are_limited_per_account_and_hour,
                 tasks::each_write_appends_exactly_one_change_with_the_next_seq,
                 tasks::refused_writes_append_nothing_and_change_nothing,
                 tasks::creating_with_a_known_id_is_a_retry_only_with_the_same_content,
