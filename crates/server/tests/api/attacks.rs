@@ -553,3 +553,27 @@ async fn codes_per_address_are_limited_whatever_asks_for_them() {
         "ten wrong codes this hour: the right one is refused too"
     );
 }
+
+/// A look-alike form of a registered address is the same account (no
+/// second account for one mailbox), and one with a hidden character or a
+/// quoted local part is refused.
+#[tokio::test]
+async fn look_alike_addresses_make_no_second_account() {
+    let app = crate::helpers::spawn_app().await;
+    app.register("alice@example.com").await;
+    let fullwidth = app
+        .sign_up("ａｌｉｃｅ@ｅｘａｍｐｌｅ.ｃｏｍ", crate::helpers::PASSWORD)
+        .await;
+    assert_eq!(
+        fullwidth.status, 201,
+        "answered as any sign-up: {}",
+        fullwidth.body
+    );
+    let users = app.state.store.list_users().await.expect("users");
+    assert_eq!(users.len(), 1, "one account: {users:?}");
+    for hidden in ["al\u{200B}ice@example.com", "\"alice\"@example.com"] {
+        let a = app.sign_up(hidden, crate::helpers::PASSWORD).await;
+        assert_eq!(a.status, 400, "{hidden:?}: {}", a.body);
+    }
+    assert_eq!(app.state.store.list_users().await.expect("users").len(), 1);
+}
