@@ -456,6 +456,50 @@ mod tests {
     }
 
     #[test]
+    fn limits_outside_their_range_are_refused_with_their_name() {
+        let base = Settings {
+            dev: true,
+            ..Settings::defaults()
+        };
+        type Change = fn(&mut Settings);
+        let cases: [(Change, &str); 8] = [
+            (
+                |s| s.token_leeway = Duration::from_secs(61),
+                "TASKSYNC_TOKEN_LEEWAY",
+            ),
+            (
+                |s| s.max_sessions_per_user = 0,
+                "TASKSYNC_MAX_SESSIONS_PER_USER",
+            ),
+            (|s| s.codes_per_hour = 0, "TASKSYNC_CODES_PER_HOUR"),
+            (
+                |s| s.code_tries_per_hour = 0,
+                "TASKSYNC_CODE_TRIES_PER_HOUR",
+            ),
+            (
+                |s| s.http_header_timeout = Duration::ZERO,
+                "TASKSYNC_HTTP_HEADER_TIMEOUT",
+            ),
+            (
+                |s| s.http_body_timeout = Duration::ZERO,
+                "TASKSYNC_HTTP_BODY_TIMEOUT",
+            ),
+            (
+                |s| s.ws_live_buffer = MAX_LIVE_BUFFER + 1,
+                "TASKSYNC_WS_LIVE_BUFFER",
+            ),
+            (|s| s.graphql_max_selections = 0, "GraphQL limits"),
+        ];
+        for (change, name) in cases {
+            let mut s = base.clone();
+            change(&mut s);
+            let err = s.validate().expect_err(name);
+            assert!(err.contains(name), "{name}: {err}");
+        }
+        assert_eq!(base.validate(), Ok(()));
+    }
+
+    #[test]
     fn debug_output_hides_the_database_password() {
         let s = Settings {
             database: DatabaseArgs {

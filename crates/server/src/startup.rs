@@ -99,7 +99,8 @@ impl Application {
                 tries_per_code: crate::auth::codes::MAX_CODE_ATTEMPTS,
                 issued_per_window: settings.codes_per_hour,
                 wrong_per_window: settings.code_tries_per_hour,
-                window_ms: 60 * 60 * 1000,
+                // An hour, as the settings' names say.
+                ..tasksync_store::CodeLimits::default()
             },
         };
         let sockets = Arc::new(crate::ws::registry::Sockets::default());

@@ -352,12 +352,9 @@ impl std::fmt::Debug for SigningKeyRecord {
     }
 }
 
-/// Sign-in throttling state of one e-mail address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Throttle {
-    pub failures: u32,
-    pub locked_until: i64,
-}
+/// Sign-in throttling state of one e-mail address, as the lockout rules
+/// take it.
+pub use tasksync_core::lockout::Throttle;
 
 /// Everything tasksync persists. Implemented by [`SqliteStore`] and
 /// [`PgStore`], which pass the same conformance suite.

@@ -98,15 +98,6 @@ pub(crate) fn throttle(row: &impl Columns) -> Result<Throttle> {
     Ok(Throttle {
         failures: u32::try_from(row.int("failures")?).unwrap_or(u32::MAX),
         locked_until: row.int("locked_until")?,
-    })
-}
-
-/// A throttle row with its last failure time, as the lockout rules take it:
-/// `failures, locked_until, last_failure_at`.
-pub(crate) fn lockout_throttle(row: &impl Columns) -> Result<tasksync_core::lockout::Throttle> {
-    Ok(tasksync_core::lockout::Throttle {
-        failures: u32::try_from(row.int("failures")?).unwrap_or(u32::MAX),
-        locked_until: row.int("locked_until")?,
         last_failure_at: row.int("last_failure_at")?,
     })
 }

@@ -231,17 +231,13 @@ impl Feed {
             // Changes committed by this process: if they continue exactly
             // where the live path is, they are the log's next entries and
             // need not be read back from it.
-            let fresh: Vec<Change> = committed
-                .iter()
-                .skip_while(|c| c.seq <= *head)
-                .cloned()
-                .collect();
+            let fresh = committed.iter().skip_while(|c| c.seq <= *head);
             let contiguous = fresh
-                .iter()
+                .clone()
                 .zip(head.saturating_add(1)..)
                 .all(|(c, want)| c.seq == want);
-            if contiguous && !fresh.is_empty() {
-                *head = publish(feed, fresh);
+            if contiguous && fresh.clone().next().is_some() {
+                *head = publish(feed, fresh.cloned().collect());
             }
         }
         while *head < seq && feed.ring.receiver_count() > 0 {

@@ -174,11 +174,11 @@ pub async fn post(
             .iter_mut()
             .try_for_each(|r| state.documents.prepare(r, limit)),
     };
-    if let Err(too_big) = prepared {
+    if let Err(refused) = prepared {
         return refusal(
             StatusCode::BAD_REQUEST,
             BAD_USER_INPUT,
-            &too_big.to_string(),
+            &refused.to_string(),
         );
     }
     if let Some(user) = user {
@@ -214,7 +214,7 @@ impl Documents {
         &self,
         request: &mut async_graphql::Request,
         max_selections: usize,
-    ) -> Result<(), size::TooBig> {
+    ) -> Result<(), size::Refused> {
         let cached = (request.query.len() <= DOCUMENT_MAX_LEN)
             .then(|| self.lock().get(&request.query).cloned())
             .flatten();

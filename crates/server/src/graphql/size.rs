@@ -23,7 +23,7 @@ use async_graphql::{Name, Positioned};
 
 /// Why a document is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TooBig {
+pub enum Refused {
     /// More selections than the limit, once fragments are expanded.
     Selections { limit: usize },
     /// A fragment spreads itself (directly or through others).
@@ -34,18 +34,18 @@ pub enum TooBig {
     SubscriptionRoots(usize),
 }
 
-impl std::fmt::Display for TooBig {
+impl std::fmt::Display for Refused {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            TooBig::Selections { limit } => write!(
+            Refused::Selections { limit } => write!(
                 f,
                 "the query selects more than {limit} fields once its fragments are expanded"
             ),
-            TooBig::Cycle(name) => write!(f, "fragment {name} spreads itself"),
-            TooBig::RepeatedDirective(name) => {
+            Refused::Cycle(name) => write!(f, "fragment {name} spreads itself"),
+            Refused::RepeatedDirective(name) => {
                 write!(f, "directive @{name} is repeated on one location")
             }
-            TooBig::SubscriptionRoots(n) => write!(
+            Refused::SubscriptionRoots(n) => write!(
                 f,
                 "a subscription must select exactly one root field, not {n}"
             ),
@@ -56,7 +56,7 @@ impl std::fmt::Display for TooBig {
 /// Selections of every operation of `doc` with fragments expanded, or why
 /// that exceeds `limit`. A spread of an unknown fragment counts as nothing
 /// here (validation refuses it).
-pub fn expanded_selections(doc: &ExecutableDocument, limit: usize) -> Result<usize, TooBig> {
+pub fn expanded_selections(doc: &ExecutableDocument, limit: usize) -> Result<usize, Refused> {
     let mut counter = Counter {
         doc,
         limit,
@@ -67,12 +67,12 @@ pub fn expanded_selections(doc: &ExecutableDocument, limit: usize) -> Result<usi
         once_each(&op.node.directives)?;
         total = total.saturating_add(counter.set(&op.node.selection_set)?);
         if total > limit {
-            return Err(TooBig::Selections { limit });
+            return Err(Refused::Selections { limit });
         }
         if op.node.ty == OperationType::Subscription {
             let roots = counter.roots(&op.node.selection_set, 0)?;
             if roots != 1 {
-                return Err(TooBig::SubscriptionRoots(roots));
+                return Err(Refused::SubscriptionRoots(roots));
             }
         }
     }
@@ -83,11 +83,11 @@ pub fn expanded_selections(doc: &ExecutableDocument, limit: usize) -> Result<usi
 }
 
 /// Refuses a directive named twice on one location.
-fn once_each(directives: &[Positioned<Directive>]) -> Result<(), TooBig> {
+fn once_each(directives: &[Positioned<Directive>]) -> Result<(), Refused> {
     for (i, d) in directives.iter().enumerate() {
         let name = &d.node.name.node;
         if directives[..i].iter().any(|e| e.node.name.node == *name) {
-            return Err(TooBig::RepeatedDirective(name.to_string()));
+            return Err(Refused::RepeatedDirective(name.to_string()));
         }
     }
     Ok(())
@@ -101,7 +101,7 @@ struct Counter<'a> {
 }
 
 impl<'a> Counter<'a> {
-    fn set(&mut self, set: &'a Positioned<SelectionSet>) -> Result<usize, TooBig> {
+    fn set(&mut self, set: &'a Positioned<SelectionSet>) -> Result<usize, Refused> {
         let mut n = 0usize;
         for item in &set.node.items {
             once_each(item.node.directives())?;
@@ -116,7 +116,7 @@ impl<'a> Counter<'a> {
             };
             n = n.saturating_add(add);
             if n > self.limit {
-                return Err(TooBig::Selections { limit: self.limit });
+                return Err(Refused::Selections { limit: self.limit });
             }
         }
         Ok(n)
@@ -125,9 +125,9 @@ impl<'a> Counter<'a> {
     /// Root fields of a selection set, through fragments (a fragment that
     /// nests more than the document has fragments is a cycle, which
     /// `set` has refused already).
-    fn roots(&self, set: &'a Positioned<SelectionSet>, depth: usize) -> Result<usize, TooBig> {
+    fn roots(&self, set: &'a Positioned<SelectionSet>, depth: usize) -> Result<usize, Refused> {
         if depth > self.doc.fragments.len() {
-            return Err(TooBig::Cycle(String::new()));
+            return Err(Refused::Cycle(String::new()));
         }
         let mut n = 0usize;
         for item in &set.node.items {
@@ -150,10 +150,10 @@ impl<'a> Counter<'a> {
         Ok(n)
     }
 
-    fn fragment(&mut self, name: &'a Name) -> Result<usize, TooBig> {
+    fn fragment(&mut self, name: &'a Name) -> Result<usize, Refused> {
         match self.fragments.get(name) {
             Some(Some(n)) => return Ok(*n),
-            Some(None) => return Err(TooBig::Cycle(name.to_string())),
+            Some(None) => return Err(Refused::Cycle(name.to_string())),
             None => {}
         }
         let Some(fragment) = self.doc.fragments.get(name) else {
@@ -203,7 +203,7 @@ mod tests {
             let started = std::time::Instant::now();
             assert_eq!(
                 expanded_selections(&parse(&doubling(n)), 2000),
-                Err(TooBig::Selections { limit: 2000 }),
+                Err(Refused::Selections { limit: 2000 }),
                 "2^{} selections",
                 n - 1
             );
@@ -226,7 +226,7 @@ mod tests {
         );
         assert_eq!(
             expanded_selections(&parse(&skip), 100),
-            Err(TooBig::RepeatedDirective("skip".into()))
+            Err(Refused::RepeatedDirective("skip".into()))
         );
         let both = "@skip(if: false) @include(if: true)";
         let ok = format!("{{ tasks {both} {{ nextToken }} }}");
@@ -234,12 +234,12 @@ mod tests {
         let two = "subscription { onCreateTask { id } onDeleteTask { id } }";
         assert_eq!(
             expanded_selections(&parse(two), 100),
-            Err(TooBig::SubscriptionRoots(2))
+            Err(Refused::SubscriptionRoots(2))
         );
         let hidden = "subscription { ...F } fragment F on Subscription { onCreateTask { id } onDeleteTask { id } }";
         assert_eq!(
             expanded_selections(&parse(hidden), 100),
-            Err(TooBig::SubscriptionRoots(2))
+            Err(Refused::SubscriptionRoots(2))
         );
         let one = "subscription { ... on Subscription { onCreateTask { id } } }";
         assert_eq!(expanded_selections(&parse(one), 100), Ok(2));
@@ -251,7 +251,7 @@ mod tests {
             parse("{ ...A } fragment A on Query { ...B } fragment B on Query { __typename ...A }");
         assert!(matches!(
             expanded_selections(&doc, 100),
-            Err(TooBig::Cycle(_))
+            Err(Refused::Cycle(_))
         ));
     }
 }

@@ -332,10 +332,6 @@ pub struct Renderer {
 pub type Rendered = Vec<Option<bytes::Bytes>>;
 
 impl Renderer {
-    pub fn plan(&self) -> &Plan {
-        &self.plan
-    }
-
     /// The payloads of `batch`, rendered once per shape and batch.
     pub fn render(&self, batch: &crate::feed::Batch) -> std::sync::Arc<Rendered> {
         batch.rendered(self.id, |changes| {

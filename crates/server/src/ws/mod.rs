@@ -257,7 +257,8 @@ fn delivery_lag(lag_ms: i64) -> &'static metrics::Counter {
         .iter()
         .position(|&b| lag_ms <= b)
         .unwrap_or(LAG_BOUNDS_MS.len());
-    &classes[class.min(classes.len() - 1)]
+    // `classes` has one more entry than the bounds: "inf".
+    &classes[class]
 }
 
 impl Connection {
@@ -467,19 +468,6 @@ impl Connection {
                 let Some(user) = self.user else {
                     return Err(Close::new(4401, "Unauthorized"));
                 };
-                // Every operation starts only on a live session: a socket
-                // whose session just ended (signed out, password changed)
-                // runs nothing more, whenever its close arrives.
-                let active = self
-                    .state
-                    .store
-                    .session(user.session_id)
-                    .await
-                    .map_err(|_| Close::new(1011, "internal error"))?
-                    .is_some_and(|s| s.is_active(crate::clock::now_ms()));
-                if !active {
-                    return Err(Close::new(4403, "Forbidden"));
-                }
                 if self.subscriptions.contains_key(&id) {
                     return Err(Close::new(
                         4409,
@@ -495,6 +483,19 @@ impl Connection {
                         json!({ "id": id, "type": "error", "payload": [error] }),
                     )
                     .await;
+                }
+                // Every operation starts only on a live session: a socket
+                // whose session just ended (signed out, password changed)
+                // runs nothing more, whenever its close arrives.
+                let active = self
+                    .state
+                    .store
+                    .session(user.session_id)
+                    .await
+                    .map_err(|_| Close::new(1011, "internal error"))?
+                    .is_some_and(|s| s.is_active(crate::clock::now_ms()));
+                if !active {
+                    return Err(Close::new(4403, "Forbidden"));
                 }
                 let mut payload = payload;
                 if let Err(too_big) = self

@@ -667,10 +667,12 @@ impl Store for PgStore {
     }
 
     async fn throttle(&self, email: &Email) -> Result<Throttle> {
-        let row = sqlx::query("SELECT failures, locked_until FROM login_throttle WHERE email = $1")
-            .bind(email.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT failures, locked_until, last_failure_at FROM login_throttle WHERE email = $1",
+        )
+        .bind(email.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
         row.map_or(Ok(Throttle::default()), |r| rows::throttle(&r))
     }
 
@@ -693,7 +695,7 @@ impl Store for PgStore {
         .bind(email.as_str())
         .fetch_one(&mut *tx)
         .await?;
-        let attempt = lockout::reserve(Some(rows::lockout_throttle(&row)?), now);
+        let attempt = lockout::reserve(Some(rows::throttle(&row)?), now);
         if let lockout::Attempt::Allowed(t) = attempt {
             sqlx::query(
                 "UPDATE login_throttle SET failures = $2, locked_until = $3, last_failure_at = $4

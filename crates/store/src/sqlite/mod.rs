@@ -517,10 +517,12 @@ impl Store for SqliteStore {
     }
 
     async fn throttle(&self, email: &Email) -> Result<Throttle> {
-        let row = sqlx::query("SELECT failures, locked_until FROM login_throttle WHERE email = $1")
-            .bind(email.as_str())
-            .fetch_optional(&self.readers)
-            .await?;
+        let row = sqlx::query(
+            "SELECT failures, locked_until, last_failure_at FROM login_throttle WHERE email = $1",
+        )
+        .bind(email.as_str())
+        .fetch_optional(&self.readers)
+        .await?;
         row.map_or(Ok(Throttle::default()), |r| rows::throttle(&r))
     }
 
@@ -534,7 +536,7 @@ impl Store for SqliteStore {
         .bind(email.as_str())
         .fetch_optional(&mut *tx)
         .await?;
-        let stored = row.as_ref().map(rows::lockout_throttle).transpose()?;
+        let stored = row.as_ref().map(rows::throttle).transpose()?;
         let attempt = lockout::reserve(stored, now);
         if let lockout::Attempt::Allowed(t) = attempt {
             sqlx::query(
