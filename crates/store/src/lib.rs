@@ -239,6 +239,12 @@ pub struct NewCode {
     /// Keyed hash of the digits; the digits themselves are never stored.
     pub code_hash: Vec<u8>,
     pub expires_at: i64,
+    /// For a sign-up code: the password hash its sign-up chose. It becomes
+    /// the account's password with the code (while the account is not yet
+    /// confirmed), so the code that confirms an account confirms the
+    /// password chosen with it, never an earlier sign-up's. `None` (a
+    /// resent code) keeps the password the latest sign-up chose.
+    pub password_hash: Option<String>,
 }
 
 /// How many codes an account may be sent, and tried, per window.
@@ -394,7 +400,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Tries a code: counts wrong tries, refuses after
     /// `CodeLimits::tries_per_code` wrong ones of this code or
     /// `wrong_per_window` of the account's this window, and deletes the code
-    /// when it is accepted (single use).
+    /// when it is accepted (single use). An accepted sign-up code confirms
+    /// its account in the same transaction, so no sign-up between the check
+    /// and the confirmation can change the password it confirms.
     async fn check_code(
         &self,
         user_id: UserId,

@@ -163,11 +163,14 @@ impl AuthService {
 
     /// Stores a new code and mails it. `again`: a second sign-up of an
     /// unconfirmed address, whose mail says which password stands.
+    /// `password_hash`: the password a sign-up chose, which the code
+    /// confirms (see `NewCode::password_hash`).
     async fn mail_code(
         &self,
         user: &UserRecord,
         purpose: CodePurpose,
         again: bool,
+        password_hash: Option<String>,
     ) -> ApiResult<()> {
         let code = codes::new_code();
         let issued = self
@@ -178,6 +181,7 @@ impl AuthService {
                     purpose,
                     code_hash: codes::code_hash(user.id, purpose, &code),
                     expires_at: now_ms().saturating_add(ms(self.lifetimes.code)),
+                    password_hash,
                 },
                 &self.lifetimes.codes,
                 now_ms(),
@@ -198,10 +202,11 @@ impl AuthService {
             CodePurpose::ConfirmSignUp if again => (
                 "Your tasksync verification code",
                 format!(
-                    "This address already has a tasksync account waiting for confirmation. \
-                     Confirm it with the code {}, then sign in with the password chosen \
-                     when the account was first made (or use \"forgot password\").\n\n\
-                     The code is valid for {valid}. If you did not sign up, ignore this message.\n",
+                    "Someone signed up for tasksync again with this address, which has an \
+                     account waiting for confirmation. The code {} confirms it with the \
+                     password chosen at this latest sign-up; codes mailed before no longer \
+                     work.\n\nThe code is valid for {valid}. If you did not sign up just now, \
+                     do not use this code: ignore this message.\n",
                     code.as_str()
                 ),
             ),
@@ -232,8 +237,9 @@ impl AuthService {
     }
 
     /// Registers an address. An address that is already registered gets the
-    /// same answer; its owner is mailed a notice (or, if still unconfirmed,
-    /// a fresh code) instead, and its password is not touched.
+    /// same answer: a confirmed account's owner is mailed a notice and its
+    /// password is not touched; an unconfirmed one gets a fresh code that
+    /// confirms this sign-up's password (earlier codes stop working).
     pub async fn sign_up(&self, email: &str, password: &str) -> ApiResult<SignUpAnswer> {
         let email = parse_email(email)?;
         let password = new_password(password, &email)?;
@@ -254,8 +260,13 @@ impl AuthService {
         match self.store.create_user(&user).await {
             Ok(()) => {
                 metrics::counter!("tasksync_sign_ups_total").increment(1);
-                self.mail_code(&user, CodePurpose::ConfirmSignUp, false)
-                    .await?;
+                self.mail_code(
+                    &user,
+                    CodePurpose::ConfirmSignUp,
+                    false,
+                    Some(user.password_hash.clone()),
+                )
+                .await?;
             }
             Err(tasksync_store::StoreError::Conflict(_)) => {
                 if let Some(existing) = self.store.user_by_email(&email).await? {
@@ -270,11 +281,19 @@ impl AuthService {
                                 .into(),
                         });
                     } else if !existing.disabled {
-                        // The password of the first sign-up stands: replacing
-                        // it would let anyone who knows the address set the
-                        // password of an account its owner is about to confirm.
-                        self.mail_code(&existing, CodePurpose::ConfirmSignUp, true)
-                            .await?;
+                        // The latest sign-up's password stands, with its code:
+                        // whoever confirms the account (the mailbox's owner)
+                        // confirms the password chosen with the code they use.
+                        // Keeping the first one would let anyone who signed
+                        // the address up before its owner keep a password
+                        // that works once the owner confirms.
+                        self.mail_code(
+                            &existing,
+                            CodePurpose::ConfirmSignUp,
+                            true,
+                            Some(user.password_hash),
+                        )
+                        .await?;
                     }
                 }
             }
@@ -300,10 +319,8 @@ impl AuthService {
             .check_code(user.id, purpose, &hash, &self.lifetimes.codes, now_ms())
             .await?
         {
-            CodeCheck::Accepted => {
-                self.store.confirm_user(user.id, now_ms()).await?;
-                Ok(())
-            }
+            // The store confirmed the account with the code.
+            CodeCheck::Accepted => Ok(()),
             other => Err(code_error(other)),
         }
     }
@@ -316,7 +333,7 @@ impl AuthService {
             && !user.confirmed
             && !user.disabled
         {
-            self.mail_code(&user, CodePurpose::ConfirmSignUp, false)
+            self.mail_code(&user, CodePurpose::ConfirmSignUp, false, None)
                 .await?;
         }
         Ok(())
@@ -502,7 +519,7 @@ impl AuthService {
         if let Some(user) = self.store.user_by_email(&email).await?
             && !user.disabled
         {
-            self.mail_code(&user, CodePurpose::ResetPassword, false)
+            self.mail_code(&user, CodePurpose::ResetPassword, false, None)
                 .await?;
         }
         Ok(())

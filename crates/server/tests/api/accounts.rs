@@ -202,31 +202,94 @@ async fn signing_up_with_a_registered_address_answers_like_a_new_sign_up_and_mai
     );
 }
 
-#[tokio::test]
-async fn signing_up_again_before_confirming_mails_a_fresh_code_and_keeps_the_password() {
-    let app = spawn_app().await;
-    let addr = email("twice");
+/// Pre-account hijacking: an attacker signs the victim's address up first,
+/// then the victim signs up and confirms with the code mailed to them. The
+/// victim's password stands, the attacker's does not sign in, and the
+/// attacker's code (mailed to the victim) no longer works.
+async fn pre_account_hijacking_is_undone_by_the_owners_sign_up(app: &crate::helpers::TestApp) {
+    let addr = email("victim");
+    let attacker = "attacker chose this 1";
+    assert_eq!(
+        app.sign_up(&addr, attacker).await.status,
+        StatusCode::CREATED
+    );
+    let attackers_code = app.code_from_mail(&addr, 1).await;
+    assert_eq!(
+        app.sign_in(&addr, attacker).await.code(),
+        "UserNotConfirmed",
+        "an unconfirmed account does not sign in"
+    );
     assert_eq!(
         app.sign_up(&addr, PASSWORD).await.status,
         StatusCode::CREATED
     );
-    let first = app.code_from_mail(&addr, 1).await;
-    assert_eq!(
-        app.sign_up(&addr, NEW_PASSWORD).await.status,
-        StatusCode::CREATED
-    );
-    let second = app.code_from_mail(&addr, 2).await;
-    if first != second {
-        let old = app.confirm(&addr, &first).await;
+    let victims_code = app.code_from_mail(&addr, 2).await;
+    if attackers_code != victims_code {
         assert_eq!(
-            old.code(),
+            app.confirm(&addr, &attackers_code).await.code(),
             "CodeMismatch",
             "a replaced code no longer works"
         );
     }
-    let ok = app.confirm(&addr, &second).await;
-    assert_eq!(ok.status, StatusCode::OK);
+    assert_eq!(
+        app.confirm(&addr, &victims_code).await.status,
+        StatusCode::OK
+    );
     assert_eq!(app.sign_in(&addr, PASSWORD).await.status, StatusCode::OK);
+    let refused = app.sign_in(&addr, attacker).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNAUTHORIZED,
+        "{:?}",
+        refused.body
+    );
+    // Confirmed now: a later sign-up changes nothing and mails a notice.
+    assert_eq!(
+        app.sign_up(&addr, attacker).await.status,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        app.sign_in(&addr, attacker).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(app.sign_in(&addr, PASSWORD).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn signing_up_again_before_confirming_makes_the_latest_password_stand() {
+    pre_account_hijacking_is_undone_by_the_owners_sign_up(&spawn_app().await).await;
+}
+
+#[tokio::test]
+async fn signing_up_again_before_confirming_makes_the_latest_password_stand_on_postgres() {
+    let Some(db) = tasksync_store::testing::TestDatabase::create().await else {
+        return;
+    };
+    let url = db.url().to_owned();
+    let app = crate::helpers::spawn_with(move |s| s.database.database_url = url).await;
+    pre_account_hijacking_is_undone_by_the_owners_sign_up(&app).await;
+}
+
+/// A code resent after the victim's sign-up confirms the victim's password
+/// too (a resend keeps the latest sign-up's password).
+#[tokio::test]
+async fn a_resent_code_confirms_the_latest_sign_ups_password() {
+    let app = spawn_app().await;
+    let addr = email("resent");
+    let attacker = "attacker chose this 2";
+    app.sign_up(&addr, attacker).await;
+    app.sign_up(&addr, PASSWORD).await;
+    let resent = app
+        .post("/auth/resend-code", json!({ "email": addr }))
+        .await;
+    assert_eq!(resent.status, StatusCode::OK);
+    let code = app.code_from_mail(&addr, 3).await;
+    assert_eq!(app.confirm(&addr, &code).await.status, StatusCode::OK);
+    assert_eq!(app.sign_in(&addr, PASSWORD).await.status, StatusCode::OK);
+    assert_eq!(
+        app.sign_in(&addr, attacker).await.status,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]

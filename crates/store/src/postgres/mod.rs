@@ -429,6 +429,17 @@ impl Store for PgStore {
         .bind(code.expires_at)
         .execute(&mut *tx)
         .await?;
+        if let Some(hash) = &code.password_hash {
+            sqlx::query(
+                "UPDATE users SET password_hash = $1, updated_at = $2
+                 WHERE id = $3 AND confirmed = FALSE",
+            )
+            .bind(hash)
+            .bind(now)
+            .bind(code.user_id.as_uuid())
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(true)
     }
@@ -470,6 +481,13 @@ impl Store for PgStore {
                 .bind(purpose.as_str())
                 .execute(&mut *tx)
                 .await?;
+            if purpose == CodePurpose::ConfirmSignUp {
+                sqlx::query("UPDATE users SET confirmed = TRUE, updated_at = $1 WHERE id = $2")
+                    .bind(now)
+                    .bind(user_id.as_uuid())
+                    .execute(&mut *tx)
+                    .await?;
+            }
             CodeCheck::Accepted
         } else {
             sqlx::query(

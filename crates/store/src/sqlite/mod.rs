@@ -298,6 +298,17 @@ impl Store for SqliteStore {
         .bind(code.expires_at)
         .execute(&mut *tx)
         .await?;
+        if let Some(hash) = &code.password_hash {
+            sqlx::query(
+                "UPDATE users SET password_hash = $1, updated_at = $2
+                 WHERE id = $3 AND confirmed = 0",
+            )
+            .bind(hash)
+            .bind(now)
+            .bind(code.user_id.as_uuid())
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(true)
     }
@@ -339,6 +350,13 @@ impl Store for SqliteStore {
                 .bind(purpose.as_str())
                 .execute(&mut *tx)
                 .await?;
+            if purpose == CodePurpose::ConfirmSignUp {
+                sqlx::query("UPDATE users SET confirmed = 1, updated_at = $1 WHERE id = $2")
+                    .bind(now)
+                    .bind(user_id.as_uuid())
+                    .execute(&mut *tx)
+                    .await?;
+            }
             CodeCheck::Accepted
         } else {
             sqlx::query(

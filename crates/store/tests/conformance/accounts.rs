@@ -91,6 +91,7 @@ pub async fn concurrent_wrong_codes_are_all_counted(store: Arc<dyn Store>) {
         purpose: CodePurpose::ConfirmSignUp,
         code_hash: b"right".to_vec(),
         expires_at: 1000,
+        password_hash: None,
     };
     let limits = tasksync_store::CodeLimits::default();
     assert!(store.put_code(&code, &limits, 0).await.expect("put"));
@@ -347,6 +348,7 @@ pub async fn codes_are_limited_per_account_and_hour(store: Arc<dyn Store>) {
         purpose: CodePurpose::ResetPassword,
         code_hash: hash.to_vec(),
         expires_at: i64::MAX,
+        password_hash: None,
     };
     let issued: Vec<bool> = {
         let mut v = Vec::new();
@@ -429,5 +431,106 @@ pub async fn codes_are_limited_per_account_and_hour(store: Arc<dyn Store>) {
             .expect("db"),
         CodeCheck::Accepted,
         "the next window"
+    );
+}
+
+/// A sign-up code confirms the password chosen with it: each sign-up's code
+/// sets the unconfirmed account's password, the accepted code confirms the
+/// account in the same step, and once it is confirmed a late sign-up's code
+/// changes nothing (so signing an address up before its owner, or racing
+/// the owner's confirmation, leaves no password of the attacker's).
+pub async fn a_sign_up_code_confirms_the_password_chosen_with_it(store: Arc<dyn Store>) {
+    let u = UserRecord {
+        id: UserId::new(),
+        email: Email::parse("pre-unconfirmed@example.com").expect("email"),
+        password_hash: "attacker".into(),
+        confirmed: false,
+        disabled: false,
+        created_at: 1,
+    };
+    store.create_user(&u).await.expect("create");
+    let limits = tasksync_store::CodeLimits::default();
+    let code = |digits: &[u8], password: Option<&str>| NewCode {
+        user_id: u.id,
+        purpose: CodePurpose::ConfirmSignUp,
+        code_hash: digits.to_vec(),
+        expires_at: i64::MAX,
+        password_hash: password.map(str::to_owned),
+    };
+    let stored = |store: Arc<dyn Store>| async move {
+        store
+            .user_by_email(&Email::parse("pre-unconfirmed@example.com").expect("email"))
+            .await
+            .expect("db")
+            .expect("user")
+    };
+    // The attacker's sign-up, then the owner's: the owner's password stands.
+    assert!(
+        store
+            .put_code(&code(b"a", Some("attacker")), &limits, 1)
+            .await
+            .expect("put")
+    );
+    assert!(
+        store
+            .put_code(&code(b"o", Some("owner")), &limits, 2)
+            .await
+            .expect("put")
+    );
+    assert_eq!(stored(store.clone()).await.password_hash, "owner");
+    // A resent code keeps it.
+    assert!(
+        store
+            .put_code(&code(b"r", None), &limits, 3)
+            .await
+            .expect("put")
+    );
+    assert_eq!(stored(store.clone()).await.password_hash, "owner");
+    assert!(!stored(store.clone()).await.confirmed);
+    assert_eq!(
+        store
+            .check_code(u.id, CodePurpose::ConfirmSignUp, b"a", &limits, 4)
+            .await
+            .expect("db"),
+        CodeCheck::Wrong,
+        "an earlier sign-up's code no longer works"
+    );
+    assert_eq!(
+        store
+            .check_code(u.id, CodePurpose::ConfirmSignUp, b"r", &limits, 5)
+            .await
+            .expect("db"),
+        CodeCheck::Accepted
+    );
+    let confirmed = stored(store.clone()).await;
+    assert!(
+        confirmed.confirmed,
+        "the accepted code confirmed the account"
+    );
+    assert_eq!(confirmed.password_hash, "owner");
+    // A sign-up that raced the confirmation changes no password.
+    assert!(
+        store
+            .put_code(&code(b"late", Some("attacker")), &limits, 6)
+            .await
+            .expect("put")
+    );
+    assert_eq!(stored(store.clone()).await.password_hash, "owner");
+    // A reset code never confirms, nor sets a password.
+    let other = user(&store, "reset-only@example.com").await;
+    let reset = NewCode {
+        user_id: other.id,
+        purpose: CodePurpose::ResetPassword,
+        code_hash: b"x".to_vec(),
+        expires_at: i64::MAX,
+        password_hash: None,
+    };
+    assert!(store.put_code(&reset, &limits, 7).await.expect("put"));
+    assert_eq!(
+        store
+            .check_code(other.id, CodePurpose::ResetPassword, b"x", &limits, 8)
+            .await
+            .expect("db"),
+        CodeCheck::Accepted
     );
 }
