@@ -238,6 +238,10 @@ async fn start_server(args: &Args, http: &reqwest::Client) -> anyhow::Result<Ser
             .env("TASKSYNC_AUTH_RATE_PER_MINUTE", "10000000")
             .env("TASKSYNC_AUTH_RATE_BURST", "10000000")
             .env("TASKSYNC_MAX_SOCKETS_PER_USER", "100000")
+            // The bench measures what the server can do, not its per-user
+            // rate limit (its writers are one user).
+            .env("TASKSYNC_API_RATE_PER_SECOND", "100000000")
+            .env("TASKSYNC_API_RATE_BURST", "100000000")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())

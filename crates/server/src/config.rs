@@ -203,7 +203,8 @@ pub struct Settings {
     #[arg(long, env = "TASKSYNC_GRAPHQL_MAX_DEPTH", default_value_t = 16)]
     pub graphql_max_depth: usize,
     /// Highest GraphQL query complexity allowed (each field counts 1; a list
-    /// counts its `limit` times its fields).
+    /// counts its `limit` times its fields; each field that reads or writes
+    /// the database, 100 more).
     #[arg(
         long,
         env = "TASKSYNC_GRAPHQL_MAX_COMPLEXITY",
@@ -221,6 +222,21 @@ pub struct Settings {
     /// Most operations in one batched GraphQL request.
     #[arg(long, env = "TASKSYNC_GRAPHQL_MAX_BATCH", default_value_t = 10)]
     pub graphql_max_batch: usize,
+    /// Most root fields (`task`, `tasks`, `createTask`, …: each one reads or
+    /// writes the database) one request may select, summed over the
+    /// operations of a batch; also per WebSocket operation.
+    #[arg(long, env = "TASKSYNC_GRAPHQL_MAX_ROOT_FIELDS", default_value_t = 50)]
+    pub graphql_max_root_fields: usize,
+    /// Root fields one user may run per second over `/graphql` and their
+    /// WebSockets together (anonymous callers: per IP address). Beyond it:
+    /// 429 `RATE_LIMITED` with `Retry-After` (on a socket, an `error`
+    /// message for that operation).
+    #[arg(long, env = "TASKSYNC_API_RATE_PER_SECOND", default_value_t = 200)]
+    pub api_rate_per_second: u32,
+    /// Root fields one user may run at once, in a burst, before the rate
+    /// per second applies. At least `TASKSYNC_GRAPHQL_MAX_ROOT_FIELDS`.
+    #[arg(long, env = "TASKSYNC_API_RATE_BURST", default_value_t = 1000)]
+    pub api_rate_burst: u32,
     /// Most live WebSockets one user may have open at once (4429 beyond).
     #[arg(long, env = "TASKSYNC_MAX_SOCKETS_PER_USER", default_value_t = 100)]
     pub max_sockets_per_user: usize,
@@ -378,6 +394,18 @@ impl Settings {
         {
             return Err("GraphQL limits must be at least 1".into());
         }
+        if self.graphql_max_root_fields == 0 || self.api_rate_per_second == 0 {
+            return Err(
+                "TASKSYNC_GRAPHQL_MAX_ROOT_FIELDS and TASKSYNC_API_RATE_PER_SECOND must be at least 1"
+                    .into(),
+            );
+        }
+        if (self.api_rate_burst as usize) < self.graphql_max_root_fields {
+            return Err(
+                "TASKSYNC_API_RATE_BURST must be at least TASKSYNC_GRAPHQL_MAX_ROOT_FIELDS (else the largest request could never run)"
+                    .into(),
+            );
+        }
         if self.max_body_bytes < 1024 {
             return Err("TASKSYNC_MAX_BODY_BYTES must be at least 1024".into());
         }
@@ -462,7 +490,7 @@ mod tests {
             ..Settings::defaults()
         };
         type Change = fn(&mut Settings);
-        let cases: [(Change, &str); 8] = [
+        let cases: [(Change, &str); 11] = [
             (
                 |s| s.token_leeway = Duration::from_secs(61),
                 "TASKSYNC_TOKEN_LEEWAY",
@@ -489,6 +517,15 @@ mod tests {
                 "TASKSYNC_WS_LIVE_BUFFER",
             ),
             (|s| s.graphql_max_selections = 0, "GraphQL limits"),
+            (
+                |s| s.graphql_max_root_fields = 0,
+                "TASKSYNC_GRAPHQL_MAX_ROOT_FIELDS",
+            ),
+            (
+                |s| s.api_rate_per_second = 0,
+                "TASKSYNC_API_RATE_PER_SECOND",
+            ),
+            (|s| s.api_rate_burst = 49, "TASKSYNC_API_RATE_BURST"),
         ];
         for (change, name) in cases {
             let mut s = base.clone();

@@ -125,6 +125,11 @@ impl Application {
             batch: settings.graphql_max_batch,
             max_limit: settings.graphql_max_limit,
         };
+        let api_rate = crate::http::rate_limit::ApiRateLimit::per_second(
+            settings.api_rate_per_second,
+            settings.api_rate_burst,
+            &settings.trusted_proxies,
+        );
         let feed = crate::feed::Feed::new(store.clone(), settings.ws_live_buffer);
         let schema = crate::graphql::schema(store.clone(), feed.clone(), limits, settings.dev);
         let ws_threads = settings.ws_threads;
@@ -141,6 +146,7 @@ impl Application {
                 .context("starting the socket runtime")?,
             renderers: Arc::default(),
             documents: Arc::default(),
+            api_rate,
         };
         let router = crate::http::router(state.clone(), auth_limit.clone());
         Ok(Self {
@@ -270,7 +276,10 @@ async fn maintenance(state: AppState, limit: IpRateLimit, mut stop: watch::Recei
                     Err(e) => tracing::warn!(error = %e, "purge failed"),
                 }
             }
-            _ = trim.tick() => limit.retain_recent(),
+            _ = trim.tick() => {
+                limit.retain_recent();
+                state.api_rate.retain_recent();
+            }
         }
     }
 }

@@ -27,6 +27,8 @@ pub struct AppState {
     pub socket_runtime: crate::ws::registry::SocketRuntime,
     /// Shared renderers of the fast subscription path.
     pub renderers: Arc<crate::ws::fast::Renderers>,
+    /// The data API's rate limit per user (`/graphql` and sockets).
+    pub api_rate: crate::http::rate_limit::ApiRateLimit,
 }
 
 impl std::fmt::Debug for AppState {

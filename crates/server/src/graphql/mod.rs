@@ -14,14 +14,15 @@ use std::sync::Arc;
 
 use async_graphql::{BatchRequest, BatchResponse, Schema};
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::json;
 use tasksync_store::Store;
 
 use crate::http::extract::bearer_token;
+use crate::http::rate_limit::Caller;
 use crate::state::AppState;
 use error::{BAD_USER_INPUT, UNAUTHENTICATED};
 use resolvers::{Mutation, Query};
@@ -94,9 +95,25 @@ pub fn add_missing_codes_one(response: &mut async_graphql::Response) {
     }
 }
 
+/// 429 `RATE_LIMITED`, with the seconds to wait in `Retry-After`.
+fn rate_limited(wait: std::time::Duration) -> Response {
+    metrics::counter!("tasksync_api_rate_limited_total").increment(1);
+    let mut answer = refusal(
+        StatusCode::TOO_MANY_REQUESTS,
+        error::RATE_LIMITED,
+        "too many requests: wait, then try again",
+    );
+    let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+    if let Ok(value) = axum::http::HeaderValue::from_str(&seconds.to_string()) {
+        answer.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    answer
+}
+
 /// `POST /graphql`
 pub async fn post(
     State(state): State<AppState>,
+    peer: Option<axum::Extension<ConnectInfo<std::net::SocketAddr>>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -170,16 +187,36 @@ pub async fn post(
     let limit = state.settings.graphql_max_selections;
     let prepared = match &mut request {
         BatchRequest::Single(r) => state.documents.prepare(r, limit),
-        BatchRequest::Batch(rs) => rs
-            .iter_mut()
-            .try_for_each(|r| state.documents.prepare(r, limit)),
+        BatchRequest::Batch(rs) => rs.iter_mut().try_fold(0usize, |sum, r| {
+            Ok(sum.saturating_add(state.documents.prepare(r, limit)?))
+        }),
     };
-    if let Err(refused) = prepared {
-        return refusal(
-            StatusCode::BAD_REQUEST,
-            BAD_USER_INPUT,
-            &refused.to_string(),
-        );
+    let roots = match prepared {
+        Ok(roots) => roots,
+        Err(refused) => {
+            return refusal(
+                StatusCode::BAD_REQUEST,
+                BAD_USER_INPUT,
+                &refused.to_string(),
+            );
+        }
+    };
+    let max_roots = state.settings.graphql_max_root_fields;
+    if roots > max_roots {
+        let message = format!("at most {max_roots} root fields per request, batches included");
+        return refusal(StatusCode::BAD_REQUEST, BAD_USER_INPUT, &message);
+    }
+    let caller = match (&user, peer) {
+        (Some(user), _) => Some(Caller::User(user.user_id)),
+        (None, Some(axum::Extension(ConnectInfo(addr)))) => {
+            Some(state.api_rate.anonymous(addr.ip(), &headers))
+        }
+        (None, None) => None,
+    };
+    if let Some(caller) = caller
+        && let Err(wait) = state.api_rate.check(caller, roots)
+    {
+        return rate_limited(wait);
     }
     if let Some(user) = user {
         request = request.data(user);
@@ -189,16 +226,17 @@ pub async fn post(
     axum::Json(response).into_response()
 }
 
-/// Parsed query documents by their text. Clients send the same few
-/// documents over and over; cloning a parsed one is much cheaper than
-/// parsing it again. Bounded: emptied when full. Only documents within the
-/// selection limit are remembered.
+/// Parsed query documents by their text, with their root fields. Clients
+/// send the same few documents over and over; cloning a parsed one is much
+/// cheaper than parsing it again. Bounded: emptied when full. Only
+/// documents within the selection limit are remembered.
 #[derive(Debug, Default)]
 pub struct Documents {
-    parsed: std::sync::Mutex<
-        std::collections::HashMap<String, async_graphql::parser::types::ExecutableDocument>,
-    >,
+    parsed: std::sync::Mutex<std::collections::HashMap<String, Parsed>>,
 }
+
+/// A document and its root fields ([`size::root_fields`]).
+type Parsed = (async_graphql::parser::types::ExecutableDocument, usize);
 
 /// Documents remembered at most, and the longest one remembered.
 const DOCUMENTS: usize = 512;
@@ -208,43 +246,40 @@ impl Documents {
     /// Gives `request` its parsed document from the cache, or parses it,
     /// refuses it if it selects more than `max_selections` fields once its
     /// fragments are expanded ([`size::expanded_selections`]), and
-    /// remembers it. Documents that do not parse are left to the executor,
-    /// which reports the error.
+    /// remembers it. Answers the document's root fields: what the request
+    /// costs against the rate limit. Documents that do not parse are left
+    /// to the executor, which reports the error (and cost 0 here).
     pub fn prepare(
         &self,
         request: &mut async_graphql::Request,
         max_selections: usize,
-    ) -> Result<(), size::Refused> {
+    ) -> Result<usize, size::Refused> {
         let cached = (request.query.len() <= DOCUMENT_MAX_LEN)
             .then(|| self.lock().get(&request.query).cloned())
             .flatten();
-        let doc = match cached {
-            Some(doc) => doc,
+        let (doc, roots) = match cached {
+            Some(parsed) => parsed,
             None => match async_graphql::parser::parse_query(&request.query) {
                 Ok(doc) => {
                     size::expanded_selections(&doc, max_selections)?;
+                    let roots = size::root_fields(&doc);
                     if request.query.len() <= DOCUMENT_MAX_LEN {
                         let mut parsed = self.lock();
                         if parsed.len() >= DOCUMENTS {
                             parsed.clear();
                         }
-                        parsed.insert(request.query.clone(), doc.clone());
+                        parsed.insert(request.query.clone(), (doc.clone(), roots));
                     }
-                    doc
+                    (doc, roots)
                 }
-                Err(_) => return Ok(()),
+                Err(_) => return Ok(0),
             },
         };
         request.set_parsed_query(doc);
-        Ok(())
+        Ok(roots)
     }
 
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<
-        '_,
-        std::collections::HashMap<String, async_graphql::parser::types::ExecutableDocument>,
-    > {
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Parsed>> {
         self.parsed.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -319,6 +354,16 @@ mod tests {
         assert!(
             !documents.lock().contains_key(&big.query),
             "a refused document is not remembered"
+        );
+        let mut two =
+            async_graphql::Request::new("{ a: tasks { nextToken } b: tasks { nextToken } }");
+        assert_eq!(documents.prepare(&mut two, 100), Ok(2), "two root fields");
+        let mut cached =
+            async_graphql::Request::new("{ a: tasks { nextToken } b: tasks { nextToken } }");
+        assert_eq!(
+            documents.prepare(&mut cached, 100),
+            Ok(2),
+            "remembered with its root fields"
         );
     }
 

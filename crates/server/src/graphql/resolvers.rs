@@ -70,6 +70,12 @@ pub(super) fn keep_page<T>(rows: &mut Vec<T>, n: u32) -> bool {
     more
 }
 
+/// What a field that reads or writes the database adds to a query's
+/// complexity, on top of 1 per field selected: so `TASKSYNC_GRAPHQL_MAX_COMPLEXITY`
+/// (20,000) lets one operation run at most ~200 of them, however cheap
+/// their selections.
+pub const DB_COST: usize = 100;
+
 #[derive(Debug, Default)]
 pub struct Query;
 
@@ -77,6 +83,7 @@ pub struct Query;
 impl Query {
     /// One of your live tasks. Unknown, deleted and other users' tasks are
     /// all `NOT_FOUND`.
+    #[graphql(complexity = "DB_COST + child_complexity")]
     async fn task(&self, ctx: &Context<'_>, id: ID) -> Result<Option<GqlTask>> {
         let owner = caller(ctx)?;
         let id = task_id(&id)?;
@@ -87,7 +94,7 @@ impl Query {
     }
 
     /// Your live tasks, oldest first, `limit` (1..=1000) at a time.
-    #[graphql(complexity = "limit.unwrap_or(100).max(1) as usize * child_complexity + 1")]
+    #[graphql(complexity = "DB_COST + limit.unwrap_or(100).max(1) as usize * child_complexity + 1")]
     async fn tasks(
         &self,
         ctx: &Context<'_>,
@@ -132,7 +139,9 @@ impl Query {
     /// after it, tombstones included, each once at its latest state. Page
     /// with `nextToken`; store `cursor` for next time, or subscribe with
     /// `taskChanges(after: cursor)`.
-    #[graphql(complexity = "limit.unwrap_or(1000).max(1) as usize * child_complexity + 1")]
+    #[graphql(
+        complexity = "DB_COST + limit.unwrap_or(1000).max(1) as usize * child_complexity + 1"
+    )]
     async fn sync_tasks(
         &self,
         ctx: &Context<'_>,
@@ -151,6 +160,7 @@ pub struct Mutation;
 impl Mutation {
     /// Creates a task. The same id with the same content again is an
     /// idempotent retry that returns the task.
+    #[graphql(complexity = "DB_COST + child_complexity")]
     async fn create_task(&self, ctx: &Context<'_>, input: CreateTaskInput) -> Result<GqlTask> {
         let owner = caller(ctx)?;
         let new = NewTask {
@@ -166,6 +176,7 @@ impl Mutation {
     }
 
     /// Changes a task; with `expectedVersion`, only if nobody changed it since.
+    #[graphql(complexity = "DB_COST + child_complexity")]
     async fn update_task(&self, ctx: &Context<'_>, input: UpdateTaskInput) -> Result<GqlTask> {
         let owner = caller(ctx)?;
         let patch = TaskPatch {
@@ -184,6 +195,7 @@ impl Mutation {
 
     /// Deletes a task and returns its tombstone. Deleting it again returns
     /// the same tombstone.
+    #[graphql(complexity = "DB_COST + child_complexity")]
     async fn delete_task(&self, ctx: &Context<'_>, input: DeleteTaskInput) -> Result<GqlTask> {
         let owner = caller(ctx)?;
         let write_ = TaskWrite::Delete {

@@ -70,7 +70,7 @@ pub fn expanded_selections(doc: &ExecutableDocument, limit: usize) -> Result<usi
             return Err(Refused::Selections { limit });
         }
         if op.node.ty == OperationType::Subscription {
-            let roots = counter.roots(&op.node.selection_set, 0)?;
+            let roots = counter.roots(&op.node.selection_set, 0, 1, true)?;
             if roots != 1 {
                 return Err(Refused::SubscriptionRoots(roots));
             }
@@ -80,6 +80,27 @@ pub fn expanded_selections(doc: &ExecutableDocument, limit: usize) -> Result<usi
         once_each(&fragment.node.directives)?;
     }
     Ok(total)
+}
+
+/// Root fields of every operation of `doc`, through fragments: the
+/// resolvers a request runs at the top, each of which reads or writes the
+/// database (`__typename`, which does not, is free).
+/// For a document [`expanded_selections`] accepted, which bounds this walk;
+/// `usize::MAX` for a fragment cycle.
+pub fn root_fields(doc: &ExecutableDocument) -> usize {
+    let counter = Counter {
+        doc,
+        limit: usize::MAX,
+        fragments: HashMap::new(),
+    };
+    doc.operations
+        .iter()
+        .map(|(_, op)| {
+            counter
+                .roots(&op.node.selection_set, 0, usize::MAX, false)
+                .unwrap_or(usize::MAX)
+        })
+        .fold(0usize, usize::saturating_add)
 }
 
 /// Refuses a directive named twice on one location.
@@ -110,8 +131,12 @@ impl<'a> Counter<'a> {
                     1usize.saturating_add(self.set(&field.node.selection_set)?)
                 }
                 Selection::InlineFragment(inline) => self.set(&inline.node.selection_set)?,
+                // The spread itself counts too: validation and the
+                // executor visit every spread, so fragments that spread an
+                // empty or unknown fragment twice, twice, … must not count
+                // as nothing.
                 Selection::FragmentSpread(spread) => {
-                    self.fragment(&spread.node.fragment_name.node)?
+                    1usize.saturating_add(self.fragment(&spread.node.fragment_name.node)?)
                 }
             };
             n = n.saturating_add(add);
@@ -122,28 +147,37 @@ impl<'a> Counter<'a> {
         Ok(n)
     }
 
-    /// Root fields of a selection set, through fragments (a fragment that
-    /// nests more than the document has fragments is a cycle, which
-    /// `set` has refused already).
-    fn roots(&self, set: &'a Positioned<SelectionSet>, depth: usize) -> Result<usize, Refused> {
+    /// Root fields of a selection set, through fragments, or some number
+    /// above `stop` once the count passes it (a fragment that nests more
+    /// than the document has fragments is a cycle, which `set` has refused
+    /// already).
+    /// `typename`: whether `__typename` counts.
+    fn roots(
+        &self,
+        set: &'a Positioned<SelectionSet>,
+        depth: usize,
+        stop: usize,
+        typename: bool,
+    ) -> Result<usize, Refused> {
         if depth > self.doc.fragments.len() {
             return Err(Refused::Cycle(String::new()));
         }
         let mut n = 0usize;
         for item in &set.node.items {
             n = n.saturating_add(match &item.node {
+                Selection::Field(field) if !typename && field.node.name.node == "__typename" => 0,
                 Selection::Field(_) => 1,
                 Selection::InlineFragment(inline) => {
-                    self.roots(&inline.node.selection_set, depth)?
+                    self.roots(&inline.node.selection_set, depth, stop, typename)?
                 }
                 Selection::FragmentSpread(spread) => {
                     match self.doc.fragments.get(&spread.node.fragment_name.node) {
-                        Some(f) => self.roots(&f.node.selection_set, depth + 1)?,
+                        Some(f) => self.roots(&f.node.selection_set, depth + 1, stop, typename)?,
                         None => 0,
                     }
                 }
             });
-            if n > 1 {
+            if n > stop {
                 return Ok(n);
             }
         }
@@ -198,7 +232,8 @@ mod tests {
 
     #[test]
     fn fragments_count_as_expanded_and_are_counted_once() {
-        assert_eq!(expanded_selections(&parse(&doubling(5)), 1000), Ok(16));
+        // 16 fields and 31 spreads.
+        assert_eq!(expanded_selections(&parse(&doubling(5)), 1000), Ok(47));
         for n in [12, 27, 32, 64] {
             let started = std::time::Instant::now();
             assert_eq!(
@@ -215,7 +250,7 @@ mod tests {
     #[test]
     fn inline_fragments_and_unknown_spreads() {
         let doc = parse("{ ... on Query { tasks { nextToken } } ...Missing }");
-        assert_eq!(expanded_selections(&doc, 100), Ok(2));
+        assert_eq!(expanded_selections(&doc, 100), Ok(3));
     }
 
     #[test]
@@ -243,6 +278,49 @@ mod tests {
         );
         let one = "subscription { ... on Subscription { onCreateTask { id } } }";
         assert_eq!(expanded_selections(&parse(one), 100), Ok(2));
+    }
+
+    /// Fragments that select nothing but spread each other twice (ending
+    /// in an unknown fragment) expand to no field but 2^n spreads: refused
+    /// at once, and the root-field count of what is accepted stays cheap.
+    #[test]
+    fn doubling_spreads_of_empty_fragments_are_counted() {
+        let empty = |n: usize| {
+            let mut q = format!(
+                "subscription {{ ...F{} }}\nfragment F0 on Subscription {{ ...Missing }}\n",
+                n - 1
+            );
+            for i in 1..n {
+                q.push_str(&format!(
+                    "fragment F{i} on Subscription {{ ...F{j} ...F{j} }}\n",
+                    j = i - 1
+                ));
+            }
+            q
+        };
+        assert_eq!(
+            expanded_selections(&parse(&empty(40)), 1000),
+            Err(Refused::Selections { limit: 1000 })
+        );
+        let small = parse(&empty(3).replace("subscription", "query"));
+        // 1 + F2, F2 = 2 (1 + F1), F1 = 2 (1 + F0), F0 = 1.
+        assert_eq!(expanded_selections(&small, 1000), Ok(11));
+        assert_eq!(root_fields(&small), 0);
+    }
+
+    #[test]
+    fn root_fields_are_counted_through_fragments_and_aliases() {
+        let doc = parse(
+            "query Q { __typename a: tasks { nextToken } b: tasks { nextToken } ...R ... on Query { task(id: \"x\") { id } } }
+             fragment R on Query { c: syncTasks { nextToken } d: syncTasks { nextToken } }
+             mutation M { createTask(input: {title: \"t\"}) { id } }",
+        );
+        expanded_selections(&doc, 1000).expect("small");
+        assert_eq!(
+            root_fields(&doc),
+            6,
+            "5 of the query (__typename is free) and 1 of the mutation"
+        );
     }
 
     #[test]

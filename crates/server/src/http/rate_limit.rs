@@ -1,5 +1,7 @@
 //! Per-IP rate limiting of `/auth/*` with `governor` (GCRA, in memory per
 //! node). Over the limit: 429 `TooManyRequests` with `Retry-After`.
+//! [`ApiRateLimit`] does the same for the data API (`/graphql` and the
+//! operations of WebSockets) per user, counting root fields.
 //!
 //! The client is the TCP peer, unless the peer is a trusted proxy
 //! (`TASKSYNC_TRUSTED_PROXIES`): then it is the rightmost address of
@@ -22,6 +24,43 @@ use ipnet::IpNet;
 
 use crate::http::error::ApiError;
 
+/// The address a request from `peer` is counted against: `peer` itself,
+/// unless it is one of the `trusted` proxies; then the rightmost address
+/// of `X-Forwarded-For` that is not itself trusted.
+pub fn client_ip(trusted: &[IpNet], peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+    let is_trusted = |ip: IpAddr| {
+        let ip = ip.to_canonical();
+        trusted.iter().any(|net| net.contains(&ip))
+    };
+    if !is_trusted(peer) {
+        return peer;
+    }
+    // Hops in the order they were appended; several header lines count as
+    // one list.
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        match hop.parse::<IpAddr>() {
+            Ok(ip) => {
+                client = ip;
+                if !is_trusted(ip) {
+                    break;
+                }
+            }
+            // Garbage appended by a trusted proxy: stop at the last address
+            // known to be good.
+            Err(_) => break,
+        }
+    }
+    client
+}
+
 /// A keyed limiter shared by the middleware and its cleanup task.
 #[derive(Debug, Clone)]
 pub struct IpRateLimit {
@@ -41,40 +80,9 @@ impl IpRateLimit {
         }
     }
 
-    fn is_trusted(&self, ip: IpAddr) -> bool {
-        let ip = ip.to_canonical();
-        self.trusted.iter().any(|net| net.contains(&ip))
-    }
-
-    /// The address a request is counted against.
+    /// The address a request is counted against ([`client_ip`]).
     pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
-        if !self.is_trusted(peer) {
-            return peer;
-        }
-        // Hops in the order they were appended; several header lines
-        // count as one list.
-        let hops: Vec<&str> = headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(str::trim)
-            .collect();
-        let mut client = peer;
-        for hop in hops.iter().rev() {
-            match hop.parse::<IpAddr>() {
-                Ok(ip) => {
-                    client = ip;
-                    if !self.is_trusted(ip) {
-                        break;
-                    }
-                }
-                // Garbage appended by a trusted proxy: stop at the last
-                // address known to be good.
-                Err(_) => break,
-            }
-        }
-        client
+        client_ip(&self.trusted, peer, headers)
     }
 
     /// `Err(wait)` when `ip` is over its limit.
@@ -85,6 +93,63 @@ impl IpRateLimit {
     }
 
     /// Forgets addresses whose budget is full again, so memory stays bounded.
+    pub fn retain_recent(&self) {
+        self.limiter.retain_recent();
+        self.limiter.shrink_to_fit();
+    }
+}
+
+/// Who a data-API request is counted against: the signed-in user, or the
+/// address of an anonymous caller (who can run nothing but `__typename`,
+/// but still costs parsing and validation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Caller {
+    User(tasksync_core::UserId),
+    Anonymous(IpAddr),
+}
+
+/// The data API's rate limit: each caller may run `per_second` root fields
+/// a second (each a resolver that reads or writes the database), in bursts
+/// of up to `burst`. In memory, per node.
+#[derive(Debug, Clone)]
+pub struct ApiRateLimit {
+    limiter: Arc<DefaultKeyedRateLimiter<Caller>>,
+    trusted: Arc<[IpNet]>,
+}
+
+impl ApiRateLimit {
+    pub fn per_second(per_second: u32, burst: u32, trusted_proxies: &[IpNet]) -> Self {
+        let rate = NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
+        Self {
+            limiter: Arc::new(DefaultKeyedRateLimiter::keyed(
+                Quota::per_second(rate).allow_burst(burst),
+            )),
+            trusted: trusted_proxies.into(),
+        }
+    }
+
+    /// An anonymous caller: its address ([`client_ip`]).
+    pub fn anonymous(&self, peer: IpAddr, headers: &HeaderMap) -> Caller {
+        Caller::Anonymous(client_ip(&self.trusted, peer, headers))
+    }
+
+    /// Takes `cost` (at least 1) from `caller`'s budget, or `Err(wait)`
+    /// when it does not hold that much now (nothing is taken then). A cost
+    /// beyond the burst can never be paid: its wait is a whole second.
+    pub fn check(&self, caller: Caller, cost: usize) -> Result<(), Duration> {
+        let cost = u32::try_from(cost.max(1))
+            .ok()
+            .and_then(NonZeroU32::new)
+            .unwrap_or(NonZeroU32::MAX);
+        match self.limiter.check_key_n(&caller, cost) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(not_until)) => Err(not_until.wait_time_from(DefaultClock::default().now())),
+            Err(_insufficient) => Err(Duration::from_secs(1)),
+        }
+    }
+
+    /// Forgets callers whose budget is full again.
     pub fn retain_recent(&self) {
         self.limiter.retain_recent();
         self.limiter.shrink_to_fit();
@@ -109,6 +174,27 @@ pub async fn limit(State(limit): State<IpRateLimit>, request: Request, next: Nex
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_api_limit_counts_root_fields_per_caller() {
+        let limit = ApiRateLimit::per_second(1, 10, &[]);
+        let a = Caller::User(tasksync_core::UserId::new());
+        let b = Caller::Anonymous(ip("198.51.100.1"));
+        assert_eq!(limit.check(a, 6), Ok(()));
+        assert_eq!(limit.check(a, 4), Ok(()), "the burst is 10 in all");
+        let wait = limit.check(a, 1).expect_err("spent");
+        assert!(
+            wait > Duration::ZERO && wait <= Duration::from_secs(1),
+            "{wait:?}"
+        );
+        assert_eq!(limit.check(b, 10), Ok(()), "callers are counted apart");
+        assert!(limit.check(b, 0).is_err(), "a cost of 0 still costs 1");
+        assert_eq!(
+            ApiRateLimit::per_second(1, 10, &[]).check(a, 11),
+            Err(Duration::from_secs(1)),
+            "beyond the burst"
+        );
+    }
 
     fn ip(s: &str) -> IpAddr {
         s.parse().expect("ip")

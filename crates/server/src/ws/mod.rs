@@ -25,7 +25,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio_stream::StreamMap;
 
+use crate::graphql::error::{BAD_USER_INPUT, RATE_LIMITED};
 use crate::http::extract::{AuthUser, bearer_token};
+use crate::http::rate_limit::Caller;
 use crate::state::AppState;
 
 pub const PROTOCOL: &str = "graphql-transport-ws";
@@ -476,7 +478,7 @@ impl Connection {
                 }
                 if self.subscriptions.len() >= self.state.settings.ws_max_subscriptions {
                     let limit = self.state.settings.ws_max_subscriptions;
-                    let error = json!({ "message": format!("at most {limit} subscriptions per socket"), "extensions": { "code": crate::graphql::error::RATE_LIMITED } });
+                    let error = json!({ "message": format!("at most {limit} subscriptions per socket"), "extensions": { "code": RATE_LIMITED } });
                     return send_json(
                         sink,
                         self.state.settings.ws_send_timeout,
@@ -484,9 +486,49 @@ impl Connection {
                     )
                     .await;
                 }
-                // Every operation starts only on a live session: a socket
-                // whose session just ended (signed out, password changed)
-                // runs nothing more, whenever its close arrives.
+                let mut payload = payload;
+                let settings = &self.state.settings;
+                let refused = match self
+                    .state
+                    .documents
+                    .prepare(&mut payload, settings.graphql_max_selections)
+                {
+                    Err(too_big) => Some((too_big.to_string(), BAD_USER_INPUT)),
+                    Ok(roots) if roots > settings.graphql_max_root_fields => Some((
+                        format!(
+                            "at most {} root fields per operation",
+                            settings.graphql_max_root_fields
+                        ),
+                        BAD_USER_INPUT,
+                    )),
+                    Ok(roots) => match self.state.api_rate.check(Caller::User(user.user_id), roots)
+                    {
+                        Ok(()) => None,
+                        Err(wait) => {
+                            metrics::counter!("tasksync_api_rate_limited_total").increment(1);
+                            Some((
+                                format!(
+                                    "too many requests: wait {} ms, then try again",
+                                    wait.as_millis().max(1)
+                                ),
+                                RATE_LIMITED,
+                            ))
+                        }
+                    },
+                };
+                if let Some((message, code)) = refused {
+                    let error = json!({ "message": message, "extensions": { "code": code } });
+                    return send_json(
+                        sink,
+                        self.state.settings.ws_send_timeout,
+                        json!({ "id": id, "type": "error", "payload": [error] }),
+                    )
+                    .await;
+                }
+                // Every operation (within the limits) starts only on a live
+                // session: a socket whose session just ended (signed out,
+                // password changed) runs nothing more, whenever its close
+                // arrives.
                 let active = self
                     .state
                     .store
@@ -496,20 +538,6 @@ impl Connection {
                     .is_some_and(|s| s.is_active(crate::clock::now_ms()));
                 if !active {
                     return Err(Close::new(4403, "Forbidden"));
-                }
-                let mut payload = payload;
-                if let Err(too_big) = self
-                    .state
-                    .documents
-                    .prepare(&mut payload, self.state.settings.graphql_max_selections)
-                {
-                    let error = json!({ "message": too_big.to_string(), "extensions": { "code": crate::graphql::error::BAD_USER_INPUT } });
-                    return send_json(
-                        sink,
-                        self.state.settings.ws_send_timeout,
-                        json!({ "id": id, "type": "error", "payload": [error] }),
-                    )
-                    .await;
                 }
                 let fast = self
                     .state

@@ -4,6 +4,7 @@
 mod accounts;
 mod attacks;
 mod binary;
+mod cost;
 mod graphql;
 mod helpers;
 mod limits;
