@@ -34,6 +34,11 @@ use tokio::sync::broadcast;
 
 /// Changes read from the log in one query.
 const PAGE: u32 = 500;
+/// About the most a subscriber catching up from the log holds of one page
+/// (and then of its rendering): a page of 500 tasks with 4 KB
+/// descriptions would be 2 MB per subscriber, which a stalled one keeps
+/// until its socket is closed.
+const PAGE_BYTES: usize = 256 * 1024;
 /// How often every scope with live subscribers is re-read, in case a
 /// wake-up was lost. Costs one query per such scope.
 const SWEEP_EVERY: Duration = Duration::from_secs(30);
@@ -283,8 +288,25 @@ impl Feed {
             cursor,
             live: None,
             pending: None,
+            page: PAGE,
         }
     }
+}
+
+/// How many of `changes` (at least one) fit in about `budget` bytes.
+fn within_bytes(changes: &[Change], budget: usize) -> usize {
+    let mut used = 0usize;
+    let fits = changes
+        .iter()
+        .take_while(|c| {
+            let t = &c.task;
+            used = used
+                .saturating_add(256 + t.title.len())
+                .saturating_add(t.description.as_ref().map_or(0, String::len));
+            used <= budget
+        })
+        .count();
+    fits.max(1)
 }
 
 /// Publishes `changes` (consecutive, after the head) as one batch; the new head.
@@ -327,6 +349,9 @@ pub struct Subscription {
     live: Option<broadcast::Receiver<Shared>>,
     /// What `next` has yet to hand out of the last delivery.
     pending: Option<Delivery>,
+    /// Changes to ask the log for next: `PAGE`, fewer while they are large
+    /// (see `PAGE_BYTES`).
+    page: u32,
 }
 
 impl Subscription {
@@ -377,11 +402,18 @@ impl Subscription {
                 }
                 continue;
             }
-            let page = self
+            let mut page = self
                 .feed
                 .store
-                .changes_after(self.scope.scope, self.cursor, PAGE)
+                .changes_after(self.scope.scope, self.cursor, self.page)
                 .await?;
+            let fits = within_bytes(&page, PAGE_BYTES);
+            if fits < page.len() {
+                page.truncate(fits);
+                self.page = u32::try_from(fits).unwrap_or(PAGE).clamp(1, PAGE);
+            } else if page.len() == self.page as usize {
+                self.page = self.page.saturating_mul(2).min(PAGE);
+            }
             if page.first().is_some_and(|c| c.seq != self.cursor + 1) {
                 // Retention removed changes this cursor has not seen.
                 return Err(FeedError::Expired);
@@ -427,5 +459,41 @@ impl Drop for Subscription {
         if self.scope.subscriptions.fetch_sub(1, Ordering::SeqCst) == 1 {
             scopes.remove(&self.scope.scope);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_of_large_changes_is_cut_to_its_byte_budget() {
+        let owner = UserId::new();
+        let change = |seq: i64, description: usize| Change {
+            scope: owner,
+            seq,
+            op: tasksync_core::ChangeOp::Create,
+            task: tasksync_core::Task {
+                id: tasksync_core::TaskId::new(),
+                owner,
+                title: "t".into(),
+                description: Some("x".repeat(description)),
+                done: false,
+                created_at: 0,
+                updated_at: 0,
+                version: 1,
+                deleted: false,
+            },
+            at: 0,
+        };
+        let big: Vec<Change> = (1..=500).map(|i| change(i, 4000)).collect();
+        let fits = within_bytes(&big, PAGE_BYTES);
+        assert!(
+            (55..=65).contains(&fits),
+            "{fits} changes of 4 KB in 256 KiB"
+        );
+        let small: Vec<Change> = (1..=500).map(|i| change(i, 10)).collect();
+        assert_eq!(within_bytes(&small, PAGE_BYTES), 500);
+        assert_eq!(within_bytes(&big[..1], 10), 1, "at least one");
     }
 }

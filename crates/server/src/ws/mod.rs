@@ -35,6 +35,10 @@ pub const PROTOCOL: &str = "graphql-transport-ws";
 /// Most messages written to a socket with one flush; then the loop turns
 /// (to read client messages and pings) before it writes more.
 const MAX_BURST: usize = 256;
+/// And about the most bytes of rendered messages one burst takes (its
+/// first result may be larger): a stalled socket holds its burst until the
+/// send timeout closes it.
+const MAX_BURST_BYTES: usize = 256 * 1024;
 
 /// Whether a browser page from `origin` may open a socket.
 fn origin_allowed(state: &AppState, headers: &HeaderMap) -> bool {
@@ -333,12 +337,15 @@ impl Connection {
                 Some((id, result)) = self.subscriptions.next(), if !self.subscriptions.is_empty() => {
                     // Take whatever else is ready too and write it in one go.
                     let mut messages = result.messages();
+                    let mut bytes = result.rendered_len();
                     let mut oldest = result.written_at();
                     let mut ready = vec![(id, result)];
                     while messages < MAX_BURST
+                        && bytes < MAX_BURST_BYTES
                         && let Some(Some(next)) = self.subscriptions.next().now_or_never()
                     {
                         messages += next.1.messages();
+                        bytes += next.1.rendered_len();
                         oldest = oldest.min(next.1.written_at());
                         ready.push(next);
                     }

@@ -302,6 +302,7 @@ async fn stalled_subscribers(backend: Backend) {
             &[
                 ("TASKSYNC_WS_SEND_TIMEOUT", "2s"),
                 ("TASKSYNC_API_RATE_PER_SECOND", "1000000"),
+                ("TASKSYNC_API_RATE_BURST", "1000000"),
             ],
         )
         .await
