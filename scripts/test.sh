@@ -104,6 +104,21 @@ else
   skip "Rust tests: cargo is not installed (https://rustup.rs)"
 fi
 
+# GraphQL fuzzing: schemathesis against the debug binary built above (a
+# production-mode server, fresh SQLite). Needs Python 3.11+ with venv and
+# PyPI; Debian's python3-venv is installed when missing and allowed.
+if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1 && can_apt; then
+  echo "installing python3-venv (Debian package)" >&2
+  apt_install python3-venv
+fi
+st_status=0
+bash scripts/schemathesis.sh || st_status=$?
+case "$st_status" in
+  0) ;;
+  77) skip "GraphQL fuzzing (schemathesis): needs Python 3.11+ with venv, pip and PyPI, and cargo (see its SKIPPED line above)" ;;
+  *) exit "$st_status" ;;
+esac
+
 # Web: unit tests (Vitest; the transport's run against the real server
 # binary built above).
 if [ "$web" = 1 ]; then
