@@ -5,6 +5,7 @@ mod accounts;
 mod attacks;
 mod binary;
 mod cost;
+mod forge;
 mod graphql;
 mod helpers;
 mod limits;
