@@ -6,6 +6,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tasksync_server::{Application, Settings};
+use tasksync_store::testing::TestDatabase;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -69,6 +70,16 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = test_settings(&dir);
     tweak(&mut settings);
     start(dir, settings).await
+}
+
+/// Starts a server on a fresh PostgreSQL database, or `None` (the test
+/// skips, loudly) when PostgreSQL cannot be reached. Keep the database for
+/// as long as the server runs.
+pub async fn spawn_on_postgres() -> Option<(TestDatabase, TestApp)> {
+    let db = TestDatabase::create().await?;
+    let url = db.url().to_owned();
+    let app = spawn_with(move |s| s.database.database_url = url).await;
+    Some((db, app))
 }
 
 /// Starts a server on an existing database directory.

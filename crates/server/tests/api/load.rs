@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tasksync_store::testing::TestDatabase;
 
-use crate::helpers::{Http, TestApp, email, metric, rss_kib, spawn_app, spawn_with};
+use crate::helpers::{Http, TestApp, email, metric, rss_kib, spawn_app, spawn_on_postgres};
 use crate::multinode::Node;
 use crate::ws::create;
 use crate::ws_client::WsClient;
@@ -207,16 +207,9 @@ async fn a_burst_of_subscriptions_replaying_the_log_neither_stalls_nor_misses_a_
     burst(&spawn_app().await, Kind::Replay).await;
 }
 
-async fn on_postgres() -> Option<(TestDatabase, TestApp)> {
-    let db = TestDatabase::create().await?;
-    let url = db.url().to_owned();
-    let app = spawn_with(move |s| s.database.database_url = url).await;
-    Some((db, app))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_live_subscriptions_neither_stalls_nor_misses_a_change_on_postgres() {
-    let Some((_db, app)) = on_postgres().await else {
+    let Some((_db, app)) = spawn_on_postgres().await else {
         return;
     };
     burst(&app, Kind::Live).await;
@@ -225,7 +218,7 @@ async fn a_burst_of_live_subscriptions_neither_stalls_nor_misses_a_change_on_pos
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_subscriptions_replaying_the_log_neither_stalls_nor_misses_a_change_on_postgres()
 {
-    let Some((_db, app)) = on_postgres().await else {
+    let Some((_db, app)) = spawn_on_postgres().await else {
         return;
     };
     burst(&app, Kind::Replay).await;
