@@ -357,6 +357,13 @@ impl Connection {
                     let mut batch = Vec::with_capacity(messages);
                     let mut failed = None;
                     for (id, result) in ready {
+                        // An operation ended by an earlier item of this
+                        // burst (an `error`) says nothing more: the item
+                        // taken after it (its `Done`) would be a `complete`
+                        // after the `error`, which the protocol forbids.
+                        if !self.subscriptions.contains_key(&id) {
+                            continue;
+                        }
                         if let Err(close) = self.encode_result(id, result, &mut arena, &mut batch) {
                             failed = Some(close);
                             break;
