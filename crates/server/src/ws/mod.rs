@@ -118,6 +118,18 @@ enum ClientMessage {
     },
 }
 
+/// Longest operation id a client may use. An id is kept for the life of
+/// its operation and repeated in every message of it, so ids as long as a
+/// message (64 KiB) would multiply a socket's memory and every delivery's
+/// bytes; clients use UUIDs or counters.
+const MAX_ID_BYTES: usize = 128;
+
+/// Whether `id` may name an operation: not empty (as graphql-ws requires)
+/// and at most [`MAX_ID_BYTES`] long.
+fn valid_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= MAX_ID_BYTES
+}
+
 /// How the loop ends.
 #[derive(Debug)]
 struct Close(u16, String);
@@ -428,8 +440,14 @@ impl Connection {
     }
 
     async fn on_text(&mut self, sink: &mut Sink, text: &str) -> Result<(), Close> {
-        let Ok(message) = serde_json::from_str::<ClientMessage>(text) else {
-            return Err(Close::new(4400, "Invalid message received"));
+        let message = match serde_json::from_str::<ClientMessage>(text) {
+            Ok(ClientMessage::Subscribe { id, .. } | ClientMessage::Complete { id })
+                if !valid_id(&id) =>
+            {
+                return Err(Close::new(4400, "Invalid message received"));
+            }
+            Ok(message) => message,
+            Err(_) => return Err(Close::new(4400, "Invalid message received")),
         };
         match message {
             ClientMessage::ConnectionInit { payload } => {
