@@ -11,6 +11,7 @@ mod helpers;
 mod limits;
 mod load;
 mod mail;
+mod matrix;
 mod multinode;
 mod ops;
 mod restart;
