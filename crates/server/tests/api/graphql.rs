@@ -5,26 +5,7 @@ use serde_json::{Value, json};
 use tasksync_core::UserId;
 
 use crate::helpers::{TestApp, email, spawn_app, spawn_with};
-
-const FIELDS: &str = "id title description done owner createdAt updatedAt version deleted";
-
-fn create_q() -> String {
-    format!("mutation($input: CreateTaskInput!) {{ createTask(input: $input) {{ {FIELDS} }} }}")
-}
-fn update_q() -> String {
-    format!("mutation($input: UpdateTaskInput!) {{ updateTask(input: $input) {{ {FIELDS} }} }}")
-}
-fn delete_q() -> String {
-    format!("mutation($input: DeleteTaskInput!) {{ deleteTask(input: $input) {{ {FIELDS} }} }}")
-}
-fn task_q() -> String {
-    format!("query($id: ID!) {{ task(id: $id) {{ {FIELDS} }} }}")
-}
-fn tasks_q() -> String {
-    format!(
-        "query($limit: Int, $next: String) {{ tasks(limit: $limit, nextToken: $next) {{ items {{ {FIELDS} }} nextToken }} }}"
-    )
-}
+use crate::queries::{create_q, delete_q, task_q, tasks_q, update_q};
 
 async fn create(app: &TestApp, token: &str, input: Value) -> Value {
     let a = app

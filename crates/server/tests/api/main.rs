@@ -14,6 +14,7 @@ mod mail;
 mod matrix;
 mod multinode;
 mod ops;
+mod queries;
 mod restart;
 mod ring;
 mod sync;

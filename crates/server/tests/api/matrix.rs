@@ -30,36 +30,12 @@ use crate::helpers::{
     Answer, NEW_PASSWORD, PASSWORD, TestApp, Tokens, email, spawn_app, spawn_on_postgres,
     spawn_with,
 };
+use crate::queries::{create_q, delete_q, sync_q, task_q, tasks_q, update_q};
 use crate::ws_client::{Event, WAIT, WsClient, changes_q};
 
 // ---------------------------------------------------------------------------
 // Shared
 // ---------------------------------------------------------------------------
-
-const FIELDS: &str = "id title description done owner createdAt updatedAt version deleted";
-
-fn task_q() -> String {
-    format!("query($id: ID!) {{ task(id: $id) {{ {FIELDS} }} }}")
-}
-fn create_q() -> String {
-    format!("mutation($input: CreateTaskInput!) {{ createTask(input: $input) {{ {FIELDS} }} }}")
-}
-fn update_q() -> String {
-    format!("mutation($input: UpdateTaskInput!) {{ updateTask(input: $input) {{ {FIELDS} }} }}")
-}
-fn delete_q() -> String {
-    format!("mutation($input: DeleteTaskInput!) {{ deleteTask(input: $input) {{ {FIELDS} }} }}")
-}
-fn tasks_q() -> String {
-    format!(
-        "query($limit: Int, $next: String) {{ tasks(limit: $limit, nextToken: $next) {{ items {{ {FIELDS} }} nextToken }} }}"
-    )
-}
-fn sync_q() -> String {
-    format!(
-        "query($last: String, $limit: Int, $next: String) {{ syncTasks(lastSync: $last, limit: $limit, nextToken: $next) {{ items {{ {FIELDS} }} nextToken cursor fullSync }} }}"
-    )
-}
 
 /// The data of a GraphQL request that must succeed.
 async fn data(app: &TestApp, token: &str, query: &str, variables: Value) -> Value {
