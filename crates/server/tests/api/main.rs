@@ -16,6 +16,7 @@ mod multinode;
 mod ops;
 mod queries;
 mod restart;
+mod review;
 mod ring;
 mod sync;
 mod tokens;
