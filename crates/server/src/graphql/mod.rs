@@ -168,6 +168,22 @@ pub async fn post(
             }
         }
     };
+    // Every request costs at least one root field, paid before its body is
+    // parsed: a caller over the limit makes the server parse nothing, and
+    // requests refused below (unparseable, too many selections or root
+    // fields) are not free.
+    let caller = match (&user, peer) {
+        (Some(user), _) => Some(Caller::User(user.user_id)),
+        (None, Some(axum::Extension(ConnectInfo(addr)))) => {
+            Some(state.api_rate.anonymous(addr.ip(), &headers))
+        }
+        (None, None) => None,
+    };
+    if let Some(caller) = caller
+        && let Err(wait) = state.api_rate.check(caller, 1)
+    {
+        return rate_limited(wait);
+    }
     let Ok(mut request) = serde_json::from_slice::<BatchRequest>(&body) else {
         return refusal(
             StatusCode::BAD_REQUEST,
@@ -206,15 +222,10 @@ pub async fn post(
         let message = format!("at most {max_roots} root fields per request, batches included");
         return refusal(StatusCode::BAD_REQUEST, BAD_USER_INPUT, &message);
     }
-    let caller = match (&user, peer) {
-        (Some(user), _) => Some(Caller::User(user.user_id)),
-        (None, Some(axum::Extension(ConnectInfo(addr)))) => {
-            Some(state.api_rate.anonymous(addr.ip(), &headers))
-        }
-        (None, None) => None,
-    };
+    // The rest of the root fields (the first was paid before parsing).
     if let Some(caller) = caller
-        && let Err(wait) = state.api_rate.check(caller, roots)
+        && roots > 1
+        && let Err(wait) = state.api_rate.check(caller, roots - 1)
     {
         return rate_limited(wait);
     }
