@@ -382,8 +382,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Disables or re-enables an account; disabling revokes every session.
     /// Returns the sessions it revoked.
     async fn set_disabled(&self, id: UserId, disabled: bool, now: i64) -> Result<Vec<SessionId>>;
-    /// Replaces the password hash and revokes every session of the user but
-    /// `keep`. Returns the sessions it revoked.
+    /// Replaces the password hash, confirms the address and revokes every
+    /// session of the user but `keep`, in one transaction. Returns the
+    /// sessions it revoked. Only a proven mailbox (a reset code) or a
+    /// signed-in, so confirmed, user sets a password; confirming in the same
+    /// statement leaves no moment in which a sign-up of the still
+    /// unconfirmed address replaces the new password before the account is
+    /// confirmed.
     async fn set_password(
         &self,
         id: UserId,
@@ -395,7 +400,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Stores a code, replacing an earlier one of the same purpose.
     /// Stores `code` if the account's budget allows another code this
     /// window (`CodeLimits::issued_per_window`); false when it does not
-    /// (nothing stored: the caller must not mail it).
+    /// (no code stored: the caller must not mail it). A sign-up's password
+    /// (`NewCode::password_hash`) replaces an unconfirmed account's either
+    /// way; when the budget is spent, the account's earlier code of that
+    /// purpose is deleted with it, so no code confirms a password other
+    /// than the latest sign-up's.
     async fn put_code(&self, code: &NewCode, limits: &CodeLimits, now: i64) -> Result<bool>;
     /// Tries a code: counts wrong tries, refuses after
     /// `CodeLimits::tries_per_code` wrong ones of this code or

@@ -90,6 +90,25 @@ impl SqliteStore {
     }
 }
 
+/// Sets the password of a user that is not confirmed yet; whether it did.
+async fn set_unconfirmed_password(
+    tx: &mut Transaction<'static, Sqlite>,
+    user_id: UserId,
+    hash: &str,
+    now: i64,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE users SET password_hash = $1, updated_at = $2
+         WHERE id = $3 AND confirmed = 0",
+    )
+    .bind(hash)
+    .bind(now)
+    .bind(user_id.as_uuid())
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
 async fn revoke_all(
     tx: &mut Transaction<'static, Sqlite>,
     user_id: UserId,
@@ -264,7 +283,10 @@ impl Store for SqliteStore {
     ) -> Result<Vec<SessionId>> {
         let mut tx = self.begin().await?;
         let done =
-            sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+            // Confirmed in the same statement (see `Store::set_password`).
+            sqlx::query(
+                "UPDATE users SET password_hash = $1, confirmed = 1, updated_at = $2 WHERE id = $3",
+            )
                 .bind(password_hash)
                 .bind(now)
                 .bind(id.as_uuid())
@@ -282,6 +304,21 @@ impl Store for SqliteStore {
         let mut tx = self.begin().await?;
         let mut budget = code_budget(&mut tx, code.user_id, limits, now).await?;
         if budget.issued >= i64::from(limits.issued_per_window) {
+            // No code for this hour, but a sign-up's password still stands
+            // and every earlier code stops working: otherwise whoever spent
+            // the budget keeps a code (mailed to the owner) that confirms
+            // their own password after the owner signed up.
+            if let Some(hash) = &code.password_hash {
+                let replaced = set_unconfirmed_password(&mut tx, code.user_id, hash, now).await?;
+                if replaced {
+                    sqlx::query("DELETE FROM codes WHERE user_id = $1 AND purpose = $2")
+                        .bind(code.user_id.as_uuid())
+                        .bind(code.purpose.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+            }
             return Ok(false);
         }
         budget.issued += 1;
@@ -299,15 +336,7 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await?;
         if let Some(hash) = &code.password_hash {
-            sqlx::query(
-                "UPDATE users SET password_hash = $1, updated_at = $2
-                 WHERE id = $3 AND confirmed = 0",
-            )
-            .bind(hash)
-            .bind(now)
-            .bind(code.user_id.as_uuid())
-            .execute(&mut *tx)
-            .await?;
+            set_unconfirmed_password(&mut tx, code.user_id, hash, now).await?;
         }
         tx.commit().await?;
         Ok(true)
