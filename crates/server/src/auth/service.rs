@@ -553,14 +553,14 @@ impl AuthService {
             .hash(password.expose().to_owned())
             .await
             .map_err(ApiError::internal)?;
+        // Confirms an unconfirmed account in the same transaction: a
+        // sign-up of the address in between would otherwise replace this
+        // password first, and the account be confirmed with that one.
         let ended = self
             .store
             .set_password(user.id, &hash, None, now_ms())
             .await?;
         self.revoked(&ended);
-        if !user.confirmed {
-            self.store.confirm_user(user.id, now_ms()).await?;
-        }
         self.store.clear_login_failures(&email).await?;
         Ok(())
     }
