@@ -298,6 +298,7 @@ async fn fill(http: &Http, token: &str, n: usize) {
 /// for it, and how much does it delay another user? Printed; the
 /// assertions only catch a dead server or a stall.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "finding: a 1 KB request within every limit reads and answers 500 MB (peak RSS ~1.4 GB), and 4 such clients delay another user by seconds"]
 async fn the_largest_reads_the_limits_allow() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = Node::start_with("reads", &sqlite_url(&dir), &[]);
@@ -314,7 +315,7 @@ async fn the_largest_reads_the_limits_allow() {
             .collect::<String>()
     );
     let batch: Vec<Value> = (0..10).map(|_| json!({ "query": op })).collect();
-    let body = json!(batch).to_string();
+    let batch_body = json!(batch).to_string();
 
     let stop = Arc::new(AtomicBool::new(false));
     let peak = Arc::new(AtomicU64::new(base));
@@ -334,7 +335,7 @@ async fn the_largest_reads_the_limits_allow() {
         .post(http.url("/graphql"))
         .bearer_auth(&attacker.access)
         .header("content-type", "application/json")
-        .body(body.clone());
+        .body(batch_body.clone());
     request = request.timeout(Duration::from_secs(120));
     let response = request.send().await.expect("an answer");
     let status = response.status();
@@ -408,6 +409,11 @@ async fn the_largest_reads_the_limits_allow() {
     )
     .await;
     assert!(alive.is_some(), "the server is gone");
+    assert!(
+        bytes < 64 * 1024 * 1024,
+        "one request of {} bytes within every limit was answered with {bytes} bytes",
+        batch_body.len()
+    );
     assert!(
         pct(&loaded, 1.0) < Duration::from_secs(10),
         "a query of the other user stalled: {loaded:?}"
