@@ -12,6 +12,7 @@ import { useSession } from '../features/auth/session'
 import { SessionProvider } from '../features/auth/session-provider'
 import { SignIn } from '../features/auth/sign-in'
 import { SignUp } from '../features/auth/sign-up'
+import { SyncProvider } from '../features/sync/sync-provider'
 import { TasksScreen } from '../features/tasks/tasks-screen'
 import type { ScreenPath } from './routes'
 import { resolveRoute } from './routes'
@@ -30,7 +31,9 @@ const SCREENS: Record<ScreenPath, { title: string; render: () => ReactNode }> = 
 export function App() {
   return (
     <SessionProvider>
-      <Shell />
+      <SyncProvider>
+        <Shell />
+      </SyncProvider>
     </SessionProvider>
   )
 }

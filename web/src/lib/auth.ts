@@ -88,3 +88,20 @@ export function refreshDelayMs(expiresIn: number): number {
   const life = Math.max(0, expiresIn) * 1000
   return life >= 120_000 ? life - 60_000 : life / 2
 }
+
+/**
+ * The `sub` claim (the user id) of a JWT, read without checking the
+ * signature: only to name local storage, never to trust. null when the
+ * token is not a readable JWT.
+ */
+export function tokenSubject(jwt: string): string | null {
+  const part = jwt.split('.')[1]
+  if (!part) return null
+  try {
+    const json = atob(part.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(part.length / 4) * 4, '='))
+    const sub = (JSON.parse(json) as { sub?: unknown }).sub
+    return typeof sub === 'string' && sub !== '' ? sub : null
+  } catch {
+    return null
+  }
+}

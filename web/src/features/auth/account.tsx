@@ -3,12 +3,16 @@ import { useState, type FormEvent } from 'react'
 import { Alert } from '../../components/ui/alert'
 import { Button } from '../../components/ui/button'
 import { TextField } from '../../components/ui/text-field'
+import { useSyncState } from '../sync/use-sync'
 import { FormError } from './form-error'
 import { useSession } from './session'
 import { useFormAction } from './use-form-action'
 
 export function Account() {
   const { session, client, accessToken, signOut } = useSession()
+  const sync = useSyncState()
+  /** Sign-out found writes it could not send, and waits for the user's word. */
+  const [ask, setAsk] = useState<{ everywhere: boolean; unsent: number } | null>(null)
   const [current, setCurrent] = useState('')
   const [next, setNext] = useState('')
   const [changed, setChanged] = useState(false)
@@ -27,6 +31,14 @@ export function Account() {
       setChanged(true)
     })
   }
+
+  /** Sends pending writes (or discards them, with consent), signs out, and deletes the local replica. */
+  const end = (everywhere: boolean, discard: boolean) =>
+    void leave.run(async () => {
+      setAsk(null)
+      const { unsent } = await sync.signOut(() => signOut(everywhere), discard)
+      if (unsent > 0) setAsk({ everywhere, unsent })
+    })
 
   return (
     <div className="mx-auto w-full max-w-lg space-y-6">
@@ -81,13 +93,30 @@ export function Account() {
         <div className="mt-4 space-y-3">
           <FormError error={leave.error} />
           <div className="flex flex-wrap gap-3">
-            <Button variant="secondary" busy={leave.busy} onClick={() => void leave.run(() => signOut(false))}>
+            <Button variant="secondary" busy={leave.busy} onClick={() => end(false, false)}>
               Sign out
             </Button>
-            <Button variant="danger" busy={leave.busy} onClick={() => void leave.run(() => signOut(true))}>
+            <Button variant="danger" busy={leave.busy} onClick={() => end(true, false)}>
               Sign out everywhere
             </Button>
           </div>
+          {ask ? (
+            <div role="alert" className="space-y-3 rounded-md border border-amber-200 bg-amber-50 px-3 py-2 text-sm text-amber-900 dark:border-amber-900 dark:bg-amber-950 dark:text-amber-100">
+              <p>
+                {ask.unsent === 1 ? '1 change has' : `${ask.unsent} changes have`} not been sent to the server yet (
+                {connected ? 'the server did not take them in time' : 'you are offline'}). Signing out deletes this device's copy of your tasks, and
+                with it {ask.unsent === 1 ? 'that change' : 'those changes'}.
+              </p>
+              <div className="flex flex-wrap gap-2">
+                <Button size="sm" variant="secondary" onClick={() => setAsk(null)}>
+                  Stay signed in
+                </Button>
+                <Button size="sm" variant="danger" busy={leave.busy} onClick={() => end(ask.everywhere, true)}>
+                  Discard and sign out
+                </Button>
+              </div>
+            </div>
+          ) : null}
         </div>
       </section>
     </div>

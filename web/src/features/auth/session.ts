@@ -18,7 +18,7 @@
 import { createContext, useContext } from 'react'
 
 import type { AuthClient, Tokens } from '../../lib/auth'
-import { AuthError, refreshDelayMs } from '../../lib/auth'
+import { AuthError, refreshDelayMs, tokenSubject } from '../../lib/auth'
 
 export const STORAGE_KEY = 'tasksync.session'
 
@@ -26,6 +26,8 @@ export const STORAGE_KEY = 'tasksync.session'
 export interface StoredSession {
   email: string
   refreshToken: string
+  /** The user id (the access token's `sub`); absent in sessions stored before it was kept. */
+  userId?: string
 }
 
 export type Session =
@@ -33,6 +35,11 @@ export type Session =
   | {
       status: 'signed-in'
       email: string
+      /**
+       * The user id (the access token's `sub`): what names the local replica.
+       * null only for a session stored before it was kept, until its first refresh.
+       */
+      userId: string | null
       refreshToken: string
       /** null until the first refresh after a start (e.g. while offline). */
       accessToken: string | null
@@ -54,9 +61,9 @@ export function readStoredSession(storage: KeyValue): StoredSession | null {
   try {
     const value = JSON.parse(raw) as unknown
     if (typeof value !== 'object' || value === null) return null
-    const { email, refreshToken } = value as Record<string, unknown>
+    const { email, refreshToken, userId } = value as Record<string, unknown>
     if (typeof email !== 'string' || typeof refreshToken !== 'string' || !email || !refreshToken) return null
-    return { email, refreshToken }
+    return typeof userId === 'string' && userId ? { email, refreshToken, userId } : { email, refreshToken }
   } catch {
     return null
   }
@@ -64,7 +71,7 @@ export function readStoredSession(storage: KeyValue): StoredSession | null {
 
 export function writeStoredSession(storage: KeyValue, session: StoredSession | null): void {
   try {
-    if (session) storage.setItem(STORAGE_KEY, JSON.stringify({ email: session.email, refreshToken: session.refreshToken }))
+    if (session) storage.setItem(STORAGE_KEY, JSON.stringify({ email: session.email, refreshToken: session.refreshToken, userId: session.userId }))
     else storage.removeItem(STORAGE_KEY)
   } catch {
     // Storage full or disabled (private mode): the session lasts for this tab only.
@@ -163,7 +170,8 @@ export class SessionController {
   async signIn(email: string, password: string): Promise<void> {
     const tokens = await this.deps.client.signIn(email, password)
     this.generation++
-    writeStoredSession(this.deps.storage, { email, refreshToken: tokens.refreshToken })
+    const userId = tokenSubject(tokens.accessToken) ?? undefined
+    writeStoredSession(this.deps.storage, { email, refreshToken: tokens.refreshToken, ...(userId ? { userId } : {}) })
     this.adopt(email, tokens, null)
   }
 
@@ -197,7 +205,7 @@ export class SessionController {
       if (s.status === 'signed-in') this.end(ELSEWHERE)
       return
     }
-    if (s.status === 'signed-out' || s.email !== stored.email) {
+    if (s.status === 'signed-out' || !sameUser(s, stored)) {
       this.generation++
       this.stop()
       this.set({ session: fromStored(stored), notice: null })
@@ -218,7 +226,8 @@ export class SessionController {
         const tokens = await this.deps.client.refresh(stored.refreshToken)
         // Store the rotated token only if nobody signed in or out meanwhile.
         if (readStoredSession(this.deps.storage)?.refreshToken === stored.refreshToken) {
-          writeStoredSession(this.deps.storage, { email: stored.email, refreshToken: tokens.refreshToken })
+          const userId = tokenSubject(tokens.accessToken) ?? stored.userId
+          writeStoredSession(this.deps.storage, { email: stored.email, refreshToken: tokens.refreshToken, ...(userId ? { userId } : {}) })
         }
         return { email: stored.email, tokens }
       })
@@ -243,7 +252,14 @@ export class SessionController {
   private adopt(email: string, tokens: Tokens, notice: string | null): void {
     this.attempt = 0
     this.set({
-      session: { status: 'signed-in', email, refreshToken: tokens.refreshToken, accessToken: tokens.accessToken, expiresIn: tokens.expiresIn },
+      session: {
+        status: 'signed-in',
+        email,
+        userId: tokenSubject(tokens.accessToken) ?? (this.view.session.status === 'signed-in' ? this.view.session.userId : null),
+        refreshToken: tokens.refreshToken,
+        accessToken: tokens.accessToken,
+        expiresIn: tokens.expiresIn,
+      },
       notice,
     })
     this.schedule(refreshDelayMs(tokens.expiresIn))
@@ -273,7 +289,15 @@ export class SessionController {
 }
 
 function fromStored(stored: StoredSession | null): Session {
-  return stored ? { status: 'signed-in', email: stored.email, refreshToken: stored.refreshToken, accessToken: null, expiresIn: null } : { status: 'signed-out' }
+  return stored
+    ? { status: 'signed-in', email: stored.email, userId: stored.userId ?? null, refreshToken: stored.refreshToken, accessToken: null, expiresIn: null }
+    : { status: 'signed-out' }
+}
+
+/** Whether a stored session is the user signed in here: by id when both know it, else by address in any letter case. */
+function sameUser(s: { email: string; userId: string | null }, stored: StoredSession): boolean {
+  if (s.userId && stored.userId) return s.userId === stored.userId
+  return s.email.toLowerCase() === stored.email.toLowerCase()
 }
 
 export interface SessionApi {

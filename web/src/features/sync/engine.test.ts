@@ -143,4 +143,66 @@ describe('sync engine', () => {
     expect(delays).toEqual([500, 1000, 2000])
     expect(backoff(40, 500, 30_000, () => 0)).toBe(15_000)
   })
+
+  it('keeps a write made while the stored snapshot is still loading, after the stored ones', async () => {
+    const server = new TestServer()
+    const store = memoryStore()
+    const first = new SyncEngine(store, server.transport(), {}, noWait)
+    await first.start()
+    server.online = false
+    await first.write({ kind: 'create', id: 'a', title: 'stored', description: null, done: false })
+    first.close()
+    server.online = true
+    const later = new SyncEngine(store, server.transport(), {}, noWait)
+    const started = later.start()
+    await later.write({ kind: 'create', id: 'b', title: 'made while loading', description: null, done: false })
+    await started
+    await new Promise((r) => setTimeout(r, 0))
+    expect(server.log.map((c) => c.task.title)).toEqual(['stored', 'made while loading'])
+    expect(later.pending()).toEqual([])
+  })
+
+  it('tells of an edit of a task deleted elsewhere, keeps the notice stored, and restores it as a new task', async () => {
+    const server = new TestServer()
+    server.apply({ kind: 'create', id: 'a', title: 'base', description: null, done: false })
+    const store = memoryStore()
+    const engine = new SyncEngine(store, server.transport(), {}, noWait)
+    await engine.start()
+    server.online = false
+    await engine.write({ kind: 'update', id: 'a', expectedVersion: 1, title: 'mine' })
+    server.online = true
+    server.apply({ kind: 'delete', id: 'a', expectedVersion: 1 })
+    server.disconnect()
+    await new Promise((r) => setTimeout(r, 0))
+    expect(engine.notices()).toEqual([{ kind: 'gone', id: 'a', draft: { title: 'mine', description: null, done: false } }])
+    engine.close()
+    const later = new SyncEngine(store, server.transport(), {}, noWait)
+    await later.start()
+    const [notice] = later.notices()
+    expect(notice?.kind).toBe('gone')
+    if (notice?.kind !== 'gone') return
+    await later.restore(notice, 'a2')
+    expect(later.notices()).toEqual([])
+    expect(server.tasks.get('a2')).toMatchObject({ title: 'mine', deleted: false })
+  })
+
+  it('holds a delete until its undo window ends; undo takes it back unsent', async () => {
+    const server = new TestServer()
+    server.apply({ kind: 'create', id: 'a', title: 'a', description: null, done: false })
+    server.apply({ kind: 'create', id: 'b', title: 'b', description: null, done: false })
+    let now = 1_000
+    const engine = new SyncEngine(memoryStore(), server.transport(), {}, { ...noWait, clock: () => now })
+    await engine.start()
+    await engine.write({ kind: 'delete', id: 'a', expectedVersion: 1, holdUntil: 6_000 })
+    await engine.write({ kind: 'delete', id: 'b', expectedVersion: 1, holdUntil: 6_000 })
+    expect(engine.tasks()).toEqual([])
+    expect(engine.held().map((h) => h.task.title)).toEqual(['a', 'b'])
+    expect(await engine.undoDelete('a')).toBe(true)
+    now = 6_000
+    expect(await engine.undoDelete('b')).toBe(false)
+    await engine.drain(1_000)
+    expect(server.log.map((c) => c.op)).toEqual(['CREATE', 'CREATE', 'DELETE'])
+    expect(engine.tasks().map((t) => t.id)).toEqual(['a'])
+    engine.close()
+  })
 })

@@ -7,14 +7,19 @@
 // outbox, one at a time and in order. When the connection drops it
 // reconnects with exponential backoff and jitter and resumes from the
 // cursor.
+//
+// One engine per signed-in user, started once. Writes made before the
+// stored snapshot is loaded are queued behind the stored outbox, never
+// replaced by it. A delete is held in the (stored) outbox for its undo
+// window, so a reload or a closed tab cannot lose it.
 
-import type { ConflictNotice, Outbox } from './outbox'
-import { emptyOutbox, enqueue, rebase, settleHead } from './outbox'
+import type { ConflictNotice, Draft, Notice, Outbox } from './outbox'
+import { draftOf, emptyOutbox, enqueue, isHeld, nextRelease, nextToSend, rebase, releaseHolds, settle, withdraw } from './outbox'
 import type { Replica } from './replica'
 import { applyChange, applySyncPage, applyTask, emptyReplica } from './replica'
 import type { SnapshotStore } from './storage'
 import type { PendingWrite, SyncPage, Task, TaskChange, WriteResult } from './types'
-import { viewTasks } from './view'
+import { overlay, viewTasks } from './view'
 
 /** Why a subscription ended. */
 export type SubscriptionEnd = { kind: 'cursor-expired' } | { kind: 'closed'; reason: string }
@@ -33,8 +38,16 @@ export interface EngineEvents {
   /** The tasks to show changed. */
   onTasks?(tasks: Task[]): void
   onStatus?(status: Status): void
-  /** A local edit lost to a newer version on the server. */
+  /** The notices to show changed (a write not applied: conflict, task gone, refused). */
+  onNotices?(notices: readonly Notice[]): void
+  /** A local edit lost to a newer version on the server (also one of the notices). */
   onConflict?(notice: ConflictNotice): void
+}
+
+/** A delete inside its undo window, and the task it hides. */
+export interface HeldDelete {
+  task: Task
+  holdUntil: number
 }
 
 export interface EngineOptions {
@@ -42,6 +55,8 @@ export interface EngineOptions {
   backoffMaxMs?: number
   random?: () => number
   now?: () => string
+  /** Epoch milliseconds (undo windows). */
+  clock?: () => number
   sleep?: (ms: number) => Promise<void>
 }
 
@@ -61,6 +76,11 @@ export class SyncEngine {
   private retryScheduled = false
   private closed = false
   private status: Status = 'offline'
+  private noticeList: Notice[] = []
+  private started = false
+  private loaded: Promise<void> | null = null
+  private wakeUp: (() => void) | null = null
+  private releaseTimer: ReturnType<typeof setTimeout> | null = null
   private readonly opts: Required<EngineOptions>
 
   constructor(
@@ -74,6 +94,7 @@ export class SyncEngine {
       backoffMaxMs: options.backoffMaxMs ?? 30_000,
       random: options.random ?? Math.random,
       now: options.now ?? (() => new Date().toISOString()),
+      clock: options.clock ?? Date.now,
       sleep: options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
     }
   }
@@ -90,14 +111,43 @@ export class SyncEngine {
     return this.outbox.pending
   }
 
-  /** Shows the stored replica, then syncs and goes live. */
+  notices(): readonly Notice[] {
+    return this.noticeList
+  }
+
+  /** The deletes still inside their undo window, oldest first. */
+  held(): HeldDelete[] {
+    const now = this.opts.clock()
+    const out: HeldDelete[] = []
+    this.outbox.pending.forEach((w, i) => {
+      if (w.kind !== 'delete' || w.holdUntil === undefined || !isHeld(w, now)) return
+      const before = overlay(this.replica, { pending: this.outbox.pending.slice(0, i) }, this.opts.now())
+      const task = before.tasks[w.id]
+      if (task) out.push({ task, holdUntil: w.holdUntil })
+    })
+    return out
+  }
+
+  /**
+   * Shows the stored replica, then syncs and goes live. Runs once: an engine
+   * lives as long as its user's session.
+   */
   async start(): Promise<void> {
-    const snapshot = await this.store.load()
-    if (snapshot) {
-      this.replica = snapshot.replica
-      this.outbox = snapshot.outbox
-    }
+    if (this.started) return
+    this.started = true
+    this.loaded = (async () => {
+      const snapshot = await this.store.load()
+      if (snapshot) {
+        this.replica = snapshot.replica
+        // Writes made while the snapshot was loading come after the stored ones.
+        this.outbox = { pending: [...snapshot.outbox.pending, ...this.outbox.pending] }
+        this.noticeList = [...(snapshot.notices ?? []), ...this.noticeList]
+      }
+      if (this.outbox.pending.length > 0 || this.noticeList.length > 0) await this.save()
+    })()
+    await this.loaded
     this.emit()
+    this.emitNotices()
     await this.connect()
   }
 
@@ -106,15 +156,71 @@ export class SyncEngine {
     this.closed = true
     this.stop?.()
     this.stop = null
+    if (this.releaseTimer !== null) clearTimeout(this.releaseTimer)
+    this.releaseTimer = null
+    this.wakeUp?.()
     this.setStatus('offline')
   }
 
-  /** Makes a write: shown at once, sent in order. */
+  /**
+   * Cuts a reconnect back-off short (a token arrived, the network is back)
+   * and sends what waits.
+   */
+  wake(): void {
+    this.wakeUp?.()
+    void this.flush()
+  }
+
+  /** Makes a write: shown at once, stored, sent in order. */
   async write(write: PendingWrite): Promise<void> {
     this.outbox = enqueue(this.outbox, write)
+    this.emit()
+    // Before the snapshot is loaded, saving would store this write without
+    // the stored outbox: start() saves both once it has them.
+    if (this.loaded === null) return
+    await this.loaded
+    await this.save()
+    await this.flush()
+  }
+
+  /** Undo: takes a held delete of `id` back out of the outbox. false when it is no longer held (sent or its time is up). */
+  async undoDelete(id: string): Promise<boolean> {
+    const next = withdraw(this.outbox, id, this.opts.clock())
+    if (!next) return false
+    this.outbox = next
+    this.emit()
+    await this.save()
+    return true
+  }
+
+  async dismiss(notice: Notice): Promise<void> {
+    this.noticeList = this.noticeList.filter((n) => n !== notice)
+    this.emitNotices()
+    await this.save()
+  }
+
+  /** Restores the task of a "gone" notice as a new task (the old id is a tombstone on the server). */
+  async restore(notice: Notice & { kind: 'gone' }, id: string): Promise<void> {
+    this.noticeList = this.noticeList.filter((n) => n !== notice)
+    this.emitNotices()
+    await this.write({ kind: 'create', id, ...notice.draft })
+  }
+
+  /**
+   * Before sign-out: ends the undo windows and sends the outbox, waiting up
+   * to `timeoutMs` while live. Returns how many writes are still unsent.
+   */
+  async drain(timeoutMs: number): Promise<number> {
+    await this.loaded
+    this.outbox = releaseHolds(this.outbox, this.opts.clock())
     await this.save()
     this.emit()
-    await this.flush()
+    const deadline = Date.now() + timeoutMs
+    while (this.outbox.pending.length > 0 && this.status === 'live' && Date.now() < deadline) {
+      await this.flush()
+      if (this.outbox.pending.length > 0) await new Promise((r) => setTimeout(r, 100))
+    }
+    return this.outbox.pending.length
   }
 
   private async connect(): Promise<void> {
@@ -130,7 +236,8 @@ export class SyncEngine {
       } catch {
         this.setStatus('offline')
         const delay = backoff(this.attempt++, this.opts.backoffBaseMs, this.opts.backoffMaxMs, this.opts.random)
-        await this.opts.sleep(delay)
+        await Promise.race([this.opts.sleep(delay), new Promise<void>((r) => (this.wakeUp = r))])
+        this.wakeUp = null
       }
     }
   }
@@ -167,31 +274,47 @@ export class SyncEngine {
     )
   }
 
-  /** Sends the outbox, head first, one write in flight at a time. */
+  /** Sends the outbox in order, one write in flight at a time; held deletes wait out their undo window. */
   private async flush(): Promise<void> {
-    if (this.flushing || this.status !== 'live') return
+    if (this.flushing || this.status !== 'live' || this.loaded === null) return
     this.flushing = true
     try {
-      while (this.outbox.pending.length > 0) {
-        const head = this.outbox.pending[0]
-        if (!head) break
-        const settled = settleHead(this.outbox, await this.transport.write(head))
+      await this.loaded
+      while (!this.closed) {
+        const sent = nextToSend(this.outbox, this.opts.clock())
+        if (!sent) break
+        const result = await this.transport.write(sent)
+        // A closed engine leaves its outbox to the next one (which resends; a create is idempotent).
+        if (this.closed) break
+        const settled = settle(this.outbox, sent, result)
         this.outbox = settled.outbox
         if (settled.outcome === 'retry') {
           this.scheduleRetry()
           break
         }
         this.retryAttempt = 0
-        if (settled.outcome === 'applied') {
-          this.replica = applyTask(this.replica, settled.task)
-          this.outbox = rebase(this.outbox, settled.task)
-        }
-        if (settled.outcome === 'conflict') {
-          this.replica = applyTask(this.replica, settled.notice.server)
-          this.events.onConflict?.(settled.notice)
+        switch (settled.outcome) {
+          case 'applied':
+            this.replica = applyTask(this.replica, settled.task)
+            this.outbox = rebase(this.outbox, settled.task)
+            break
+          case 'conflict':
+            this.replica = applyTask(this.replica, settled.notice.server)
+            this.noticeList = [...this.noticeList, { kind: 'conflict', ...settled.notice }]
+            this.events.onConflict?.(settled.notice)
+            break
+          case 'gone': {
+            const draft: Draft | null = draftOf(this.replica.tasks[sent.id], settled.dropped)
+            if (draft) this.noticeList = [...this.noticeList, { kind: 'gone', id: sent.id, draft }]
+            break
+          }
+          case 'refused':
+            this.noticeList = [...this.noticeList, { kind: 'refused', write: sent, reason: settled.reason }]
+            break
         }
         await this.save()
         this.emit()
+        if (settled.outcome !== 'applied') this.emitNotices()
       }
     } finally {
       this.flushing = false
@@ -210,11 +333,31 @@ export class SyncEngine {
   }
 
   private async save(): Promise<void> {
-    await this.store.save({ replica: this.replica, outbox: this.outbox })
+    if (this.closed) return
+    await this.store.save({ replica: this.replica, outbox: this.outbox, notices: this.noticeList })
   }
 
   private emit(): void {
     this.events.onTasks?.(this.tasks())
+    this.scheduleRelease()
+  }
+
+  private emitNotices(): void {
+    this.events.onNotices?.(this.noticeList)
+  }
+
+  /** At the end of the next undo window: show the change, and send the delete. */
+  private scheduleRelease(): void {
+    if (this.releaseTimer !== null) clearTimeout(this.releaseTimer)
+    this.releaseTimer = null
+    const now = this.opts.clock()
+    const at = nextRelease(this.outbox, now)
+    if (at === null || this.closed) return
+    this.releaseTimer = setTimeout(() => {
+      this.releaseTimer = null
+      this.emit()
+      void this.flush()
+    }, at - now + 1)
   }
 
   private setStatus(status: Status): void {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 
-import { emptyOutbox, enqueue, reapply, rebase, settleHead } from './outbox'
+import { draftOf, emptyOutbox, enqueue, nextToSend, reapply, rebase, releaseHolds, settle, settleHead, withdraw } from './outbox'
 import type { PendingWrite, Task } from './types'
 
 const server: Task = { id: 'a', title: 'theirs', description: null, done: false, owner: 'u', createdAt: 'x', updatedAt: 'x', version: 5, deleted: false }
@@ -27,8 +27,34 @@ describe('outbox', () => {
       expect(retry.outcome).toBe('retry')
       expect(retry.outbox.pending).toHaveLength(2)
     }
-    const dropped = settleHead(o, { ok: false, code: 'NOT_FOUND', message: 'gone' })
-    expect(dropped).toMatchObject({ outcome: 'dropped', reason: 'gone' })
+    const refused = settleHead(o, { ok: false, code: 'BAD_USER_INPUT', message: 'too long' })
+    expect(refused).toMatchObject({ outcome: 'refused', reason: 'too long' })
+    expect(refused.outbox.pending).toHaveLength(1)
+  })
+
+  it('takes every queued write of a task deleted elsewhere out together, for one notice', () => {
+    let o = enqueue(emptyOutbox(), edit)
+    o = enqueue(o, { kind: 'update', id: 'b', expectedVersion: 1, done: true })
+    o = enqueue(o, { kind: 'update', id: 'a', expectedVersion: 3, done: true })
+    const gone = settle(o, edit, { ok: false, code: 'NOT_FOUND', message: 'gone' })
+    expect(gone.outcome).toBe('gone')
+    if (gone.outcome !== 'gone') return
+    expect(gone.dropped.map((w) => w.id)).toEqual(['a', 'a'])
+    expect(gone.outbox.pending.map((w) => w.id)).toEqual(['b'])
+    expect(draftOf(server, gone.dropped)).toEqual({ title: 'mine', description: null, done: true })
+    expect(draftOf(undefined, [{ kind: 'delete', id: 'a', expectedVersion: 1 }])).toBeNull()
+  })
+
+  it('holds a delete for its undo window without holding up other tasks, and undo takes it back', () => {
+    const held: PendingWrite = { kind: 'delete', id: 'a', expectedVersion: 3, holdUntil: 1_000 }
+    let o = enqueue(emptyOutbox(), held)
+    o = enqueue(o, { kind: 'update', id: 'a', expectedVersion: 3, done: true })
+    o = enqueue(o, edit.id === 'a' ? { kind: 'update', id: 'b', expectedVersion: 1, done: true } : edit)
+    expect(nextToSend(o, 500)?.id).toBe('b')
+    expect(nextToSend(o, 1_000)).toBe(held)
+    expect(withdraw(o, 'a', 500)?.pending.map((w) => w.kind)).toEqual(['update', 'update'])
+    expect(withdraw(o, 'a', 1_000)).toBeNull()
+    expect(nextToSend(releaseHolds(o, 500), 500)).toEqual({ kind: 'delete', id: 'a', expectedVersion: 3 })
   })
 
   it('re-applies a conflicting edit on top of the server version', () => {

@@ -1,5 +1,6 @@
 // Writes made locally (optimistically) and not yet acknowledged by the
-// server, replayed in order after a reconnect.
+// server, replayed in order after a reconnect; and the notices that tell the
+// user about a write the server did not apply.
 
 import type { PendingWrite, Task, WriteResult } from './types'
 
@@ -19,35 +20,128 @@ export interface ConflictNotice {
   server: Task
 }
 
-/** What to do with the head of the outbox after the server answered. */
+/** What a restored task is made of: the task as the user last saw it. */
+export interface Draft {
+  title: string
+  description: string | null
+  done: boolean
+}
+
+/**
+ * Why a write the UI showed as made was not applied. Kept with the replica
+ * (so a reload still shows it) until the user acts on it.
+ */
+export type Notice =
+  | ({ kind: 'conflict' } & ConflictNotice)
+  /** Edits of a task that was deleted elsewhere first; `draft` is the task with them applied. */
+  | { kind: 'gone'; id: string; draft: Draft }
+  /** A write the server refused for good (bad input). */
+  | { kind: 'refused'; write: PendingWrite; reason: string }
+
+/** What to do with a sent write after the server answered. */
 export type Settled =
   | { outcome: 'applied'; task: Task; outbox: Outbox }
   | { outcome: 'conflict'; notice: ConflictNotice; outbox: Outbox }
-  | { outcome: 'dropped'; reason: string; outbox: Outbox }
+  /** NOT_FOUND: `dropped` are the write and every later write of the same task, all taken out. */
+  | { outcome: 'gone'; dropped: PendingWrite[]; outbox: Outbox }
+  | { outcome: 'refused'; reason: string; outbox: Outbox }
   | { outcome: 'retry'; outbox: Outbox }
 
+/** Whether a write is a delete still inside its undo window at `now`. */
+export function isHeld(write: PendingWrite, now: number): boolean {
+  return write.kind === 'delete' && write.holdUntil !== undefined && write.holdUntil > now
+}
+
 /**
- * Settles the outbox's first write with the server's answer. Only the first
- * write is ever in flight, so order is kept. A network failure or an
- * expired token keeps the write for a retry; a conflict keeps the server's
- * version and returns a notice; a write the server refuses for good (the
- * task is gone, the input is bad) is dropped.
+ * The write to send next: the first one that is not held, and not queued
+ * behind a held write of the same task (writes of one task keep their
+ * order; writes of other tasks need not wait out someone else's undo
+ * window). null when there is nothing to send now.
  */
-export function settleHead(outbox: Outbox, result: WriteResult): Settled {
-  const [head, ...rest] = outbox.pending
-  if (!head) return { outcome: 'retry', outbox }
-  if (result.ok) return { outcome: 'applied', task: result.task, outbox: { pending: rest } }
+export function nextToSend(outbox: Outbox, now: number): PendingWrite | null {
+  const waiting = new Set<string>()
+  for (const w of outbox.pending) {
+    if (waiting.has(w.id)) continue
+    if (isHeld(w, now)) waiting.add(w.id)
+    else return w
+  }
+  return null
+}
+
+/** When the next held write becomes sendable (epoch ms), or null. */
+export function nextRelease(outbox: Outbox, now: number): number | null {
+  let next: number | null = null
+  for (const w of outbox.pending) {
+    if (w.kind === 'delete' && isHeld(w, now) && w.holdUntil !== undefined) next = next === null ? w.holdUntil : Math.min(next, w.holdUntil)
+  }
+  return next
+}
+
+/** Takes a held delete of `id` back out (undo). null when there is none held at `now` (it was sent, or its time is up). */
+export function withdraw(outbox: Outbox, id: string, now: number): Outbox | null {
+  const index = outbox.pending.findIndex((w) => w.id === id && isHeld(w, now))
+  if (index < 0) return null
+  return { pending: outbox.pending.filter((_, i) => i !== index) }
+}
+
+/** Ends every undo window now (sign-out sends what the user deleted). */
+export function releaseHolds(outbox: Outbox, now: number): Outbox {
+  return { pending: outbox.pending.map((w) => (w.kind === 'delete' && isHeld(w, now) ? { kind: w.kind, id: w.id, expectedVersion: w.expectedVersion } : w)) }
+}
+
+/**
+ * Settles a sent write with the server's answer. `sent` is found by
+ * identity: writes before it may have been withdrawn meanwhile. Only one
+ * write is ever in flight, and a task's writes go in order. A network
+ * failure or an expired token keeps the write for a retry; a conflict keeps
+ * the server's version and returns a notice; NOT_FOUND (the task was
+ * deleted elsewhere) takes the task's queued writes out for a notice; bad
+ * input takes the write out for a notice.
+ */
+export function settle(outbox: Outbox, sent: PendingWrite, result: WriteResult): Settled {
+  const index = outbox.pending.indexOf(sent)
+  if (index < 0) return { outcome: 'retry', outbox }
+  const rest = { pending: outbox.pending.filter((_, i) => i !== index) }
+  if (result.ok) return { outcome: 'applied', task: result.task, outbox: rest }
   switch (result.code) {
     case 'CONFLICT':
-      return { outcome: 'conflict', notice: { write: head, server: result.current }, outbox: { pending: rest } }
+      return { outcome: 'conflict', notice: { write: sent, server: result.current }, outbox: rest }
     case 'NETWORK':
     case 'UNAUTHENTICATED':
     case 'INTERNAL':
       return { outcome: 'retry', outbox }
-    case 'NOT_FOUND':
+    case 'NOT_FOUND': {
+      const dropped = outbox.pending.filter((w, i) => i >= index && w.id === sent.id)
+      return { outcome: 'gone', dropped, outbox: { pending: outbox.pending.filter((w, i) => i < index || w.id !== sent.id) } }
+    }
     case 'BAD_USER_INPUT':
-      return { outcome: 'dropped', reason: result.message, outbox: { pending: rest } }
+      return { outcome: 'refused', reason: result.message, outbox: rest }
   }
+}
+
+/** Settles the outbox's first write (see `settle`). */
+export function settleHead(outbox: Outbox, result: WriteResult): Settled {
+  const head = outbox.pending[0]
+  return head ? settle(outbox, head, result) : { outcome: 'retry', outbox }
+}
+
+/**
+ * The task as the user last saw it, from the last image held (`base`, a
+ * tombstone keeps its fields) and the edits that could not be applied.
+ * null when nothing of it is known, or the edits only deleted it.
+ */
+export function draftOf(base: Task | undefined, writes: readonly PendingWrite[]): Draft | null {
+  if (writes.some((w) => w.kind === 'delete')) return null
+  let draft: Partial<Draft> = base ? { title: base.title, description: base.description, done: base.done } : {}
+  for (const w of writes) {
+    if (w.kind === 'create') draft = { title: w.title, description: w.description, done: w.done }
+    if (w.kind === 'update') {
+      if (w.title !== undefined) draft.title = w.title
+      if (w.description !== undefined) draft.description = w.description
+      if (w.done !== undefined) draft.done = w.done
+    }
+  }
+  return draft.title ? { title: draft.title, description: draft.description ?? null, done: draft.done ?? false } : null
 }
 
 /**

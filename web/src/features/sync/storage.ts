@@ -2,17 +2,59 @@
 // browser. One record holds both, written in one transaction, so the
 // cursor never gets ahead of the tasks it vouches for.
 
-import type { Outbox } from './outbox'
+import type { Notice, Outbox } from './outbox'
 import type { Replica } from './replica'
 
 export interface Snapshot {
   replica: Replica
   outbox: Outbox
+  /** Writes not applied, to tell the user about (absent in records from before notices were kept). */
+  notices?: Notice[]
 }
 
 export interface SnapshotStore {
   load(): Promise<Snapshot | null>
   save(snapshot: Snapshot): Promise<void>
+  /** Lets go of the database (so it can be deleted). */
+  close?(): void
+}
+
+/**
+ * The database of one user's replica: named by user id (the token's `sub`),
+ * never by e-mail address, so the name gives nothing away and an address
+ * typed in other letters is the same store.
+ */
+export function storeName(userId: string): string {
+  return `tasksync-user-${userId}`
+}
+
+/** Deletes a database; other tabs holding it open let go when asked (see `onversionchange`). */
+export function deleteIndexedDb(name: string, idb: IDBFactory = indexedDB): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = idb.deleteDatabase(name)
+    req.onsuccess = () => resolve()
+    req.onerror = () => reject(req.error)
+  })
+}
+
+/**
+ * Opens the user's store. A replica kept under the old name (the e-mail
+ * address, before stores were named by user id) moves over when the new
+ * store is still empty, outbox included, and the old database is deleted.
+ */
+export async function openUserStore(userId: string, legacyEmail: string | null, idb: IDBFactory = indexedDB): Promise<SnapshotStore> {
+  const store = await openIndexedDbStore(storeName(userId), idb)
+  if (!legacyEmail) return store
+  const names = typeof idb.databases === 'function' ? (await idb.databases()).map((d) => d.name) : null
+  for (const legacy of new Set([`tasksync-${legacyEmail}`, `tasksync-${legacyEmail.toLowerCase()}`])) {
+    if (names && !names.includes(legacy)) continue
+    const old = await openIndexedDbStore(legacy, idb)
+    const snapshot = await old.load()
+    old.close?.()
+    if (snapshot && !(await store.load())) await store.save(snapshot)
+    await deleteIndexedDb(legacy, idb)
+  }
+  return store
 }
 
 const STORE = 'snapshots'
@@ -31,7 +73,12 @@ export async function openIndexedDbStore(name: string, idb: IDBFactory = indexed
     open.result.createObjectStore(STORE)
   }
   const db = await request(open)
+  // Another tab deletes this database (sign-out): let go, or the deletion waits for us.
+  db.onversionchange = () => db.close()
   return {
+    close() {
+      db.close()
+    },
     async load() {
       const tx = db.transaction(STORE, 'readonly')
       const value = (await request(tx.objectStore(STORE).get('current'))) as Snapshot | undefined

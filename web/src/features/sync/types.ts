@@ -40,7 +40,18 @@ export type PendingWrite =
       description?: string | null
       done?: boolean
     }
-  | { kind: 'delete'; id: string; expectedVersion: number }
+  | {
+      kind: 'delete'
+      id: string
+      expectedVersion: number
+      /**
+       * Epoch milliseconds until which the delete is held on the device and
+       * not sent: the undo window. Undo takes a held delete back out of the
+       * outbox; it is never sent before then, so there is nothing to undo on
+       * the server. Never sent to the server.
+       */
+      holdUntil?: number
+    }
 
 /** What the server said to a pending write. */
 export type WriteResult =

@@ -1,12 +1,14 @@
-// The sync engine for React: one engine per signed-in user, its tasks,
-// status and conflict notices as state, and write().
+// The sync engine for React: one engine per signed-in user, started once
+// and kept for the whole session (not per screen), its tasks, status,
+// held deletes and notices as state, and the ways to change them.
 
-import { useCallback, useEffect, useRef, useState } from 'react'
+import { createContext, useCallback, useContext, useEffect, useRef, useState } from 'react'
 
-import type { Status } from './engine'
+import type { HeldDelete, Status } from './engine'
 import { SyncEngine } from './engine'
-import type { ConflictNotice } from './outbox'
-import { openIndexedDbStore } from './storage'
+import type { Notice } from './outbox'
+import type { SnapshotStore } from './storage'
+import { deleteIndexedDb, openUserStore, storeName } from './storage'
 import { graphqlTransport } from './transport'
 import type { PendingWrite, Task } from './types'
 
@@ -15,8 +17,11 @@ export interface SyncState {
   status: Status
   /** Whether the stored replica has been loaded (until then `tasks` is empty). */
   loaded: boolean
-  conflicts: ConflictNotice[]
-  /** Applies a write at once and sends it when online. */
+  /** Writes not applied, for the user to act on; kept with the replica. */
+  notices: readonly Notice[]
+  /** Deletes inside their undo window (their tasks are hidden). */
+  held: readonly HeldDelete[]
+  /** Applies a write at once, stores it and sends it when online. */
   write(write: PendingWrite): Promise<void>
   /** The writes not yet acknowledged, oldest first. */
   pending(): readonly PendingWrite[]
@@ -27,91 +32,139 @@ export interface SyncState {
    * engine runs or when the task is gone.
    */
   latest(id: string): { task: Task; expectedVersion: number } | null
-  dismissConflict(notice: ConflictNotice): void
+  undoDelete(id: string): void
+  dismiss(notice: Notice): void
+  /** Restores the task of a "gone" notice as a new task. */
+  restore(notice: Notice & { kind: 'gone' }): void
+  /**
+   * Sign-out, for the replica's sake: sends what is pending first (held
+   * deletes included). If writes cannot be sent and `discard` is false, it
+   * stops and returns how many; otherwise it runs `signOut` and deletes the
+   * user's local database.
+   */
+  signOut(signOut: () => Promise<void>, discard: boolean): Promise<{ unsent: number }>
 }
 
+/** How long sign-out waits for pending writes to reach the server. */
+const DRAIN_MS = 8_000
+
 /**
- * Runs the sync engine for `user` (a stable key: the user id or e-mail)
- * while mounted. `token` is read on every request and every (re)connect,
- * so it must return the freshest access token. `online` says whether a
- * token is there to use: the engine is restarted when it becomes true, so
- * an app that started offline connects as soon as it can instead of
- * waiting out its back-off.
+ * Runs the sync engine for `userId` while mounted. `email` only finds a
+ * replica stored under the old, address-based name. `token` is read on
+ * every request and every (re)connect, so it must return the freshest
+ * access token. `online` says whether a token is there to use: when it
+ * becomes true the engine's back-off is cut short. The engine is never
+ * restarted for it: a restart loaded the stored snapshot over writes made
+ * meanwhile.
  */
-export function useSync(user: string, token: () => string, online: boolean): SyncState {
+export function useSync(userId: string | null, email: string | null, token: () => string, online: boolean): SyncState {
   const [tasks, setTasks] = useState<Task[]>([])
   const [status, setStatus] = useState<Status>('offline')
   const [loaded, setLoaded] = useState(false)
-  const [conflicts, setConflicts] = useState<ConflictNotice[]>([])
+  const [notices, setNotices] = useState<readonly Notice[]>([])
+  const [held, setHeld] = useState<readonly HeldDelete[]>([])
   const tokenRef = useRef(token)
   tokenRef.current = token
-  const engineRef = useRef<Promise<SyncEngine> | null>(null)
-  const currentRef = useRef<SyncEngine | null>(null)
+  const emailRef = useRef(email)
+  emailRef.current = email
+  const engineRef = useRef<SyncEngine | null>(null)
+  const storeRef = useRef<SnapshotStore | null>(null)
+  // Writes made before the engine exists (its store is opening) wait here, in order.
+  const early = useRef<PendingWrite[]>([])
 
   useEffect(() => {
+    setTasks([])
+    setLoaded(false)
+    setNotices([])
+    setHeld([])
+    if (!userId) return
     let closed = false
     let dispose = () => {}
-    const ready = (async () => {
-      const store = await openIndexedDbStore(`tasksync-${user}`)
+    void (async () => {
+      const store = await openUserStore(userId, emailRef.current)
       const transport = graphqlTransport({ base: '', token: () => tokenRef.current() })
-      const engine = new SyncEngine(store, transport, {
+      const engine: SyncEngine = new SyncEngine(store, transport, {
         onTasks: (next) => {
-          if (!closed) {
-            setTasks(next)
-            setLoaded(true)
-          }
+          if (closed) return
+          setTasks(next)
+          setHeld(engine.held())
+          setLoaded(true)
         },
         onStatus: (next) => {
           if (!closed) setStatus(next)
         },
-        onConflict: (notice) => {
-          if (!closed) setConflicts((list) => [...list, notice])
+        onNotices: (next) => {
+          if (!closed) setNotices(next)
         },
       })
       dispose = () => {
         engine.close()
         transport.dispose()
+        store.close?.()
       }
-      if (closed) dispose()
-      else {
-        currentRef.current = engine
-        void engine.start()
-      }
-      return engine
-    })()
-    engineRef.current = ready
-    ready.catch(() => {
+      if (closed) return dispose()
+      engineRef.current = engine
+      storeRef.current = store
+      for (const w of early.current.splice(0)) void engine.write(w)
+      void engine.start()
+    })().catch(() => {
       // IndexedDB is unavailable (private mode in some browsers): nothing to sync into.
       if (!closed) setLoaded(true)
     })
     return () => {
       closed = true
+      engineRef.current = null
+      storeRef.current = null
       dispose()
-      // engineRef keeps the closed engine until the next one replaces it: a
-      // write made while unmounting (a delete whose undo time was cut short)
-      // still lands in the stored outbox and is sent on the next visit.
-      currentRef.current = null
     }
-  }, [user, online])
+  }, [userId])
 
-  // With a running engine the write is queued synchronously, so a second
-  // write right after it (a double click) already sees it in the outbox.
+  useEffect(() => {
+    if (online) engineRef.current?.wake()
+  }, [online])
+
+  // The engine queues a write synchronously, so a second write right after
+  // it (a double click) already sees it in the outbox.
   const write = useCallback(async (w: PendingWrite) => {
-    const running = currentRef.current
-    if (running) return running.write(w)
-    const engine = await engineRef.current
-    await engine?.write(w)
+    const engine = engineRef.current
+    if (engine) return engine.write(w)
+    early.current.push(w)
   }, [])
   const latest = useCallback((id: string) => {
-    const engine = currentRef.current
+    const engine = engineRef.current
     if (!engine) return null
     const task = engine.tasks().find((t) => t.id === id)
     // The server version shown: writes queued before this one are rebased by
     // the outbox when they are applied (`outbox.rebase`).
     return task ? { task, expectedVersion: task.version } : null
   }, [])
-  const pending = useCallback(() => currentRef.current?.pending() ?? [], [])
-  const dismissConflict = useCallback((notice: ConflictNotice) => setConflicts((list) => list.filter((n) => n !== notice)), [])
+  const pending = useCallback(() => engineRef.current?.pending() ?? [], [])
+  const undoDelete = useCallback((id: string) => void engineRef.current?.undoDelete(id), [])
+  const dismiss = useCallback((notice: Notice) => void engineRef.current?.dismiss(notice), [])
+  const restore = useCallback((notice: Notice & { kind: 'gone' }) => void engineRef.current?.restore(notice, crypto.randomUUID()), [])
+  const signOut = useCallback(
+    async (end: () => Promise<void>, discard: boolean) => {
+      const engine = engineRef.current
+      if (engine && !discard) {
+        const unsent = await engine.drain(DRAIN_MS)
+        if (unsent > 0) return { unsent }
+      }
+      await end()
+      engine?.close()
+      storeRef.current?.close?.()
+      if (userId) await deleteIndexedDb(storeName(userId)).catch(() => {})
+      return { unsent: 0 }
+    },
+    [userId],
+  )
 
-  return { tasks, status, loaded, conflicts, write, pending, latest, dismissConflict }
+  return { tasks, status, loaded, notices, held, write, pending, latest, undoDelete, dismiss, restore, signOut }
+}
+
+export const SyncContext = createContext<SyncState | null>(null)
+
+export function useSyncState(): SyncState {
+  const state = useContext(SyncContext)
+  if (!state) throw new Error('useSyncState outside <SyncProvider>')
+  return state
 }

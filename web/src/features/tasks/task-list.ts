@@ -16,7 +16,7 @@ export interface Counts {
   done: number
 }
 
-/** The tasks shown under `filter`, leaving out `hidden` ones (deletes waiting for their undo to expire). */
+/** The tasks shown under `filter`, leaving out `hidden` ones. */
 export function filterTasks(tasks: readonly Task[], filter: Filter, hidden: ReadonlySet<string> = new Set()): Task[] {
   return tasks.filter((t) => !hidden.has(t.id) && (filter === 'all' || (filter === 'done' ? t.done : !t.done)))
 }
@@ -43,5 +43,10 @@ export function emptyMessage(filter: Filter, counts: Counts): string {
 /** The title a conflict notice names: the task as the server has it. */
 export function conflictTitle(write: PendingWrite, server: Task): string {
   if (server.title) return server.title
+  return write.kind === 'delete' ? 'a task' : (write.title ?? 'a task')
+}
+
+/** The title a "refused" notice names. */
+export function refusedTitle(write: PendingWrite): string {
   return write.kind === 'delete' ? 'a task' : (write.title ?? 'a task')
 }

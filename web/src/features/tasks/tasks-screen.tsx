@@ -1,38 +1,29 @@
-import { useCallback, useMemo, useState } from 'react'
+import { useMemo, useState } from 'react'
 
 import { Alert } from '../../components/ui/alert'
 import { focusRing } from '../../components/ui/focus'
-import { useSession } from '../auth/session'
 import type { Task } from '../sync/types'
-import { useSync } from '../sync/use-sync'
+import { useSyncState } from '../sync/use-sync'
 import { AddTaskForm } from './add-task-form'
-import { ConflictNoticeView } from './conflict-notice'
+import { ConflictNoticeView, GoneNoticeView, RefusedNoticeView } from './conflict-notice'
 import { StatusBadge } from './status-badge'
 import type { Filter } from './task-list'
 import { countTasks, emptyMessage, FILTERS, filterTasks } from './task-list'
 import type { TaskEdit } from './task-item'
 import { TaskItem } from './task-item'
 import { UndoToasts } from './undo-toasts'
-import type { PendingDelete } from './use-pending-deletes'
-import { usePendingDeletes } from './use-pending-deletes'
+
+/** How long a delete can be undone; it is held on the device (in the stored outbox) until then. */
+export const UNDO_MS = 5_000
 
 export function TasksScreen() {
-  const { session, accessToken } = useSession()
-  const user = session.status === 'signed-in' ? session.email : ''
-  const online = session.status === 'signed-in' && session.accessToken !== null
-  const sync = useSync(user, accessToken, online)
+  const sync = useSyncState()
   const { write, pending, latest } = sync
   const [filter, setFilter] = useState<Filter>('all')
 
-  const commitDelete = useCallback(
-    ({ task, expectedVersion: version }: PendingDelete) => void write({ kind: 'delete', id: task.id, expectedVersion: version }),
-    [write],
-  )
-  const deletes = usePendingDeletes(commitDelete)
-
-  const hidden = useMemo(() => new Set(deletes.waiting.map((p) => p.task.id)), [deletes.waiting])
-  const counts = useMemo(() => countTasks(sync.tasks, hidden), [sync.tasks, hidden])
-  const shown = useMemo(() => filterTasks(sync.tasks, filter, hidden), [sync.tasks, filter, hidden])
+  // A held delete already hides its task (the outbox is laid over the replica).
+  const counts = useMemo(() => countTasks(sync.tasks), [sync.tasks])
+  const shown = useMemo(() => filterTasks(sync.tasks, filter), [sync.tasks, filter])
   const unsynced = new Set(pending().map((w) => w.id))
 
   /** The task as it is now (not as last rendered) and the version to expect. */
@@ -42,7 +33,8 @@ export function TasksScreen() {
     void write({ kind: 'update', id: task.id, expectedVersion: version, done: !current.done })
   }
   const save = (task: Task, edit: TaskEdit) => void write({ kind: 'update', id: task.id, expectedVersion: now(task).expectedVersion, ...edit })
-  const remove = (task: Task) => deletes.schedule({ task, expectedVersion: now(task).expectedVersion })
+  const remove = (task: Task) =>
+    void write({ kind: 'delete', id: task.id, expectedVersion: now(task).expectedVersion, holdUntil: Date.now() + UNDO_MS })
 
   const add = (title: string, description: string | null) => {
     void write({ kind: 'create', id: crypto.randomUUID(), title, description, done: false })
@@ -55,19 +47,25 @@ export function TasksScreen() {
         <StatusBadge status={sync.status} />
       </div>
 
-      {sync.conflicts.length > 0 ? (
+      {sync.notices.length > 0 ? (
         <div className="space-y-2">
-          {sync.conflicts.map((notice, index) => (
-            <ConflictNoticeView
-              key={`${notice.server.id}-${notice.server.version}-${index}`}
-              notice={notice}
-              onReapply={(again) => {
-                sync.dismissConflict(notice)
-                void write(again)
-              }}
-              onDismiss={() => sync.dismissConflict(notice)}
-            />
-          ))}
+          {sync.notices.map((notice, index) =>
+            notice.kind === 'conflict' ? (
+              <ConflictNoticeView
+                key={index}
+                notice={notice}
+                onReapply={(again) => {
+                  sync.dismiss(notice)
+                  void write(again)
+                }}
+                onDismiss={() => sync.dismiss(notice)}
+              />
+            ) : notice.kind === 'gone' ? (
+              <GoneNoticeView key={index} notice={notice} onRestore={() => sync.restore(notice)} onDismiss={() => sync.dismiss(notice)} />
+            ) : (
+              <RefusedNoticeView key={index} notice={notice} onDismiss={() => sync.dismiss(notice)} />
+            ),
+          )}
         </div>
       ) : null}
 
@@ -116,7 +114,7 @@ export function TasksScreen() {
         <Alert tone="info">You are offline. Your changes are saved on this device and will be sent when the connection is back.</Alert>
       ) : null}
 
-      <UndoToasts waiting={deletes.waiting} onUndo={deletes.undo} />
+      <UndoToasts waiting={sync.held} onUndo={sync.undoDelete} />
     </div>
   )
 }

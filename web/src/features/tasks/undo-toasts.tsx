@@ -1,8 +1,8 @@
 import { Button } from '../../components/ui/button'
-import type { PendingDelete } from './use-pending-deletes'
+import type { HeldDelete } from '../sync/engine'
 
-/** "Deleted …  Undo" for each delete still waiting to be sent. */
-export function UndoToasts({ waiting, onUndo }: { waiting: readonly PendingDelete[]; onUndo: (id: string) => void }) {
+/** "Deleted …  Undo" for each delete still inside its undo window (held, not yet sent). */
+export function UndoToasts({ waiting, onUndo }: { waiting: readonly HeldDelete[]; onUndo: (id: string) => void }) {
   return (
     <div aria-live="polite" className="pointer-events-none fixed inset-x-0 bottom-4 z-10 flex flex-col items-center gap-2 px-4">
       {waiting.slice(-3).map(({ task }) => (
