@@ -38,7 +38,7 @@ const PAGE: u32 = 500;
 /// (and then of its rendering): a page of 500 tasks with 4 KB
 /// descriptions would be 2 MB per subscriber, which a stalled one keeps
 /// until its socket is closed.
-const PAGE_BYTES: usize = 256 * 1024;
+const PAGE_BYTES: usize = 128 * 1024;
 /// How often every scope with live subscribers is re-read, in case a
 /// wake-up was lost. Costs one query per such scope.
 const SWEEP_EVERY: Duration = Duration::from_secs(30);
@@ -489,11 +489,11 @@ mod tests {
         let big: Vec<Change> = (1..=500).map(|i| change(i, 4000)).collect();
         let fits = within_bytes(&big, PAGE_BYTES);
         assert!(
-            (55..=65).contains(&fits),
-            "{fits} changes of 4 KB in 256 KiB"
+            (27..=33).contains(&fits),
+            "{fits} changes of 4 KB in 128 KiB"
         );
-        let small: Vec<Change> = (1..=500).map(|i| change(i, 10)).collect();
-        assert_eq!(within_bytes(&small, PAGE_BYTES), 500);
+        let small: Vec<Change> = (1..=400).map(|i| change(i, 10)).collect();
+        assert_eq!(within_bytes(&small, PAGE_BYTES), 400);
         assert_eq!(within_bytes(&big[..1], 10), 1, "at least one");
     }
 }

@@ -38,7 +38,7 @@ const MAX_BURST: usize = 256;
 /// And about the most bytes of rendered messages one burst takes (its
 /// first result may be larger): a stalled socket holds its burst until the
 /// send timeout closes it.
-const MAX_BURST_BYTES: usize = 256 * 1024;
+const MAX_BURST_BYTES: usize = 64 * 1024;
 
 /// Whether a browser page from `origin` may open a socket.
 fn origin_allowed(state: &AppState, headers: &HeaderMap) -> bool {

@@ -358,9 +358,12 @@ async fn stalled_subscribers(backend: Backend) {
     let growth = peak.saturating_sub(before);
     eprintln!("{STALLED} stalled subscribers: server RSS {before} KiB, peak +{growth} KiB");
     // Had the server queued every change for every stalled subscriber, it
-    // would have held 100 x 2,000 x 4 KB = 800 MB.
+    // would have held 100 x 2,000 x 4 KB = 800 MB. What one may hold: its
+    // socket's write buffer (4 x 64 KiB), a burst (about 64 KiB) and a page
+    // of the log with its rendering (about 2 x 128 KiB), some 576 KiB, so
+    // 56 MiB for 100, plus the allocator's slack.
     assert!(
-        growth < 64 * 1024,
+        growth < 96 * 1024,
         "the server's RSS peaked {growth} KiB above {before} KiB with {STALLED} stalled subscribers"
     );
     drop(stalled);
