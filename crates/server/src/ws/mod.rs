@@ -11,17 +11,16 @@
 //! from the live path, and it reads the log at its own pace.
 
 pub mod fast;
+pub mod protocol;
 pub mod registry;
 
 use std::time::{Duration, Instant};
 
-use async_graphql::Request;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{BoxStream, SplitSink};
 use futures_util::{FutureExt as _, SinkExt as _, StreamExt as _};
-use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio_stream::StreamMap;
 
@@ -29,6 +28,7 @@ use crate::graphql::error::{BAD_USER_INPUT, RATE_LIMITED};
 use crate::http::extract::{AuthUser, bearer_token};
 use crate::http::rate_limit::Caller;
 use crate::state::AppState;
+use protocol::ClientMessage;
 
 pub const PROTOCOL: &str = "graphql-transport-ws";
 
@@ -90,44 +90,6 @@ pub fn upgrade(state: AppState, headers: &HeaderMap, ws: WebSocketUpgrade) -> Re
             let runtime = state.socket_runtime.clone();
             runtime.spawn(Connection::new(state).run(socket));
         })
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum ClientMessage {
-    ConnectionInit {
-        #[serde(default)]
-        payload: Option<Value>,
-    },
-    Ping {
-        #[serde(default)]
-        #[allow(dead_code)]
-        payload: Option<Value>,
-    },
-    Pong {
-        #[serde(default)]
-        #[allow(dead_code)]
-        payload: Option<Value>,
-    },
-    Subscribe {
-        id: String,
-        payload: Box<Request>,
-    },
-    Complete {
-        id: String,
-    },
-}
-
-/// Longest operation id a client may use. An id is kept for the life of
-/// its operation and repeated in every message of it, so ids as long as a
-/// message (64 KiB) would multiply a socket's memory and every delivery's
-/// bytes; clients use UUIDs or counters.
-const MAX_ID_BYTES: usize = 128;
-
-/// Whether `id` may name an operation: not empty (as graphql-ws requires)
-/// and at most [`MAX_ID_BYTES`] long.
-fn valid_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= MAX_ID_BYTES
 }
 
 /// How the loop ends.
@@ -440,14 +402,8 @@ impl Connection {
     }
 
     async fn on_text(&mut self, sink: &mut Sink, text: &str) -> Result<(), Close> {
-        let message = match serde_json::from_str::<ClientMessage>(text) {
-            Ok(ClientMessage::Subscribe { id, .. } | ClientMessage::Complete { id })
-                if !valid_id(&id) =>
-            {
-                return Err(Close::new(4400, "Invalid message received"));
-            }
-            Ok(message) => message,
-            Err(_) => return Err(Close::new(4400, "Invalid message received")),
+        let Some(message) = ClientMessage::decode(text) else {
+            return Err(Close::new(4400, "Invalid message received"));
         };
         match message {
             ClientMessage::ConnectionInit { payload } => {
