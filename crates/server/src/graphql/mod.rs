@@ -256,7 +256,7 @@ const DOCUMENT_MAX_LEN: usize = 4096;
 impl Documents {
     /// Gives `request` its parsed document from the cache, or parses it,
     /// refuses it if it selects more than `max_selections` fields once its
-    /// fragments are expanded ([`size::expanded_selections`]), and
+    /// fragments are expanded or nests too deep ([`size::check`]), and
     /// remembers it. Answers the document's root fields: what the request
     /// costs against the rate limit. Documents that do not parse are left
     /// to the executor, which reports the error (and cost 0 here).
@@ -270,9 +270,8 @@ impl Documents {
             .flatten();
         let (doc, roots) = match cached {
             Some(parsed) => parsed,
-            None => match async_graphql::parser::parse_query(&request.query) {
-                Ok(doc) => {
-                    size::expanded_selections(&doc, max_selections)?;
+            None => match size::check(&request.query, max_selections)? {
+                Some(doc) => {
                     let roots = size::root_fields(&doc);
                     if request.query.len() <= DOCUMENT_MAX_LEN {
                         let mut parsed = self.lock();
@@ -283,7 +282,7 @@ impl Documents {
                     }
                     (doc, roots)
                 }
-                Err(_) => return Ok(0),
+                None => return Ok(0),
             },
         };
         request.set_parsed_query(doc);
