@@ -104,6 +104,19 @@ else
   skip "Rust tests: cargo is not installed (https://rustup.rs)"
 fi
 
+# Fuzzing: every cargo-fuzz target for a short fixed time (scripts/fuzz.sh,
+# docs/fuzzing.md; FUZZ_SECONDS=N for a longer run). Exit 77: the fuzzer
+# could not be had here (its SKIPPED line says why).
+if command -v cargo >/dev/null 2>&1; then
+  fuzz_status=0
+  bash scripts/fuzz.sh || fuzz_status=$?
+  if [ "$fuzz_status" = 77 ]; then
+    skip "Fuzz targets: cargo-fuzz could not be installed or run (see the SKIPPED line above)"
+  elif [ "$fuzz_status" != 0 ]; then
+    exit "$fuzz_status"
+  fi
+fi
+
 # GraphQL fuzzing: schemathesis against the debug binary built above (a
 # production-mode server, fresh SQLite). Needs Python 3.11+ with venv and
 # PyPI; Debian's python3-venv is installed when missing and allowed.
