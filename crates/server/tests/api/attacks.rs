@@ -103,7 +103,14 @@ async fn sign_in_burst(nodes: &[&Http]) {
         .map(|s| s.expect("task"))
         .collect();
     let evaluated = statuses.iter().filter(|&&s| s == 401 || s == 200).count();
-    assert!(evaluated <= 5, "{evaluated} of 40 evaluated: {statuses:?}");
+    // The right password may be among the first five checked (the guesses
+    // race); its success clears the failures, as the contract says, and
+    // five more may then be checked.
+    let limit = if statuses.contains(&200) { 10 } else { 5 };
+    assert!(
+        evaluated <= limit,
+        "{evaluated} of 40 evaluated: {statuses:?}"
+    );
     assert!(
         statuses.iter().all(|&s| matches!(s, 200 | 401 | 429)),
         "{statuses:?}"

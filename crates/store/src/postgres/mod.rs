@@ -727,17 +727,16 @@ impl Store for PgStore {
         // The row is locked (FOR UPDATE) from the read to the write, so
         // concurrent attempts of one address, on any node, are decided one
         // after the other. The first attempt of an address makes its row.
+        // One statement makes or locks the row: with an INSERT that does
+        // nothing and a SELECT … FOR UPDATE, a success's DELETE of the row
+        // (it clears the failures) between the two left the SELECT with no
+        // row, a 500.
         let mut tx = self.begin().await?;
-        sqlx::query(
-            "INSERT INTO login_throttle (email, failures, locked_until, last_failure_at)
-             VALUES ($1, 0, 0, 0) ON CONFLICT (email) DO NOTHING",
-        )
-        .bind(email.as_str())
-        .execute(&mut *tx)
-        .await?;
         let row = sqlx::query(
-            "SELECT failures, locked_until, last_failure_at FROM login_throttle
-             WHERE email = $1 FOR UPDATE",
+            "INSERT INTO login_throttle (email, failures, locked_until, last_failure_at)
+             VALUES ($1, 0, 0, 0)
+             ON CONFLICT (email) DO UPDATE SET email = excluded.email
+             RETURNING failures, locked_until, last_failure_at",
         )
         .bind(email.as_str())
         .fetch_one(&mut *tx)
