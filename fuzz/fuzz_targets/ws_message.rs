@@ -54,7 +54,14 @@ fn agrees(message: &ClientMessage, text: &str) {
 /// Well-formed messages of every type, made of `bytes`.
 fn well_formed(bytes: &[u8]) -> Vec<(Value, &'static str)> {
     let half = bytes.len() / 2;
-    let id = String::from_utf8_lossy(&bytes[..half]).into_owned();
+    // An operation id is 1 to 128 bytes (`MAX_ID_BYTES`); others are refused.
+    let mut id: String = String::from_utf8_lossy(&bytes[..half])
+        .chars()
+        .take(32)
+        .collect();
+    if id.is_empty() {
+        id.push('1');
+    }
     let query = String::from_utf8_lossy(&bytes[half..]).into_owned();
     let extra = json!({ "note": query });
     vec![
