@@ -95,9 +95,50 @@ pub fn add_missing_codes_one(response: &mut async_graphql::Response) {
     }
 }
 
+/// Why an operation is not run: it is too large, or its caller is over
+/// the rate limit (wait this long).
+#[derive(Debug)]
+pub enum Refusal {
+    TooLarge(String),
+    RateLimited(std::time::Duration),
+}
+
+/// The limits every operation passes before it runs, on HTTP and on a
+/// socket alike: each of `requests` gets its parsed document
+/// ([`Documents::prepare`]), their root fields together must be within
+/// `TASKSYNC_GRAPHQL_MAX_ROOT_FIELDS`, and `caller` pays for them beyond
+/// the one root field it paid before the body was parsed.
+pub fn admit<'r>(
+    state: &AppState,
+    caller: Option<Caller>,
+    requests: impl IntoIterator<Item = &'r mut async_graphql::Request>,
+) -> Result<(), Refusal> {
+    let limit = state.settings.graphql_max_selections;
+    let mut roots = 0usize;
+    for r in requests {
+        let n = state
+            .documents
+            .prepare(r, limit)
+            .map_err(|refused| Refusal::TooLarge(refused.to_string()))?;
+        roots = roots.saturating_add(n);
+    }
+    let max_roots = state.settings.graphql_max_root_fields;
+    if roots > max_roots {
+        return Err(Refusal::TooLarge(format!(
+            "at most {max_roots} root fields per request, batches included"
+        )));
+    }
+    match caller {
+        Some(caller) if roots > 1 => state
+            .api_rate
+            .check(caller, roots - 1)
+            .map_err(Refusal::RateLimited),
+        _ => Ok(()),
+    }
+}
+
 /// 429 `RATE_LIMITED`, with the seconds to wait in `Retry-After`.
 fn rate_limited(wait: std::time::Duration) -> Response {
-    metrics::counter!("tasksync_api_rate_limited_total").increment(1);
     let mut answer = refusal(
         StatusCode::TOO_MANY_REQUESTS,
         error::RATE_LIMITED,
@@ -200,34 +241,16 @@ pub async fn post(
         );
         return refusal(StatusCode::BAD_REQUEST, BAD_USER_INPUT, &message);
     }
-    let limit = state.settings.graphql_max_selections;
-    let prepared = match &mut request {
-        BatchRequest::Single(r) => state.documents.prepare(r, limit),
-        BatchRequest::Batch(rs) => rs.iter_mut().try_fold(0usize, |sum, r| {
-            Ok(sum.saturating_add(state.documents.prepare(r, limit)?))
-        }),
+    let admitted = match &mut request {
+        BatchRequest::Single(r) => admit(&state, caller, [r]),
+        BatchRequest::Batch(rs) => admit(&state, caller, rs.iter_mut()),
     };
-    let roots = match prepared {
-        Ok(roots) => roots,
-        Err(refused) => {
-            return refusal(
-                StatusCode::BAD_REQUEST,
-                BAD_USER_INPUT,
-                &refused.to_string(),
-            );
+    match admitted {
+        Ok(()) => {}
+        Err(Refusal::TooLarge(message)) => {
+            return refusal(StatusCode::BAD_REQUEST, BAD_USER_INPUT, &message);
         }
-    };
-    let max_roots = state.settings.graphql_max_root_fields;
-    if roots > max_roots {
-        let message = format!("at most {max_roots} root fields per request, batches included");
-        return refusal(StatusCode::BAD_REQUEST, BAD_USER_INPUT, &message);
-    }
-    // The rest of the root fields (the first was paid before parsing).
-    if let Some(caller) = caller
-        && roots > 1
-        && let Err(wait) = state.api_rate.check(caller, roots - 1)
-    {
-        return rate_limited(wait);
+        Err(Refusal::RateLimited(wait)) => return rate_limited(wait),
     }
     if let Some(user) = user {
         request = request.data(user);

@@ -142,11 +142,13 @@ impl ApiRateLimit {
             .ok()
             .and_then(NonZeroU32::new)
             .unwrap_or(NonZeroU32::MAX);
-        match self.limiter.check_key_n(&caller, cost) {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(not_until)) => Err(not_until.wait_time_from(DefaultClock::default().now())),
-            Err(_insufficient) => Err(Duration::from_secs(1)),
-        }
+        let refused = match self.limiter.check_key_n(&caller, cost) {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(not_until)) => not_until.wait_time_from(DefaultClock::default().now()),
+            Err(_insufficient) => Duration::from_secs(1),
+        };
+        metrics::counter!("tasksync_api_rate_limited_total").increment(1);
+        Err(refused)
     }
 
     /// Forgets callers whose budget is full again.

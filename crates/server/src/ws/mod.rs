@@ -475,44 +475,30 @@ impl Connection {
                     .await;
                 }
                 let mut payload = payload;
-                let settings = &self.state.settings;
                 let caller = Caller::User(user.user_id);
-                let too_many = |wait: Duration| {
-                    metrics::counter!("tasksync_api_rate_limited_total").increment(1);
-                    Some((
+                // As on HTTP: one root field is paid before the document is
+                // parsed, so refused operations are not free, the rest once
+                // it is counted.
+                let admitted = self
+                    .state
+                    .api_rate
+                    .check(caller, 1)
+                    .map_err(crate::graphql::Refusal::RateLimited)
+                    .and_then(|()| {
+                        crate::graphql::admit(&self.state, Some(caller), [&mut *payload])
+                    });
+                let refused = match admitted {
+                    Ok(()) => None,
+                    Err(crate::graphql::Refusal::TooLarge(message)) => {
+                        Some((message, BAD_USER_INPUT))
+                    }
+                    Err(crate::graphql::Refusal::RateLimited(wait)) => Some((
                         format!(
                             "too many requests: wait {} ms, then try again",
                             wait.as_millis().max(1)
                         ),
                         RATE_LIMITED,
-                    ))
-                };
-                // As on HTTP: one root field is paid before the document is
-                // parsed, so refused operations are not free, and the rest
-                // once it is counted.
-                let refused = match self.state.api_rate.check(caller, 1) {
-                    Err(wait) => too_many(wait),
-                    Ok(()) => match self
-                        .state
-                        .documents
-                        .prepare(&mut payload, settings.graphql_max_selections)
-                    {
-                        Err(too_big) => Some((too_big.to_string(), BAD_USER_INPUT)),
-                        Ok(roots) if roots > settings.graphql_max_root_fields => Some((
-                            format!(
-                                "at most {} root fields per operation",
-                                settings.graphql_max_root_fields
-                            ),
-                            BAD_USER_INPUT,
-                        )),
-                        Ok(roots) if roots > 1 => {
-                            match self.state.api_rate.check(caller, roots - 1) {
-                                Ok(()) => None,
-                                Err(wait) => too_many(wait),
-                            }
-                        }
-                        Ok(_) => None,
-                    },
+                    )),
                 };
                 if let Some((message, code)) = refused {
                     let error = json!({ "message": message, "extensions": { "code": code } });
