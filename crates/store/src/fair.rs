@@ -27,9 +27,9 @@ use tasksync_core::{Change, Email, SessionId, Task, TaskId, UserId};
 use tokio::sync::Semaphore;
 
 use crate::{
-    CodeCheck, CodeLimits, CodePurpose, CommitNotice, LogBounds, NewCode, Result, Rotation,
-    SessionRecord, SigningKeyRecord, Store, StoreError, Synced, TaskWrite, TaskWriteError,
-    Throttle, UserRecord, Written,
+    CodeCheck, CodeLimits, CodePurpose, CommitNotice, LogBounds, NewCode, PasswordProof, Result,
+    Rotation, SessionRecord, SigningKeyRecord, Store, StoreError, Synced, TaskWrite,
+    TaskWriteError, Throttle, UserRecord, Written,
 };
 
 /// The wrapper; see the module documentation.
@@ -129,11 +129,12 @@ impl Store for FairReads {
         user_id: UserId,
         purpose: CodePurpose,
         code_hash: &[u8],
+        proof: PasswordProof<'_>,
         limits: &CodeLimits,
         now: i64,
     ) -> Result<CodeCheck> {
         self.inner
-            .check_code(user_id, purpose, code_hash, limits, now)
+            .check_code(user_id, purpose, code_hash, proof, limits, now)
             .await
     }
     async fn create_session(

@@ -307,6 +307,44 @@ pub enum CodeCheck {
     Missing,
     /// The allowed number of wrong tries is used up; a new code is needed.
     TooManyAttempts,
+    /// The right sign-up code of a contested account (see
+    /// `PasswordProof`), given without a password; the code still works.
+    PasswordRequired,
+    /// The right sign-up code, with a password that is not the latest
+    /// sign-up's; the code still works (with the right password).
+    PasswordMismatch,
+}
+
+/// What a caller proved about the password beside a sign-up code. Once a
+/// later sign-up of an unconfirmed address chose another password (the
+/// account is *contested*: two people may have signed it up), a code
+/// confirms the account only with the latest sign-up's password: the
+/// mailbox's owner may hold a code that would confirm somebody else's.
+/// The password is checked by the caller (it is hashed, slowly) but only
+/// revealed by the store once the code is right, so it is no oracle for
+/// anyone without the code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordProof<'a> {
+    /// No password was given: enough for an account signed up once.
+    Absent,
+    /// The password matched this hash, the account's when it was read.
+    Matches(&'a str),
+    /// The password did not match the account's.
+    Wrong,
+}
+
+impl PasswordProof<'_> {
+    /// Why a right sign-up code does not confirm an account whose password
+    /// hash is `current` and which is `contested`; `None`: it does.
+    pub fn refusal(self, contested: bool, current: &str) -> Option<CodeCheck> {
+        match self {
+            Self::Wrong => Some(CodeCheck::PasswordMismatch),
+            // A sign-up replaced the password since it was checked.
+            Self::Matches(hash) if hash != current => Some(CodeCheck::PasswordMismatch),
+            Self::Absent if contested => Some(CodeCheck::PasswordRequired),
+            _ => None,
+        }
+    }
 }
 
 /// A session as stored.
@@ -411,12 +449,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// `wrong_per_window` of the account's this window, and deletes the code
     /// when it is accepted (single use). An accepted sign-up code confirms
     /// its account in the same transaction, so no sign-up between the check
-    /// and the confirmation can change the password it confirms.
+    /// and the confirmation can change the password it confirms; `proof`
+    /// must be enough for it (`PasswordProof::refusal`), else the right
+    /// code is kept and the refusal returned. Reset codes ignore `proof`.
     async fn check_code(
         &self,
         user_id: UserId,
         purpose: CodePurpose,
         code_hash: &[u8],
+        proof: PasswordProof<'_>,
         limits: &CodeLimits,
         now: i64,
     ) -> Result<CodeCheck>;

@@ -50,8 +50,9 @@ export class AuthClient {
   signUp(email: string, password: string) {
     return this.call<{ userId: string; confirmed: boolean }>('/auth/sign-up', { email, password })
   }
-  confirmSignUp(email: string, code: string) {
-    return this.call<{ confirmed: true }>('/auth/confirm-sign-up', { email, code })
+  /** `password`: needed only once the address was signed up more than once. */
+  confirmSignUp(email: string, code: string, password?: string) {
+    return this.call<{ confirmed: true }>('/auth/confirm-sign-up', password === undefined ? { email, code } : { email, code, password })
   }
   resendCode(email: string) {
     return this.call<{ ok: true }>('/auth/resend-code', { email })

@@ -26,6 +26,8 @@ struct Credentials {
 struct EmailCode {
     email: String,
     code: String,
+    /// Required only once the address was signed up more than once.
+    password: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -93,7 +95,9 @@ async fn confirm_sign_up(
     State(s): State<AppState>,
     Json(b): Json<EmailCode>,
 ) -> ApiResult<impl IntoResponse> {
-    s.auth.confirm_sign_up(&b.email, &b.code).await?;
+    s.auth
+        .confirm_sign_up(&b.email, &b.code, b.password.as_deref())
+        .await?;
     Ok(Json(json!({ "confirmed": true })))
 }
 

@@ -13,7 +13,9 @@ use serde::Serialize;
 use tasksync_core::lockout::Attempt;
 use tasksync_core::password::check_length;
 use tasksync_core::{Email, Password, SessionId, UserId, VerificationCode};
-use tasksync_store::{CodeCheck, CodePurpose, NewCode, Rotation, SessionRecord, Store, UserRecord};
+use tasksync_store::{
+    CodeCheck, CodePurpose, NewCode, PasswordProof, Rotation, SessionRecord, Store, UserRecord,
+};
 use uuid::Uuid;
 
 use crate::auth::codes;
@@ -203,10 +205,11 @@ impl AuthService {
                 "Your tasksync verification code",
                 format!(
                     "Someone signed up for tasksync again with this address, which has an \
-                     account waiting for confirmation. The code {} confirms it with the \
-                     password chosen at this latest sign-up; codes mailed before no longer \
-                     work.\n\nThe code is valid for {valid}. If you did not sign up just now, \
-                     do not use this code: ignore this message.\n",
+                     account waiting for confirmation. The code {} confirms it together with \
+                     the password chosen at this latest sign-up, and only with that password; \
+                     codes mailed before no longer work.\n\nThe code is valid for {valid}. If \
+                     you did not sign up just now, ignore this message, or sign up again with \
+                     your own password.\n",
                     code.as_str()
                 ),
             ),
@@ -214,7 +217,9 @@ impl AuthService {
                 "Your tasksync verification code",
                 format!(
                     "Your tasksync verification code is {}.\n\nIt is valid for {valid}. \
-                     If you did not sign up for tasksync, ignore this message.\n",
+                     If this address was signed up more than once, enter the code with the \
+                     password of the latest sign-up. If you did not sign up for tasksync, \
+                     ignore this message.\n",
                     code.as_str()
                 ),
             ),
@@ -305,22 +310,70 @@ impl AuthService {
         })
     }
 
-    /// Confirms an address with its mailed code.
-    pub async fn confirm_sign_up(&self, email: &str, code: &str) -> ApiResult<()> {
+    /// Confirms an address with its mailed code and, once a later sign-up
+    /// chose another password (`PasswordProof`), the latest sign-up's
+    /// password. A password given is checked (slowly) whether or not the
+    /// address has an account, and its outcome only told with the right
+    /// code.
+    pub async fn confirm_sign_up(
+        &self,
+        email: &str,
+        code: &str,
+        password: Option<&str>,
+    ) -> ApiResult<()> {
         let email = parse_email(email)?;
         let code = parse_code(code)?;
-        let Some(user) = self.store.user_by_email(&email).await? else {
+        let user = self.store.user_by_email(&email).await?;
+        let matched = match password {
+            None => None,
+            Some(password) => Some(
+                check_length(password).is_ok()
+                    && self
+                        .hasher
+                        .verify(
+                            password.to_owned(),
+                            user.as_ref().map(|u| u.password_hash.clone()),
+                        )
+                        .await
+                        .map_err(ApiError::internal)?,
+            ),
+        };
+        let Some(user) = user else {
             return Err(code_error(CodeCheck::Missing));
+        };
+        let proof = match matched {
+            None => PasswordProof::Absent,
+            Some(true) => PasswordProof::Matches(&user.password_hash),
+            Some(false) => PasswordProof::Wrong,
         };
         let purpose = CodePurpose::ConfirmSignUp;
         let hash = codes::code_hash(user.id, purpose, &code);
         match self
             .store
-            .check_code(user.id, purpose, &hash, &self.lifetimes.codes, now_ms())
+            .check_code(
+                user.id,
+                purpose,
+                &hash,
+                proof,
+                &self.lifetimes.codes,
+                now_ms(),
+            )
             .await?
         {
             // The store confirmed the account with the code.
             CodeCheck::Accepted => Ok(()),
+            CodeCheck::PasswordRequired => Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "PasswordRequired",
+                "this address was signed up more than once: enter the code with the \
+                 password you chose when you signed up",
+            )),
+            CodeCheck::PasswordMismatch => Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "PasswordMismatch",
+                "the code is right, but this address was signed up again since with \
+                 another password; sign up again with yours and use the code of that mail",
+            )),
             other => Err(code_error(other)),
         }
     }
@@ -543,7 +596,14 @@ impl AuthService {
         let hash = codes::code_hash(user.id, purpose, &code);
         let check = self
             .store
-            .check_code(user.id, purpose, &hash, &self.lifetimes.codes, now_ms())
+            .check_code(
+                user.id,
+                purpose,
+                &hash,
+                PasswordProof::Absent,
+                &self.lifetimes.codes,
+                now_ms(),
+            )
             .await?;
         if check != CodeCheck::Accepted {
             return Err(code_error(check));

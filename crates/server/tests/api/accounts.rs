@@ -231,8 +231,17 @@ async fn pre_account_hijacking_is_undone_by_the_owners_sign_up(app: &crate::help
             "a replaced code no longer works"
         );
     }
+    // Signed up twice: the code alone confirms nothing (the owner may hold
+    // a code that confirms somebody else's password), with the password
+    // chosen with it, it does.
     assert_eq!(
-        app.confirm(&addr, &victims_code).await.status,
+        app.confirm(&addr, &victims_code).await.code(),
+        "PasswordRequired"
+    );
+    assert_eq!(
+        app.confirm_with(&addr, &victims_code, PASSWORD)
+            .await
+            .status,
         StatusCode::OK
     );
     assert_eq!(app.sign_in(&addr, PASSWORD).await.status, StatusCode::OK);
@@ -271,7 +280,7 @@ async fn signing_up_again_before_confirming_makes_the_latest_password_stand_on_p
 }
 
 /// A code resent after the victim's sign-up confirms the victim's password
-/// too (a resend keeps the latest sign-up's password).
+/// too (a resend keeps the latest sign-up's password), and only with it.
 #[tokio::test]
 async fn a_resent_code_confirms_the_latest_sign_ups_password() {
     let app = spawn_app().await;
@@ -284,7 +293,15 @@ async fn a_resent_code_confirms_the_latest_sign_ups_password() {
         .await;
     assert_eq!(resent.status, StatusCode::OK);
     let code = app.code_from_mail(&addr, 3).await;
-    assert_eq!(app.confirm(&addr, &code).await.status, StatusCode::OK);
+    assert_eq!(app.confirm(&addr, &code).await.code(), "PasswordRequired");
+    assert_eq!(
+        app.confirm_with(&addr, &code, attacker).await.code(),
+        "PasswordMismatch"
+    );
+    assert_eq!(
+        app.confirm_with(&addr, &code, PASSWORD).await.status,
+        StatusCode::OK
+    );
     assert_eq!(app.sign_in(&addr, PASSWORD).await.status, StatusCode::OK);
     assert_eq!(
         app.sign_in(&addr, attacker).await.status,

@@ -239,6 +239,16 @@ impl Http {
         .await
     }
 
+    /// Confirms with the code and the password of the latest sign-up (as an
+    /// address signed up more than once needs).
+    pub async fn confirm_with(&self, email: &str, code: &str, password: &str) -> Answer {
+        self.post(
+            "/auth/confirm-sign-up",
+            json!({ "email": email, "code": code, "password": password }),
+        )
+        .await
+    }
+
     pub async fn sign_in(&self, email: &str, password: &str) -> Answer {
         self.post(
             "/auth/sign-in",

@@ -503,12 +503,11 @@ async fn resend(app: &Http, addr: &str) -> crate::helpers::Answer {
 
 /// The victim signs up and the attacker signs the address up again
 /// (the documented race): the victim's code stops working, so the victim
-/// asks for a new one with "resend code". The resent mail is the plain
-/// one ("your code is …") but its code confirms the attacker's password.
-#[tokio::test]
-#[ignore = "finding: a resent code confirms the password of whoever signed up last, in a mail that does not say so"]
-async fn a_resend_after_someone_signed_up_again_does_not_confirm_their_password() {
-    let app = spawn_app().await;
+/// asks for a new one with "resend code". That code would confirm the
+/// attacker's password: alone, or with the victim's password, it confirms
+/// nothing; the victim signs up again, and that mail's code with the
+/// victim's password confirms the victim's.
+async fn a_resend_after_someone_signed_up_again_does_not_confirm_their_password(app: &TestApp) {
     let addr = email("resend");
     assert_eq!(
         app.sign_up(&addr, PASSWORD).await.status,
@@ -524,17 +523,50 @@ async fn a_resend_after_someone_signed_up_again_does_not_confirm_their_password(
         assert_eq!(app.confirm(&addr, &mine).await.code(), "CodeMismatch");
     }
     // "Request a new code", as the error says.
-    assert_eq!(resend(&app, &addr).await.status, StatusCode::OK);
+    assert_eq!(resend(app, &addr).await.status, StatusCode::OK);
     let mail = app.wait_for_mail(&addr, 3).await;
     let text = mail["text"].as_str().unwrap_or_default().to_owned();
     let code = crate::helpers::extract_code(&text).expect("a code");
-    assert_eq!(app.confirm(&addr, &code).await.status, StatusCode::OK);
-    let theirs = app.sign_in(&addr, ATTACKER).await;
-    assert_ne!(
-        theirs.status,
-        StatusCode::OK,
-        "the attacker signs in to the account the victim confirmed; the mail said: {text}"
+    assert_eq!(app.confirm(&addr, &code).await.code(), "PasswordRequired");
+    let mismatch = app.confirm_with(&addr, &code, PASSWORD).await;
+    assert_eq!(mismatch.code(), "PasswordMismatch", "{:?}", mismatch.body);
+    assert_eq!(
+        app.sign_in(&addr, ATTACKER).await.code(),
+        "UserNotConfirmed",
+        "nothing confirmed the attacker's password"
     );
+    // The victim does as the error says.
+    assert_eq!(
+        app.sign_up(&addr, PASSWORD).await.status,
+        StatusCode::CREATED
+    );
+    let again = app.code_from_mail(&addr, 4).await;
+    assert_eq!(
+        app.confirm_with(&addr, &again, PASSWORD).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(app.sign_in(&addr, PASSWORD).await.status, StatusCode::OK);
+    assert_eq!(
+        app.sign_in(&addr, ATTACKER).await.status,
+        StatusCode::UNAUTHORIZED,
+        "the mail said: {text}"
+    );
+}
+
+#[tokio::test]
+async fn a_resend_after_someone_signed_up_again_does_not_confirm_their_password_on_sqlite() {
+    a_resend_after_someone_signed_up_again_does_not_confirm_their_password(&spawn_app().await)
+        .await;
+}
+
+#[tokio::test]
+async fn a_resend_after_someone_signed_up_again_does_not_confirm_their_password_on_postgres() {
+    let Some(db) = tasksync_store::testing::TestDatabase::create().await else {
+        return;
+    };
+    let url = db.url().to_owned();
+    let app = spawn_with(move |s| s.database.database_url = url).await;
+    a_resend_after_someone_signed_up_again_does_not_confirm_their_password(&app).await;
 }
 
 /// The attacker signs the address up and spends its codes for the hour

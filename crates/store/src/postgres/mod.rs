@@ -37,9 +37,9 @@ use uuid::Uuid;
 
 use crate::rows;
 use crate::{
-    CodeCheck, CodeLimits, CodePurpose, CommitNotice, ConnectOptions, LogBounds, NewCode, Result,
-    Rotation, SessionRecord, SigningKeyRecord, Store, StoreError, Synced, TaskWrite,
-    TaskWriteError, Throttle, UserRecord, Written,
+    CodeCheck, CodeLimits, CodePurpose, CommitNotice, ConnectOptions, LogBounds, NewCode,
+    PasswordProof, Result, Rotation, SessionRecord, SigningKeyRecord, Store, StoreError, Synced,
+    TaskWrite, TaskWriteError, Throttle, UserRecord, Written,
 };
 
 mod listener;
@@ -235,7 +235,8 @@ async fn set_unconfirmed_password(
     now: i64,
 ) -> Result<bool> {
     let done = sqlx::query(
-        "UPDATE users SET password_hash = $1, updated_at = $2
+        "UPDATE users SET password_hash = $1, updated_at = $2,
+             contested = contested OR password_hash <> $1
          WHERE id = $3 AND confirmed = FALSE",
     )
     .bind(hash)
@@ -478,6 +479,7 @@ impl Store for PgStore {
         user_id: UserId,
         purpose: CodePurpose,
         code_hash: &[u8],
+        proof: PasswordProof<'_>,
         limits: &CodeLimits,
         now: i64,
     ) -> Result<CodeCheck> {
@@ -505,18 +507,27 @@ impl Store for PgStore {
         } else if now >= expires_at {
             CodeCheck::Expired
         } else if stored == code_hash {
-            sqlx::query("DELETE FROM codes WHERE user_id = $1 AND purpose = $2")
-                .bind(user_id.as_uuid())
-                .bind(purpose.as_str())
-                .execute(&mut *tx)
-                .await?;
             if purpose == CodePurpose::ConfirmSignUp {
+                let user = sqlx::query("SELECT contested, password_hash FROM users WHERE id = $1")
+                    .bind(user_id.as_uuid())
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let current: String = user.try_get("password_hash")?;
+                if let Some(refused) = proof.refusal(user.try_get("contested")?, &current) {
+                    // The right code, kept for a try with the right password.
+                    return Ok(refused);
+                }
                 sqlx::query("UPDATE users SET confirmed = TRUE, updated_at = $1 WHERE id = $2")
                     .bind(now)
                     .bind(user_id.as_uuid())
                     .execute(&mut *tx)
                     .await?;
             }
+            sqlx::query("DELETE FROM codes WHERE user_id = $1 AND purpose = $2")
+                .bind(user_id.as_uuid())
+                .bind(purpose.as_str())
+                .execute(&mut *tx)
+                .await?;
             CodeCheck::Accepted
         } else {
             sqlx::query(

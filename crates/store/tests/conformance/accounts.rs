@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use tasksync_core::{Email, SessionId, UserId};
-use tasksync_store::{CodeCheck, CodePurpose, NewCode, Rotation, SessionRecord, Store, UserRecord};
+use tasksync_store::{
+    CodeCheck, CodePurpose, NewCode, PasswordProof, Rotation, SessionRecord, Store, UserRecord,
+};
 
 async fn user(store: &Arc<dyn Store>, email: &str) -> UserRecord {
     let u = UserRecord {
@@ -100,7 +102,14 @@ pub async fn concurrent_wrong_codes_are_all_counted(store: Arc<dyn Store>) {
             let store = store.clone();
             tokio::spawn(async move {
                 store
-                    .check_code(u.id, CodePurpose::ConfirmSignUp, b"wrong", &limits, 1)
+                    .check_code(
+                        u.id,
+                        CodePurpose::ConfirmSignUp,
+                        b"wrong",
+                        PasswordProof::Absent,
+                        &limits,
+                        1,
+                    )
                     .await
             })
         })
@@ -123,7 +132,14 @@ pub async fn concurrent_wrong_codes_are_all_counted(store: Arc<dyn Store>) {
         "{outcomes:?}"
     );
     let right = store
-        .check_code(u.id, CodePurpose::ConfirmSignUp, b"right", &limits, 1)
+        .check_code(
+            u.id,
+            CodePurpose::ConfirmSignUp,
+            b"right",
+            PasswordProof::Absent,
+            &limits,
+            1,
+        )
         .await
         .expect("db");
     assert_eq!(
@@ -132,7 +148,14 @@ pub async fn concurrent_wrong_codes_are_all_counted(store: Arc<dyn Store>) {
         "no more tries, even with the right code"
     );
     let other_purpose = store
-        .check_code(u.id, CodePurpose::ResetPassword, b"right", &limits, 1)
+        .check_code(
+            u.id,
+            CodePurpose::ResetPassword,
+            b"right",
+            PasswordProof::Absent,
+            &limits,
+            1,
+        )
         .await
         .expect("db");
     assert_eq!(other_purpose, CodeCheck::Missing, "purposes are separate");
@@ -372,7 +395,14 @@ pub async fn codes_are_limited_per_account_and_hour(store: Arc<dyn Store>) {
     for i in 0..3 {
         outcomes.push(
             store
-                .check_code(u.id, CodePurpose::ResetPassword, b"x", &limits, 20 + i)
+                .check_code(
+                    u.id,
+                    CodePurpose::ResetPassword,
+                    b"x",
+                    PasswordProof::Absent,
+                    &limits,
+                    20 + i,
+                )
                 .await
                 .expect("db"),
         );
@@ -387,7 +417,14 @@ pub async fn codes_are_limited_per_account_and_hour(store: Arc<dyn Store>) {
     for i in 0..3 {
         outcomes.push(
             store
-                .check_code(u.id, CodePurpose::ResetPassword, b"x", &limits, 1_110 + i)
+                .check_code(
+                    u.id,
+                    CodePurpose::ResetPassword,
+                    b"x",
+                    PasswordProof::Absent,
+                    &limits,
+                    1_110 + i,
+                )
                 .await
                 .expect("db"),
         );
@@ -410,7 +447,14 @@ pub async fn codes_are_limited_per_account_and_hour(store: Arc<dyn Store>) {
         .expect("put");
     assert_eq!(
         store
-            .check_code(u.id, CodePurpose::ResetPassword, b"x", &limits, 1_210)
+            .check_code(
+                u.id,
+                CodePurpose::ResetPassword,
+                b"x",
+                PasswordProof::Absent,
+                &limits,
+                1_210
+            )
             .await
             .expect("db"),
         CodeCheck::Wrong,
@@ -418,7 +462,14 @@ pub async fn codes_are_limited_per_account_and_hour(store: Arc<dyn Store>) {
     );
     assert_eq!(
         store
-            .check_code(u.id, CodePurpose::ResetPassword, b"e", &limits, 1_220)
+            .check_code(
+                u.id,
+                CodePurpose::ResetPassword,
+                b"e",
+                PasswordProof::Absent,
+                &limits,
+                1_220
+            )
             .await
             .expect("db"),
         CodeCheck::TooManyAttempts,
@@ -426,7 +477,14 @@ pub async fn codes_are_limited_per_account_and_hour(store: Arc<dyn Store>) {
     );
     assert_eq!(
         store
-            .check_code(u.id, CodePurpose::ResetPassword, b"e", &limits, 2_200)
+            .check_code(
+                u.id,
+                CodePurpose::ResetPassword,
+                b"e",
+                PasswordProof::Absent,
+                &limits,
+                2_200
+            )
             .await
             .expect("db"),
         CodeCheck::Accepted,
@@ -489,15 +547,50 @@ pub async fn a_sign_up_code_confirms_the_password_chosen_with_it(store: Arc<dyn 
     assert!(!stored(store.clone()).await.confirmed);
     assert_eq!(
         store
-            .check_code(u.id, CodePurpose::ConfirmSignUp, b"a", &limits, 4)
+            .check_code(
+                u.id,
+                CodePurpose::ConfirmSignUp,
+                b"a",
+                PasswordProof::Absent,
+                &limits,
+                4
+            )
             .await
             .expect("db"),
         CodeCheck::Wrong,
         "an earlier sign-up's code no longer works"
     );
+    // Two sign-ups chose two passwords: the right code alone, or with a
+    // password that is not the latest sign-up's, confirms nothing and is
+    // kept.
+    for (proof, refused) in [
+        (PasswordProof::Absent, CodeCheck::PasswordRequired),
+        (PasswordProof::Wrong, CodeCheck::PasswordMismatch),
+        (
+            PasswordProof::Matches("attacker"),
+            CodeCheck::PasswordMismatch,
+        ),
+    ] {
+        assert_eq!(
+            store
+                .check_code(u.id, CodePurpose::ConfirmSignUp, b"r", proof, &limits, 5)
+                .await
+                .expect("db"),
+            refused,
+            "{proof:?}"
+        );
+        assert!(!stored(store.clone()).await.confirmed, "{proof:?}");
+    }
     assert_eq!(
         store
-            .check_code(u.id, CodePurpose::ConfirmSignUp, b"r", &limits, 5)
+            .check_code(
+                u.id,
+                CodePurpose::ConfirmSignUp,
+                b"r",
+                PasswordProof::Matches("owner"),
+                &limits,
+                5
+            )
             .await
             .expect("db"),
         CodeCheck::Accepted
@@ -528,9 +621,62 @@ pub async fn a_sign_up_code_confirms_the_password_chosen_with_it(store: Arc<dyn 
     assert!(store.put_code(&reset, &limits, 7).await.expect("put"));
     assert_eq!(
         store
-            .check_code(other.id, CodePurpose::ResetPassword, b"x", &limits, 8)
+            .check_code(
+                other.id,
+                CodePurpose::ResetPassword,
+                b"x",
+                PasswordProof::Absent,
+                &limits,
+                8
+            )
             .await
             .expect("db"),
         CodeCheck::Accepted
     );
+}
+
+/// An address signed up once, or again with the same password hash, is not
+/// contested: its code confirms it without a password.
+pub async fn a_code_alone_confirms_an_address_signed_up_once(store: Arc<dyn Store>) {
+    let limits = tasksync_store::CodeLimits::default();
+    for (n, again) in [(0, false), (1, true)] {
+        let u = UserRecord {
+            id: UserId::new(),
+            email: Email::parse(&format!("once-{n}@example.com")).expect("email"),
+            password_hash: "mine".into(),
+            confirmed: false,
+            disabled: false,
+            created_at: 1,
+        };
+        store.create_user(&u).await.expect("create");
+        let mut code = NewCode {
+            user_id: u.id,
+            purpose: CodePurpose::ConfirmSignUp,
+            code_hash: b"c".to_vec(),
+            expires_at: i64::MAX,
+            password_hash: Some(u.password_hash.clone()),
+        };
+        assert!(store.put_code(&code, &limits, 1).await.expect("put"));
+        if again {
+            code.password_hash = None;
+            assert!(store.put_code(&code, &limits, 2).await.expect("resend"));
+        }
+        assert_eq!(
+            store
+                .check_code(
+                    u.id,
+                    CodePurpose::ConfirmSignUp,
+                    b"c",
+                    PasswordProof::Absent,
+                    &limits,
+                    3
+                )
+                .await
+                .expect("db"),
+            CodeCheck::Accepted,
+            "resent: {again}"
+        );
+        let confirmed = store.user_by_id(u.id).await.expect("db").expect("user");
+        assert!(confirmed.confirmed, "resent: {again}");
+    }
 }

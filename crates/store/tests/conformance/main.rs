@@ -57,6 +57,7 @@ macro_rules! conformance {
                 accounts::sessions_beyond_the_cap_end_the_oldest,
                 accounts::codes_are_limited_per_account_and_hour,
                 accounts::a_sign_up_code_confirms_the_password_chosen_with_it,
+                accounts::a_code_alone_confirms_an_address_signed_up_once,
                 tasks::each_write_appends_exactly_one_change_with_the_next_seq,
                 tasks::refused_writes_append_nothing_and_change_nothing,
                 tasks::creating_with_a_known_id_is_a_retry_only_with_the_same_content,

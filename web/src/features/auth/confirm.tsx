@@ -4,6 +4,7 @@ import { Alert } from '../../components/ui/alert'
 import { Button } from '../../components/ui/button'
 import { Link } from '../../components/ui/link'
 import { TextField } from '../../components/ui/text-field'
+import { AuthError } from '../../lib/auth'
 import { href, navigate, usePath } from '../../lib/router'
 import { AuthCard } from './auth-card'
 import { FormError } from './form-error'
@@ -15,8 +16,14 @@ export function Confirm() {
   const { client } = useSession()
   const [email, setEmail] = useState(query.email ?? '')
   const [code, setCode] = useState('')
+  const [password, setPassword] = useState('')
   const [resent, setResent] = useState(false)
   const { busy, error, run } = useFormAction()
+  // An address signed up more than once is confirmed only with the
+  // password of the latest sign-up: the server asks for it.
+  const [askPassword, setAskPassword] = useState(false)
+  const needsPassword = error instanceof AuthError && (error.code === 'PasswordRequired' || error.code === 'PasswordMismatch')
+  if (needsPassword && !askPassword) setAskPassword(true)
   const resend = useFormAction()
 
   const submit = (event: FormEvent) => {
@@ -24,7 +31,7 @@ export function Confirm() {
     setResent(false)
     void run(async () => {
       const address = email.trim()
-      await client.confirmSignUp(address, code.trim())
+      await client.confirmSignUp(address, code.trim(), askPassword ? password : undefined)
       navigate(href('/sign-in', { email: address, confirmed: '1' }), { replace: true })
     })
   }
@@ -56,6 +63,9 @@ export function Confirm() {
         <FormError error={error ?? resend.error} />
         {resent && !error ? <Alert tone="success">If the address has an account waiting for confirmation, a new code is on its way.</Alert> : null}
         <TextField label="E-mail" type="email" name="email" autoComplete="email" required value={email} onChange={(e) => setEmail(e.target.value)} />
+        {askPassword ? (
+          <TextField label="Password" type="password" name="password" autoComplete="current-password" required value={password} onChange={(e) => setPassword(e.target.value)} />
+        ) : null}
         <TextField
           label="Code"
           name="code"

@@ -7,6 +7,8 @@ const MESSAGES: Readonly<Record<string, string>> = {
   InvalidParameter: 'Please check the fields: something is missing or not in the right format.',
   InvalidPassword: 'Choose a stronger password: 8 to 256 characters, and not a common or easily guessed one.',
   CodeMismatch: 'That code is not right, or it has expired. Check the latest e-mail, or ask for a new code.',
+  PasswordRequired: 'This address was signed up more than once. Enter the password you chose when you signed up, with the code.',
+  PasswordMismatch: 'The code is right, but the address was signed up again since, with another password. Sign up again with your password, then use the code of that e-mail.',
   NotAuthorized: 'Wrong e-mail address or password.',
   UserNotConfirmed: 'This account is not confirmed yet. Enter the code we e-mailed you.',
   UserDisabled: 'This account has been disabled.',
