@@ -96,6 +96,31 @@ pub struct Task {
     pub deleted: bool,
 }
 
+impl Task {
+    /// About how many bytes the task takes in an answer: its texts and a
+    /// fixed share for the other fields and the JSON around them. Pages of
+    /// tasks are bounded by it.
+    pub fn answer_bytes(&self) -> usize {
+        256usize
+            .saturating_add(self.title.len())
+            .saturating_add(self.description.as_ref().map_or(0, String::len))
+    }
+}
+
+/// How many of `tasks` (at least one, if any) fit in `budget` bytes of
+/// answer ([`Task::answer_bytes`]), from the first.
+pub fn fitting<'a>(tasks: impl IntoIterator<Item = &'a Task>, budget: usize) -> usize {
+    let mut used = 0usize;
+    let fits = tasks
+        .into_iter()
+        .take_while(|t| {
+            used = used.saturating_add(t.answer_bytes());
+            used <= budget
+        })
+        .count();
+    fits.max(1)
+}
+
 /// What a change did to its task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ChangeOp {

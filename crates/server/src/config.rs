@@ -219,6 +219,24 @@ pub struct Settings {
     /// Largest `limit` of `tasks` and `syncTasks`.
     #[arg(long, env = "TASKSYNC_GRAPHQL_MAX_LIMIT", default_value_t = 1000)]
     pub graphql_max_limit: u32,
+    /// Longest query text of one operation, in bytes (large values belong
+    /// in variables); longer ones are refused before they are parsed.
+    #[arg(
+        long,
+        env = "TASKSYNC_GRAPHQL_MAX_QUERY_BYTES",
+        default_value_t = 64 * 1024
+    )]
+    pub graphql_max_query_bytes: usize,
+    /// Bytes of tasks one request may answer with, about (their texts and
+    /// 256 bytes each), shared by the `tasks` and `syncTasks` of all its
+    /// operations: a page holds fewer than `limit` tasks when they would
+    /// take more (always at least one), and `nextToken` continues it.
+    #[arg(
+        long,
+        env = "TASKSYNC_GRAPHQL_MAX_ANSWER_BYTES",
+        default_value_t = 1024 * 1024
+    )]
+    pub graphql_max_answer_bytes: usize,
     /// Most operations in one batched GraphQL request.
     #[arg(long, env = "TASKSYNC_GRAPHQL_MAX_BATCH", default_value_t = 10)]
     pub graphql_max_batch: usize,
@@ -391,6 +409,8 @@ impl Settings {
             || self.graphql_max_complexity == 0
             || self.graphql_max_batch == 0
             || self.graphql_max_limit == 0
+            || self.graphql_max_query_bytes == 0
+            || self.graphql_max_answer_bytes == 0
         {
             return Err("GraphQL limits must be at least 1".into());
         }
@@ -435,6 +455,8 @@ mod tests {
         assert_eq!(s.code_ttl, Duration::from_secs(86400));
         assert_eq!(s.retention, Duration::from_secs(7 * 86400));
         assert_eq!(s.max_body_bytes, 1024 * 1024);
+        assert_eq!(s.graphql_max_query_bytes, 64 * 1024);
+        assert_eq!(s.graphql_max_answer_bytes, 1024 * 1024);
         assert!(!s.dev);
         assert_eq!(s.issuer(), "http://127.0.0.1:8080");
     }

@@ -124,6 +124,7 @@ impl Application {
             complexity: settings.graphql_max_complexity,
             batch: settings.graphql_max_batch,
             max_limit: settings.graphql_max_limit,
+            answer_bytes: settings.graphql_max_answer_bytes,
         };
         let api_rate = crate::http::rate_limit::ApiRateLimit::per_second(
             settings.api_rate_per_second,

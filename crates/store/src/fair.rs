@@ -202,9 +202,10 @@ impl Store for FairReads {
         owner: UserId,
         after: Option<(i64, TaskId)>,
         limit: u32,
+        max_bytes: usize,
     ) -> Result<Vec<Task>> {
         self.read(owner, move |s| async move {
-            s.tasks_page(owner, after, limit).await
+            s.tasks_page(owner, after, limit, max_bytes).await
         })
         .await
     }
@@ -228,9 +229,11 @@ impl Store for FairReads {
         after_seq: i64,
         upto_seq: i64,
         limit: u32,
+        max_bytes: usize,
     ) -> Result<Vec<Synced>> {
         self.read(owner, move |s| async move {
-            s.changed_tasks(owner, after_seq, upto_seq, limit).await
+            s.changed_tasks(owner, after_seq, upto_seq, limit, max_bytes)
+                .await
         })
         .await
     }

@@ -514,12 +514,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<Written, TaskWriteError>;
     /// A task of `owner` (tombstones included; callers hide them).
     async fn task(&self, owner: UserId, id: TaskId) -> Result<Option<Task>>;
-    /// Live tasks of `owner`, oldest first, after the given `(created_at, id)`.
+    /// Live tasks of `owner`, oldest first, after the given `(created_at, id)`:
+    /// at most `limit`, and no more than one past those that take over
+    /// `max_bytes` of answer (`Task::answer_bytes`; the rest is not read).
     async fn tasks_page(
         &self,
         owner: UserId,
         after: Option<(i64, TaskId)>,
         limit: u32,
+        max_bytes: usize,
     ) -> Result<Vec<Task>>;
     /// Changes of a scope with `seq > after`, in order, at most `limit`.
     async fn changes_after(&self, scope: UserId, after: i64, limit: u32) -> Result<Vec<Change>>;
@@ -528,14 +531,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The retained range of a scope's log.
     async fn log_bounds(&self, scope: UserId) -> Result<LogBounds>;
     /// Delta sync: tasks of `owner` (tombstones included) whose latest change
-    /// is in `(after_seq, upto_seq]`, by that change's seq, at most `limit`.
-    /// Served by the `(owner, last_seq)` index.
+    /// is in `(after_seq, upto_seq]`, by that change's seq, at most `limit`
+    /// and within `max_bytes` as for `tasks_page`. Served by the
+    /// `(owner, last_seq)` index.
     async fn changed_tasks(
         &self,
         owner: UserId,
         after_seq: i64,
         upto_seq: i64,
         limit: u32,
+        max_bytes: usize,
     ) -> Result<Vec<Synced>>;
     /// Retention: removes changes committed before `horizon` (epoch ms) and
     /// the tombstones whose deletion they recorded, and moves each scope's

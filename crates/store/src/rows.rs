@@ -152,3 +152,28 @@ pub(crate) fn change(row: &impl Columns) -> Result<Change> {
 pub(crate) fn all<R, T>(rows: &[R], decode: impl Fn(&R) -> Result<T>) -> Result<Vec<T>> {
     rows.iter().map(decode).collect()
 }
+
+/// Reads and decodes `rows` as they come until their tasks take more than
+/// `max_bytes` of answer ([`Task::answer_bytes`]), and one row more (so the
+/// caller, which keeps at least one, sees whether there is more); the rest
+/// is never read.
+pub(crate) async fn within_bytes<R, T>(
+    mut rows: impl futures_util::Stream<Item = std::result::Result<R, sqlx::Error>> + Unpin,
+    max_bytes: usize,
+    decode: impl Fn(&R) -> Result<T>,
+    task: impl Fn(&T) -> &Task,
+) -> Result<Vec<T>> {
+    use futures_util::TryStreamExt as _;
+    let mut out = Vec::new();
+    let mut used = 0usize;
+    while let Some(row) = rows.try_next().await? {
+        let item = decode(&row)?;
+        let over = used > max_bytes;
+        used = used.saturating_add(task(&item).answer_bytes());
+        out.push(item);
+        if over {
+            break;
+        }
+    }
+    Ok(out)
+}

@@ -295,18 +295,7 @@ impl Feed {
 
 /// How many of `changes` (at least one) fit in about `budget` bytes.
 fn within_bytes(changes: &[Change], budget: usize) -> usize {
-    let mut used = 0usize;
-    let fits = changes
-        .iter()
-        .take_while(|c| {
-            let t = &c.task;
-            used = used
-                .saturating_add(256 + t.title.len())
-                .saturating_add(t.description.as_ref().map_or(0, String::len));
-            used <= budget
-        })
-        .count();
-    fits.max(1)
+    tasksync_core::task::fitting(changes.iter().map(|c| &c.task), budget)
 }
 
 /// Publishes `changes` (consecutive, after the head) as one batch; the new head.

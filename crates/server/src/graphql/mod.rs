@@ -38,6 +38,33 @@ pub struct Limits {
     pub batch: usize,
     /// Largest `limit` of a listing.
     pub max_limit: u32,
+    /// Bytes of tasks one request may answer with ([`AnswerBudget`]).
+    pub answer_bytes: usize,
+}
+
+/// What is left of the bytes of tasks one request may answer with
+/// (`TASKSYNC_GRAPHQL_MAX_ANSWER_BYTES`), shared by the listing fields of
+/// all its operations: each takes what is left, reads pages within it, and
+/// gives back what it did not use. Without it, one request of 50 full syncs
+/// of 10 KB tasks would read and answer half a gigabyte.
+#[derive(Debug, Clone)]
+pub struct AnswerBudget(Arc<std::sync::atomic::AtomicUsize>);
+
+impl AnswerBudget {
+    pub fn new(bytes: usize) -> Self {
+        Self(Arc::new(std::sync::atomic::AtomicUsize::new(bytes)))
+    }
+
+    /// Takes all that is left (0 when another field holds it: that field's
+    /// page then holds one task).
+    pub fn take(&self) -> usize {
+        self.0.swap(0, std::sync::atomic::Ordering::AcqRel)
+    }
+
+    /// Gives back bytes taken and not used.
+    pub fn give_back(&self, bytes: usize) {
+        self.0.fetch_add(bytes, std::sync::atomic::Ordering::AcqRel);
+    }
 }
 
 /// The executable schema. Introspection and field suggestions are on only
@@ -103,24 +130,58 @@ pub enum Refusal {
     RateLimited(std::time::Duration),
 }
 
+/// Bytes of query text that cost one more unit of the rate limit, paid
+/// before the text is parsed (parsing is the work a refused document
+/// still costs); shorter documents, the ones clients send over and over,
+/// cost nothing more.
+pub const QUERY_BYTES_PER_UNIT: usize = 4096;
+
+/// Bytes of an HTTP body that cost one more unit, paid before the body is
+/// read as JSON, on top of the one every request pays.
+pub const BODY_BYTES_PER_UNIT: usize = 16 * 1024;
+
 /// The limits every operation passes before it runs, on HTTP and on a
-/// socket alike: each of `requests` gets its parsed document
-/// ([`Documents::prepare`]), their root fields together must be within
+/// socket alike: each query text is at most `TASKSYNC_GRAPHQL_MAX_QUERY_BYTES`
+/// and `caller` pays for its length ([`QUERY_BYTES_PER_UNIT`]) before it is
+/// parsed; each of `requests` gets its parsed document
+/// ([`Documents::prepare`]); their root fields together must be within
 /// `TASKSYNC_GRAPHQL_MAX_ROOT_FIELDS`, and `caller` pays for them beyond
-/// the one root field it paid before the body was parsed.
-pub fn admit<'r>(
+/// the one root field it paid before the body was parsed. Admitted
+/// requests share one [`AnswerBudget`].
+pub async fn admit(
     state: &AppState,
     caller: Option<Caller>,
-    requests: impl IntoIterator<Item = &'r mut async_graphql::Request>,
+    requests: Vec<&mut async_graphql::Request>,
 ) -> Result<(), Refusal> {
+    let max_text = state.settings.graphql_max_query_bytes;
+    let mut text_units = 0usize;
+    for r in &requests {
+        if r.query.len() > max_text {
+            return Err(Refusal::TooLarge(format!(
+                "a query text may be at most {max_text} bytes (pass large values as variables)"
+            )));
+        }
+        text_units = text_units.saturating_add(r.query.len() / QUERY_BYTES_PER_UNIT);
+    }
+    if let Some(caller) = caller
+        && text_units > 0
+    {
+        state
+            .api_rate
+            .check(caller, text_units)
+            .map_err(Refusal::RateLimited)?;
+    }
     let limit = state.settings.graphql_max_selections;
+    let answer = AnswerBudget::new(state.settings.graphql_max_answer_bytes);
     let mut roots = 0usize;
     for r in requests {
         let n = state
             .documents
             .prepare(r, limit)
+            .await
             .map_err(|refused| Refusal::TooLarge(refused.to_string()))?;
         roots = roots.saturating_add(n);
+        r.data.insert(answer.clone());
     }
     let max_roots = state.settings.graphql_max_root_fields;
     if roots > max_roots {
@@ -209,10 +270,11 @@ pub async fn post(
             }
         }
     };
-    // Every request costs at least one root field, paid before its body is
-    // parsed: a caller over the limit makes the server parse nothing, and
-    // requests refused below (unparseable, too many selections or root
-    // fields) are not free.
+    // Every request costs at least one root field, and one more per
+    // `BODY_BYTES_PER_UNIT` of body, paid before its body is parsed: a
+    // caller over the limit makes the server parse nothing, and requests
+    // refused below (unparseable, too many selections or root fields) are
+    // not free.
     let caller = match (&user, peer) {
         (Some(user), _) => Some(Caller::User(user.user_id)),
         (None, Some(axum::Extension(ConnectInfo(addr)))) => {
@@ -221,7 +283,9 @@ pub async fn post(
         (None, None) => None,
     };
     if let Some(caller) = caller
-        && let Err(wait) = state.api_rate.check(caller, 1)
+        && let Err(wait) = state
+            .api_rate
+            .check(caller, 1 + body.len() / BODY_BYTES_PER_UNIT)
     {
         return rate_limited(wait);
     }
@@ -242,8 +306,8 @@ pub async fn post(
         return refusal(StatusCode::BAD_REQUEST, BAD_USER_INPUT, &message);
     }
     let admitted = match &mut request {
-        BatchRequest::Single(r) => admit(&state, caller, [r]),
-        BatchRequest::Batch(rs) => admit(&state, caller, rs.iter_mut()),
+        BatchRequest::Single(r) => admit(&state, caller, vec![r]).await,
+        BatchRequest::Batch(rs) => admit(&state, caller, rs.iter_mut().collect()).await,
     };
     match admitted {
         Ok(()) => {}
@@ -263,10 +327,23 @@ pub async fn post(
 /// Parsed query documents by their text, with their root fields. Clients
 /// send the same few documents over and over; cloning a parsed one is much
 /// cheaper than parsing it again. Bounded: emptied when full. Only
-/// documents within the selection limit are remembered.
-#[derive(Debug, Default)]
+/// documents within the selection limit are remembered. Documents too long
+/// to remember are parsed on the blocking pool, one at a time, so parsing
+/// the longest ones allowed never holds up the threads that serve
+/// everyone else.
+#[derive(Debug)]
 pub struct Documents {
     parsed: std::sync::Mutex<std::collections::HashMap<String, Parsed>>,
+    long: tokio::sync::Semaphore,
+}
+
+impl Default for Documents {
+    fn default() -> Self {
+        Self {
+            parsed: Default::default(),
+            long: tokio::sync::Semaphore::new(1),
+        }
+    }
 }
 
 /// A document and its root fields ([`size::root_fields`]).
@@ -283,31 +360,40 @@ impl Documents {
     /// remembers it. Answers the document's root fields: what the request
     /// costs against the rate limit. Documents that do not parse are left
     /// to the executor, which reports the error (and cost 0 here).
-    pub fn prepare(
+    pub async fn prepare(
         &self,
         request: &mut async_graphql::Request,
         max_selections: usize,
     ) -> Result<usize, size::Refused> {
-        let cached = (request.query.len() <= DOCUMENT_MAX_LEN)
-            .then(|| self.lock().get(&request.query).cloned())
-            .flatten();
-        let (doc, roots) = match cached {
-            Some(parsed) => parsed,
-            None => match size::check(&request.query, max_selections)? {
-                Some(doc) => {
-                    let roots = size::root_fields(&doc);
-                    if request.query.len() <= DOCUMENT_MAX_LEN {
-                        let mut parsed = self.lock();
-                        if parsed.len() >= DOCUMENTS {
-                            parsed.clear();
-                        }
-                        parsed.insert(request.query.clone(), (doc.clone(), roots));
-                    }
-                    (doc, roots)
-                }
-                None => return Ok(0),
-            },
+        let checked = if request.query.len() <= DOCUMENT_MAX_LEN {
+            if let Some((doc, roots)) = self.lock().get(&request.query).cloned() {
+                request.set_parsed_query(doc);
+                return Ok(roots);
+            }
+            size::check(&request.query, max_selections)?
+        } else {
+            // Closed never; a failed acquire would only mean no queue.
+            let _turn = self.long.acquire().await.ok();
+            let query = request.query.clone();
+            match tokio::task::spawn_blocking(move || size::check(&query, max_selections)).await {
+                Ok(checked) => checked?,
+                // The parser panicked: as it would have here.
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                // Shutting down: left to the executor.
+                Err(_) => None,
+            }
         };
+        let Some(doc) = checked else {
+            return Ok(0);
+        };
+        let roots = size::root_fields(&doc);
+        if request.query.len() <= DOCUMENT_MAX_LEN {
+            let mut parsed = self.lock();
+            if parsed.len() >= DOCUMENTS {
+                parsed.clear();
+            }
+            parsed.insert(request.query.clone(), (doc.clone(), roots));
+        }
         request.set_parsed_query(doc);
         Ok(roots)
     }
@@ -349,21 +435,22 @@ pub async fn graphiql() -> Html<String> {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn documents_are_parsed_once_and_the_cache_stays_bounded() {
+    #[tokio::test]
+    async fn documents_are_parsed_once_and_the_cache_stays_bounded() {
         let documents = super::Documents::default();
         let mut request = async_graphql::Request::new("{ tasks { items { id } } }");
-        documents.prepare(&mut request, 100).expect("small");
+        documents.prepare(&mut request, 100).await.expect("small");
         assert!(
             request.parsed_query().is_ok(),
             "a valid document is handed over parsed"
         );
         let mut again = async_graphql::Request::new("{ tasks { items { id } } }");
-        documents.prepare(&mut again, 100).expect("small");
+        documents.prepare(&mut again, 100).await.expect("small");
         assert_eq!(documents.lock().len(), 1, "the same text is parsed once");
         let mut broken = async_graphql::Request::new("{ tasks { ");
         documents
             .prepare(&mut broken, 100)
+            .await
             .expect("left to the executor");
         assert!(
             broken.parsed_query().is_err(),
@@ -375,13 +462,14 @@ mod tests {
                     &mut async_graphql::Request::new(format!("{{ t{i}: tasks {{ nextToken }} }}")),
                     100,
                 )
+                .await
                 .expect("small");
         }
         assert!(documents.lock().len() <= super::DOCUMENTS, "bounded");
         let mut big =
             async_graphql::Request::new("{ a: tasks { nextToken } b: tasks { nextToken } }");
         assert!(
-            documents.prepare(&mut big, 3).is_err(),
+            documents.prepare(&mut big, 3).await.is_err(),
             "4 selections over a limit of 3"
         );
         assert!(
@@ -390,14 +478,33 @@ mod tests {
         );
         let mut two =
             async_graphql::Request::new("{ a: tasks { nextToken } b: tasks { nextToken } }");
-        assert_eq!(documents.prepare(&mut two, 100), Ok(2), "two root fields");
+        assert_eq!(
+            documents.prepare(&mut two, 100).await,
+            Ok(2),
+            "two root fields"
+        );
         let mut cached =
             async_graphql::Request::new("{ a: tasks { nextToken } b: tasks { nextToken } }");
         assert_eq!(
-            documents.prepare(&mut cached, 100),
+            documents.prepare(&mut cached, 100).await,
             Ok(2),
             "remembered with its root fields"
         );
+        let fields: Vec<String> = (0..500).map(|i| format!("a{i}: __typename")).collect();
+        let long = format!("{{ {} }}", fields.join(" "));
+        assert!(long.len() > super::DOCUMENT_MAX_LEN);
+        let mut request = async_graphql::Request::new(long.clone());
+        assert_eq!(documents.prepare(&mut request, 1000).await, Ok(0));
+        assert!(
+            request.parsed_query().is_ok(),
+            "parsed on the blocking pool"
+        );
+        assert!(
+            !documents.lock().contains_key(&long),
+            "too long to remember"
+        );
+        let mut over = async_graphql::Request::new(long);
+        assert!(documents.prepare(&mut over, 499).await.is_err());
     }
 
     /// `schema.graphql` at the repository root is what the code serves.

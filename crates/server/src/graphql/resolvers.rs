@@ -61,13 +61,49 @@ pub fn limit(ctx: &Context<'_>, limit: i32, default: i32) -> Result<u32> {
     }
 }
 
-/// Cuts a page fetched with one row more than `n` down to `n` rows, and
-/// says whether there was more (and so a next page).
-pub(super) fn keep_page<T>(rows: &mut Vec<T>, n: u32) -> bool {
-    let n = n as usize;
-    let more = rows.len() > n;
-    rows.truncate(n);
-    more
+/// The answer bytes a listing field may use: all that its request has left
+/// ([`super::AnswerBudget`]), given back by [`Page::keep`] less what the
+/// page kept. A request run without one (none is made outside
+/// `graphql::admit`) gets a budget of its own per field.
+pub(super) struct Page {
+    budget: Option<super::AnswerBudget>,
+    pub(super) bytes: usize,
+}
+
+impl Page {
+    pub(super) fn start(ctx: &Context<'_>) -> Self {
+        match ctx.data_opt::<super::AnswerBudget>() {
+            Some(budget) => Self {
+                bytes: budget.take(),
+                budget: Some(budget.clone()),
+            },
+            None => Self {
+                budget: None,
+                bytes: ctx.data_unchecked::<super::Limits>().answer_bytes,
+            },
+        }
+    }
+
+    /// Cuts rows read with a limit of `n + 1` and this page's bytes (see
+    /// `Store::tasks_page`) down to at most `n` that fit in the bytes (at
+    /// least one), and says whether there is more (and so a next page).
+    pub(super) fn keep<T>(
+        self,
+        rows: &mut Vec<T>,
+        n: u32,
+        task: impl Fn(&T) -> &tasksync_core::Task,
+    ) -> bool {
+        let keep = tasksync_core::task::fitting(rows.iter().map(&task), self.bytes)
+            .min(n as usize)
+            .min(rows.len());
+        let more = rows.len() > keep;
+        rows.truncate(keep);
+        if let Some(budget) = &self.budget {
+            let used: usize = rows.iter().map(|r| task(r).answer_bytes()).sum();
+            budget.give_back(self.bytes.saturating_sub(used));
+        }
+        more
+    }
 }
 
 /// What a field that reads or writes the database adds to a query's
@@ -112,11 +148,12 @@ impl Query {
                 Some((page.created_at, page.id))
             }
         };
+        let page = Page::start(ctx);
         let mut items = store(ctx)
-            .tasks_page(owner, after, n + 1)
+            .tasks_page(owner, after, n + 1, page.bytes)
             .await
             .map_err(internal)?;
-        let more = keep_page(&mut items, n);
+        let more = page.keep(&mut items, n, |t| t);
         let next_token = more
             .then(|| {
                 items.last().map(|t| {

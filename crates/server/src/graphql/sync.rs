@@ -8,7 +8,7 @@ use tasksync_core::{ChangeOp, Cursor, SyncPosition, SyncToken, UserId};
 use tasksync_store::{LogBounds, Store};
 
 use super::error::{bad_cursor, cursor_expired, internal};
-use super::resolvers::{caller, keep_page, limit, store};
+use super::resolvers::{Page, caller, limit, store};
 use super::types::{GqlTask, GqlTaskChange, SyncPage};
 use crate::feed::{Feed, FeedError};
 
@@ -34,11 +34,12 @@ pub async fn sync_tasks(
     match token.position {
         SyncPosition::Full { created_at, id } => {
             let after = (created_at != i64::MIN).then_some((created_at, id));
+            let page = Page::start(ctx);
             let mut tasks = store
-                .tasks_page(owner, after, n + 1)
+                .tasks_page(owner, after, n + 1, page.bytes)
                 .await
                 .map_err(internal)?;
-            let more = keep_page(&mut tasks, n);
+            let more = page.keep(&mut tasks, n, |t| t);
             let next_token = more.then(|| tasks.last()).flatten().map(|t| {
                 let position = SyncPosition::Full {
                     created_at: t.created_at,
@@ -59,11 +60,12 @@ pub async fn sync_tasks(
                 // needs may be gone. Start again.
                 return Err(cursor_expired());
             }
+            let page = Page::start(ctx);
             let mut synced = store
-                .changed_tasks(owner, last_seq, token.upto, n + 1)
+                .changed_tasks(owner, last_seq, token.upto, n + 1, page.bytes)
                 .await
                 .map_err(internal)?;
-            let more = keep_page(&mut synced, n);
+            let more = page.keep(&mut synced, n, |s| &s.task);
             let next_token = more.then(|| synced.last()).flatten().map(|s| {
                 SyncToken {
                     position: SyncPosition::Delta {

@@ -114,6 +114,8 @@ pub enum Caller {
 #[derive(Debug, Clone)]
 pub struct ApiRateLimit {
     limiter: Arc<DefaultKeyedRateLimiter<Caller>>,
+    /// The most one check costs: a larger cost could never be paid.
+    burst: NonZeroU32,
     trusted: Arc<[IpNet]>,
 }
 
@@ -125,6 +127,7 @@ impl ApiRateLimit {
             limiter: Arc::new(DefaultKeyedRateLimiter::keyed(
                 Quota::per_second(rate).allow_burst(burst),
             )),
+            burst,
             trusted: trusted_proxies.into(),
         }
     }
@@ -134,14 +137,15 @@ impl ApiRateLimit {
         Caller::Anonymous(client_ip(&self.trusted, peer, headers))
     }
 
-    /// Takes `cost` (at least 1) from `caller`'s budget, or `Err(wait)`
-    /// when it does not hold that much now (nothing is taken then). A cost
-    /// beyond the burst can never be paid: its wait is a whole second.
+    /// Takes `cost` (at least 1, at most the burst: any request can be
+    /// paid for by waiting) from `caller`'s budget, or `Err(wait)` when it
+    /// does not hold that much now (nothing is taken then).
     pub fn check(&self, caller: Caller, cost: usize) -> Result<(), Duration> {
         let cost = u32::try_from(cost.max(1))
             .ok()
             .and_then(NonZeroU32::new)
-            .unwrap_or(NonZeroU32::MAX);
+            .unwrap_or(NonZeroU32::MAX)
+            .min(self.burst);
         let refused = match self.limiter.check_key_n(&caller, cost) {
             Ok(Ok(())) => return Ok(()),
             Ok(Err(not_until)) => not_until.wait_time_from(DefaultClock::default().now()),

@@ -479,14 +479,12 @@ impl Connection {
                 // As on HTTP: one root field is paid before the document is
                 // parsed, so refused operations are not free, the rest once
                 // it is counted.
-                let admitted = self
-                    .state
-                    .api_rate
-                    .check(caller, 1)
-                    .map_err(crate::graphql::Refusal::RateLimited)
-                    .and_then(|()| {
-                        crate::graphql::admit(&self.state, Some(caller), [&mut *payload])
-                    });
+                let admitted = match self.state.api_rate.check(caller, 1) {
+                    Ok(()) => {
+                        crate::graphql::admit(&self.state, Some(caller), vec![&mut *payload]).await
+                    }
+                    Err(wait) => Err(crate::graphql::Refusal::RateLimited(wait)),
+                };
                 let refused = match admitted {
                     Ok(()) => None,
                     Err(crate::graphql::Refusal::TooLarge(message)) => {

@@ -816,6 +816,7 @@ impl Store for PgStore {
         owner: UserId,
         after: Option<(i64, TaskId)>,
         limit: u32,
+        max_bytes: usize,
     ) -> Result<Vec<Task>> {
         let (at, id) = after.map_or((i64::MIN, Uuid::nil()), |(at, id)| (at, id.as_uuid()));
         let rows = sqlx::query(concat!(
@@ -830,9 +831,8 @@ impl Store for PgStore {
         .bind(at)
         .bind(id)
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        rows::all(&rows, rows::task)
+        .fetch(&self.pool);
+        rows::within_bytes(rows, max_bytes, rows::task, |t| t).await
     }
 
     async fn changes_after(&self, scope: UserId, after: i64, limit: u32) -> Result<Vec<Change>> {
@@ -873,6 +873,7 @@ impl Store for PgStore {
         after_seq: i64,
         upto_seq: i64,
         limit: u32,
+        max_bytes: usize,
     ) -> Result<Vec<Synced>> {
         let rows = sqlx::query(concat!(
             "SELECT ",
@@ -885,9 +886,8 @@ impl Store for PgStore {
         .bind(after_seq)
         .bind(upto_seq)
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        rows::all(&rows, rows::synced)
+        .fetch(&self.pool);
+        rows::within_bytes(rows, max_bytes, rows::synced, |s| &s.task).await
     }
 
     async fn trim_log(&self, horizon: i64) -> Result<u64> {

@@ -672,9 +672,10 @@ impl Store for SqliteStore {
         owner: UserId,
         after: Option<(i64, TaskId)>,
         limit: u32,
+        max_bytes: usize,
     ) -> Result<Vec<Task>> {
         let (at, id) = after.map_or((i64::MIN, Uuid::nil()), |(at, id)| (at, id.as_uuid()));
-        sqlx::query(
+        let query = sqlx::query(
             "SELECT id, owner, title, description, done, created_at, updated_at, version, deleted
              FROM tasks
              WHERE owner = $1 AND deleted = 0 AND (created_at > $2 OR (created_at = $2 AND id > $3))
@@ -684,12 +685,9 @@ impl Store for SqliteStore {
         .bind(owner.as_uuid())
         .bind(at)
         .bind(id)
-        .bind(i64::from(limit))
-        .fetch_all(&self.readers)
-        .await?
-        .iter()
-        .map(rows::task)
-        .collect()
+        .bind(i64::from(limit));
+        let rows = query.fetch(&self.readers);
+        rows::within_bytes(rows, max_bytes, rows::task, |t| t).await
     }
 
     async fn changes_after(&self, scope: UserId, after: i64, limit: u32) -> Result<Vec<Change>> {
@@ -735,8 +733,9 @@ impl Store for SqliteStore {
         after_seq: i64,
         upto_seq: i64,
         limit: u32,
+        max_bytes: usize,
     ) -> Result<Vec<crate::Synced>> {
-        sqlx::query(
+        let query = sqlx::query(
             "SELECT id, owner, title, description, done, created_at, updated_at, version, deleted, last_seq
              FROM tasks WHERE owner = $1 AND last_seq > $2 AND last_seq <= $3
              ORDER BY last_seq LIMIT $4",
@@ -744,12 +743,9 @@ impl Store for SqliteStore {
         .bind(owner.as_uuid())
         .bind(after_seq)
         .bind(upto_seq)
-        .bind(i64::from(limit))
-        .fetch_all(&self.readers)
-        .await?
-        .iter()
-        .map(rows::synced)
-        .collect()
+        .bind(i64::from(limit));
+        let rows = query.fetch(&self.readers);
+        rows::within_bytes(rows, max_bytes, rows::synced, |s| &s.task).await
     }
 
     async fn trim_log(&self, horizon: i64) -> Result<u64> {

@@ -68,6 +68,7 @@ macro_rules! conformance {
                 tasks::the_live_listing_is_oldest_first_and_hides_tombstones,
                 tasks::a_tailer_sees_every_change_once_in_order_under_eight_writers,
                 tasks::retention_trims_a_gapless_prefix_and_moves_the_bounds,
+                tasks::pages_stop_one_row_past_their_bytes,
             );
         }
     };

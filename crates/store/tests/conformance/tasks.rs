@@ -343,7 +343,10 @@ pub async fn writes_of_one_task_in_one_batch_see_each_other(store: Arc<dyn Store
         store.task(owner, y.id).await.expect("y"),
         Some(updated_y.task)
     );
-    let synced = store.changed_tasks(owner, 0, 5, 10).await.expect("delta");
+    let synced = store
+        .changed_tasks(owner, 0, 5, 10, usize::MAX)
+        .await
+        .expect("delta");
     let last: Vec<(TaskId, i64)> = synced.iter().map(|s| (s.task.id, s.last_seq)).collect();
     assert_eq!(
         last,
@@ -494,7 +497,10 @@ pub async fn the_live_listing_is_oldest_first_and_hides_tombstones(store: Arc<dy
     let mut seen: Vec<Task> = Vec::new();
     let mut after = None;
     loop {
-        let page = store.tasks_page(owner, after, 2).await.expect("page");
+        let page = store
+            .tasks_page(owner, after, 2, usize::MAX)
+            .await
+            .expect("page");
         if page.is_empty() {
             break;
         }
@@ -505,7 +511,7 @@ pub async fn the_live_listing_is_oldest_first_and_hides_tombstones(store: Arc<dy
     assert_eq!(seen.iter().map(|t| t.id).collect::<Vec<_>>(), want);
     assert!(
         store
-            .tasks_page(user(&store).await, None, 100)
+            .tasks_page(user(&store).await, None, 100, usize::MAX)
             .await
             .expect("page")
             .is_empty(),
@@ -664,4 +670,32 @@ pub async fn retention_trims_a_gapless_prefix_and_moves_the_bounds(store: Arc<dy
     assert!(store.task(owner, kept.id).await.expect("read").is_some());
     assert_eq!(store.log_bounds(other).await.expect("bounds").trimmed_to, 0);
     assert_eq!(store.trim_log(3_500).await.expect("again"), 0, "idempotent");
+}
+
+/// Pages are bounded by bytes as well as by `limit`: reading stops one row
+/// past those that take more than `max_bytes` of answer (so the caller can
+/// tell there is more), in the listing and in the delta sync alike.
+pub async fn pages_stop_one_row_past_their_bytes(store: Arc<dyn Store>) {
+    let owner = user(&store).await;
+    for i in 0..5 {
+        let mut t = new_task(&format!("b{i}"));
+        t.description = Some(TaskDescription::parse(&"d".repeat(1000)).expect("description"));
+        store
+            .write_task(owner, TaskWrite::Create(t), 100 + i)
+            .await
+            .expect("create");
+    }
+    // Each task takes 256 + 2 + 1,000 bytes.
+    for (max_bytes, rows) in [(usize::MAX, 5), (1500, 3), (0, 2)] {
+        let page = store
+            .tasks_page(owner, None, 10, max_bytes)
+            .await
+            .expect("page");
+        assert_eq!(page.len(), rows, "tasks_page within {max_bytes}");
+        let synced = store
+            .changed_tasks(owner, 0, 5, 10, max_bytes)
+            .await
+            .expect("delta");
+        assert_eq!(synced.len(), rows, "changed_tasks within {max_bytes}");
+    }
 }
