@@ -4,10 +4,14 @@
 //! everything else is revalidated; any other GET of a page falls back to
 //! `index.html`, so client-side routes work on reload. API paths never fall
 //! back: an unknown one is a JSON 404.
+//!
+//! The build writes Brotli (`.br`) and gzip (`.gz`) copies beside the files
+//! worth compressing; a request whose `Accept-Encoding` takes one of them
+//! gets it (`Content-Encoding`), so nothing is compressed per request.
 
 use std::borrow::Cow;
 
-use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Response};
 
 use crate::http::error::ApiError;
@@ -40,8 +44,11 @@ const NOT_BUILT: &str = "<!doctype html><meta charset=utf-8><title>tasksync</tit
 <code>make build</code> (or <code>make run</code>); the API is available at <code>/graphql</code> \
 and <code>/auth</code>.</p>";
 
+/// Precompressed copies, best first: (`Content-Encoding`, file suffix).
+const ENCODINGS: [(&str, &str); 2] = [("br", ".br"), ("gzip", ".gz")];
+
 /// The answer to a request no API route took.
-pub fn respond(source: &impl Source, method: &Method, uri: &Uri) -> Response {
+pub fn respond(source: &impl Source, method: &Method, uri: &Uri, headers: &HeaderMap) -> Response {
     let path = uri.path().trim_start_matches('/');
     if (method != Method::GET && method != Method::HEAD)
         || API_PREFIXES.iter().any(|p| path.starts_with(p))
@@ -57,7 +64,7 @@ pub fn respond(source: &impl Source, method: &Method, uri: &Uri) -> Response {
         } else {
             "no-cache"
         };
-        return file(bytes, mime.as_ref(), cache);
+        return file(source, path, bytes, mime.as_ref(), cache, headers);
     }
     if path
         .rsplit('/')
@@ -68,14 +75,69 @@ pub fn respond(source: &impl Source, method: &Method, uri: &Uri) -> Response {
         return ApiError::not_found().into_response();
     }
     match source.get("index.html") {
-        Some(index) => file(index, "text/html; charset=utf-8", "no-cache"),
+        Some(index) => file(
+            source,
+            "index.html",
+            index,
+            "text/html; charset=utf-8",
+            "no-cache",
+            headers,
+        ),
         None => (StatusCode::OK, Html(NOT_BUILT)).into_response(),
     }
 }
 
-fn file(bytes: Cow<'static, [u8]>, mime: &str, cache: &'static str) -> Response {
-    let mut response = bytes.into_owned().into_response();
+/// Whether `Accept-Encoding` takes `coding` (by name or `*`, with a q-value above 0).
+fn accepts(request: &HeaderMap, coding: &str) -> bool {
+    request
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|item| {
+            let mut parts = item.split(';').map(str::trim);
+            let name = parts.next().unwrap_or("");
+            let refused = parts.any(|p| {
+                p.strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            (name.eq_ignore_ascii_case(coding) || name == "*") && !refused
+        })
+}
+
+fn file(
+    source: &impl Source,
+    path: &str,
+    bytes: Cow<'static, [u8]>,
+    mime: &str,
+    cache: &'static str,
+    request: &HeaderMap,
+) -> Response {
+    let mut vary = false;
+    let mut chosen = None;
+    for (coding, suffix) in ENCODINGS {
+        let Some(compressed) = source.get(&format!("{path}{suffix}")) else {
+            continue;
+        };
+        vary = true;
+        if accepts(request, coding) {
+            chosen = Some((coding, compressed));
+            break;
+        }
+    }
+    let (body, coding) = match chosen {
+        Some((coding, compressed)) => (compressed, Some(coding)),
+        None => (bytes, None),
+    };
+    let mut response = body.into_owned().into_response();
     let headers = response.headers_mut();
+    if let Some(coding) = coding {
+        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding));
+    }
+    if vary {
+        headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
     if let Ok(v) = HeaderValue::from_str(mime) {
         headers.insert(header::CONTENT_TYPE, v);
     }
@@ -88,8 +150,8 @@ fn file(bytes: Cow<'static, [u8]>, mime: &str, cache: &'static str) -> Response 
 }
 
 /// The router's fallback.
-pub async fn fallback(method: Method, uri: Uri) -> Response {
-    respond(&Embedded, &method, &uri)
+pub async fn fallback(method: Method, uri: Uri, headers: HeaderMap) -> Response {
+    respond(&Embedded, &method, &uri, &headers)
 }
 
 #[cfg(test)]
@@ -115,7 +177,12 @@ mod tests {
     }
 
     fn get(source: &impl Source, path: &str) -> Response {
-        respond(source, &Method::GET, &path.parse().expect("uri"))
+        respond(
+            source,
+            &Method::GET,
+            &path.parse().expect("uri"),
+            &HeaderMap::new(),
+        )
     }
 
     fn header(r: &Response, name: header::HeaderName) -> &str {
@@ -174,12 +241,107 @@ mod tests {
             );
             assert_eq!(header(&r, header::CACHE_CONTROL), cache, "{path}");
         }
-        let post = respond(&app, &Method::POST, &"/tasks".parse().expect("uri"));
+        let post = respond(
+            &app,
+            &Method::POST,
+            &"/tasks".parse().expect("uri"),
+            &HeaderMap::new(),
+        );
         assert_eq!(
             post.status(),
             StatusCode::NOT_FOUND,
             "only GET and HEAD get pages"
         );
+    }
+
+    #[tokio::test]
+    async fn precompressed_copies_are_served_to_clients_that_accept_them() {
+        let mut app = built();
+        app.0.insert("assets/app-3f2a1c.js.br", b"BR");
+        app.0.insert("assets/app-3f2a1c.js.gz", b"GZ");
+        app.0.insert("index.html.gz", b"GZ-INDEX");
+        // (path, Accept-Encoding, expected body, Content-Encoding, Vary)
+        let cases = [
+            (
+                "/assets/app-3f2a1c.js",
+                "gzip, deflate, br, zstd",
+                &b"BR"[..],
+                "br",
+                "accept-encoding",
+            ),
+            (
+                "/assets/app-3f2a1c.js",
+                "gzip",
+                b"GZ",
+                "gzip",
+                "accept-encoding",
+            ),
+            (
+                "/assets/app-3f2a1c.js",
+                "br;q=0, gzip;q=0.5",
+                b"GZ",
+                "gzip",
+                "accept-encoding",
+            ),
+            (
+                "/assets/app-3f2a1c.js",
+                "BR",
+                b"BR",
+                "br",
+                "accept-encoding",
+            ),
+            ("/assets/app-3f2a1c.js", "*", b"BR", "br", "accept-encoding"),
+            (
+                "/assets/app-3f2a1c.js",
+                "",
+                b"console.log(1)",
+                "",
+                "accept-encoding",
+            ),
+            (
+                "/assets/app-3f2a1c.js",
+                "identity",
+                b"console.log(1)",
+                "",
+                "accept-encoding",
+            ),
+            (
+                "/assets/app-3f2a1c.js",
+                "gzip;q=0",
+                b"console.log(1)",
+                "",
+                "accept-encoding",
+            ),
+            ("/tasks", "gzip, br", b"GZ-INDEX", "gzip", "accept-encoding"),
+            ("/favicon.svg", "gzip, br", b"<svg/>", "", ""),
+        ];
+        for (path, accept, body, coding, vary) in cases {
+            let mut request = HeaderMap::new();
+            request.insert(
+                header::ACCEPT_ENCODING,
+                HeaderValue::from_str(accept).expect("header"),
+            );
+            let r = respond(&app, &Method::GET, &path.parse().expect("uri"), &request);
+            let what = format!("{path} with Accept-Encoding {accept:?}");
+            assert_eq!(r.status(), StatusCode::OK, "{what}");
+            assert_eq!(header(&r, header::CONTENT_ENCODING), coding, "{what}");
+            assert_eq!(header(&r, header::VARY), vary, "{what}");
+            let mime = if path == "/tasks" {
+                "text/html"
+            } else if path.ends_with(".js") {
+                "text/javascript"
+            } else {
+                "image/svg+xml"
+            };
+            assert!(
+                header(&r, header::CONTENT_TYPE).starts_with(mime),
+                "{what}: the type is the original file's"
+            );
+            let bytes = axum::body::to_bytes(r.into_body(), usize::MAX)
+                .await
+                .expect("body");
+            assert_eq!(&bytes[..], body, "{what}");
+        }
     }
 
     #[test]
