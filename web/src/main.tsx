@@ -1,5 +1,6 @@
 import { StrictMode } from 'react'
 import { createRoot } from 'react-dom/client'
+import { registerSW } from 'virtual:pwa-register'
 
 import { App } from './app/App'
 import './index.css'
@@ -12,3 +13,8 @@ if (root) {
     </StrictMode>,
   )
 }
+
+// The service worker (vite.config.ts) lets the app open offline. In
+// autoUpdate mode a new deploy's worker takes over at once and this page
+// reloads into the new app; pending writes are stored, so none is lost.
+registerSW({ immediate: true })
