@@ -5,6 +5,7 @@ import { Link } from '../components/ui/link'
 import { navigate, usePath } from '../lib/router'
 import { Account } from '../features/auth/account'
 import { Confirm } from '../features/auth/confirm'
+import { useDevMode } from '../features/auth/dev-mode'
 import { Forgot } from '../features/auth/forgot'
 import { Mailbox } from '../features/auth/mailbox'
 import { Reset } from '../features/auth/reset'
@@ -41,6 +42,7 @@ export function App() {
 function Shell() {
   const { path } = usePath()
   const { session } = useSession()
+  const dev = useDevMode()
   const signedIn = session.status === 'signed-in'
   const resolved = resolveRoute(path, signedIn)
   const redirect = resolved.kind === 'redirect' ? resolved.to : null
@@ -56,7 +58,7 @@ function Shell() {
 
   return (
     <div className="flex min-h-dvh flex-col">
-      <a href="#main" className={`sr-only rounded-md bg-indigo-600 px-3 py-2 text-white focus:not-sr-only focus:absolute focus:left-2 focus:top-2 ${focusRing}`}>
+      <a href="#main" className={`sr-only rounded-md bg-indigo-600 px-3 py-2 text-white focus:not-sr-only focus:absolute focus:left-2 focus:top-2 focus:z-50 ${focusRing}`}>
         Skip to content
       </a>
       <header className="border-b border-slate-200 bg-white/80 backdrop-blur dark:border-slate-800 dark:bg-slate-900/80">
@@ -83,10 +85,14 @@ function Shell() {
         {screen ? screen.render() : null}
       </main>
       <footer className="px-4 pb-6 text-center text-xs text-slate-500 dark:text-slate-400">
-        {signedIn && session.status === 'signed-in' ? <span>Signed in as {session.email} · </span> : null}
-        <Link to="/mailbox" className="font-normal">
-          Dev mailbox
-        </Link>
+        {signedIn && session.status === 'signed-in' ? <span>Signed in as {session.email}</span> : null}
+        {signedIn && dev ? ' · ' : null}
+        {/* Only a dev-mode server has a mailbox; underlined, as a link inside a line of text. */}
+        {dev ? (
+          <Link to="/mailbox" className="font-normal underline">
+            Dev mailbox
+          </Link>
+        ) : null}
       </footer>
     </div>
   )

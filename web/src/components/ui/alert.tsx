@@ -1,5 +1,7 @@
 import type { ReactNode } from 'react'
 
+import { cn } from './cn'
+
 type Tone = 'error' | 'info' | 'success' | 'warning'
 
 const tones: Record<Tone, string> = {
@@ -22,7 +24,7 @@ export interface AlertProps {
 export function Alert({ tone = 'info', children, className = '' }: AlertProps) {
   const role = tone === 'error' || tone === 'warning' ? 'alert' : 'status'
   return (
-    <div role={role} className={`rounded-md border px-3 py-2 text-sm ${tones[tone]} ${className}`}>
+    <div role={role} className={cn('rounded-md border px-3 py-2 text-sm', tones[tone], className)}>
       {children}
     </div>
   )

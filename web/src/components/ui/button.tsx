@@ -1,5 +1,6 @@
 import type { ButtonHTMLAttributes, Ref } from 'react'
 
+import { cn } from './cn'
 import { focusRing } from './focus'
 
 type Variant = 'primary' | 'secondary' | 'ghost' | 'danger'
@@ -26,13 +27,24 @@ export interface ButtonProps extends ButtonHTMLAttributes<HTMLButtonElement> {
   ref?: Ref<HTMLButtonElement>
 }
 
+/** A button's classes: the variant's and size's, then `className`, which wins where they conflict. */
+export function buttonClass(variant: Variant, size: Size, className = ''): string {
+  return cn(
+    'inline-flex items-center justify-center gap-2 rounded-md font-medium transition-colors disabled:cursor-not-allowed disabled:opacity-60',
+    focusRing,
+    variants[variant],
+    sizes[size],
+    className,
+  )
+}
+
 export function Button({ variant = 'primary', size = 'md', busy = false, className = '', type = 'button', disabled, children, ...rest }: ButtonProps) {
   return (
     <button
       type={type}
       disabled={disabled === true || busy}
       aria-busy={busy || undefined}
-      className={`inline-flex items-center justify-center gap-2 rounded-md font-medium transition-colors disabled:cursor-not-allowed disabled:opacity-60 ${focusRing} ${variants[variant]} ${sizes[size]} ${className}`}
+      className={buttonClass(variant, size, className)}
       {...rest}
     >
       {children}

@@ -1,6 +1,7 @@
 import type { AnchorHTMLAttributes, MouseEvent } from 'react'
 
 import { navigate } from '../../lib/router'
+import { cn } from './cn'
 import { focusRing } from './focus'
 
 export interface LinkProps extends Omit<AnchorHTMLAttributes<HTMLAnchorElement>, 'href'> {
@@ -19,7 +20,7 @@ export function Link({ to, className = '', onClick, children, ...rest }: LinkPro
     <a
       href={to}
       onClick={go}
-      className={`rounded-sm font-medium text-indigo-600 underline-offset-2 hover:underline dark:text-indigo-400 ${focusRing} ${className}`}
+      className={cn('rounded-sm font-medium text-indigo-600 underline-offset-2 hover:underline dark:text-indigo-400', focusRing, className)}
       {...rest}
     >
       {children}

@@ -1,5 +1,6 @@
 import { useId, type InputHTMLAttributes, type Ref } from 'react'
 
+import { cn } from './cn'
 import { focusRing } from './focus'
 
 export interface TextFieldProps extends Omit<InputHTMLAttributes<HTMLInputElement>, 'id'> {
@@ -29,7 +30,7 @@ export function TextField({ label, hint, error, className = '', ref, ...rest }: 
         ref={ref}
         aria-invalid={error ? true : undefined}
         aria-describedby={describedBy || undefined}
-        className={`${inputClass} ${error ? 'ring-rose-500 dark:ring-rose-500' : ''}`}
+        className={cn(inputClass, error && 'ring-rose-500 dark:ring-rose-500')}
         {...rest}
       />
       {hint ? (

@@ -7,6 +7,8 @@ import { TextField } from '../../components/ui/text-field'
 import { AuthError } from '../../lib/auth'
 import { href, navigate, usePath } from '../../lib/router'
 import { AuthCard } from './auth-card'
+import { codeDigits } from './code'
+import { useDevMode } from './dev-mode'
 import { FormError } from './form-error'
 import { useSession } from './session'
 import { useFormAction } from './use-form-action'
@@ -14,7 +16,10 @@ import { useFormAction } from './use-form-action'
 export function Confirm() {
   const { query } = usePath()
   const { client } = useSession()
+  const dev = useDevMode()
   const [email, setEmail] = useState(query.email ?? '')
+  // Focus starts in the first field still to fill.
+  const [prefilled] = useState(() => Boolean(query.email))
   const [code, setCode] = useState('')
   const [password, setPassword] = useState('')
   const [resent, setResent] = useState(false)
@@ -53,30 +58,32 @@ export function Confirm() {
           <p>
             <Link to={href('/sign-in', { email: email.trim() })}>Back to sign in</Link>
           </p>
-          <p>
-            Running in development? Codes are in the <Link to="/mailbox">dev mailbox</Link>.
-          </p>
+          {dev ? (
+            <p>
+              Running in development? Codes are in the <Link to="/mailbox" className="underline">dev mailbox</Link>.
+            </p>
+          ) : null}
         </>
       }
     >
       <form onSubmit={submit} className="space-y-4">
         <FormError error={error ?? resend.error} />
         {resent && !error ? <Alert tone="success">If the address has an account waiting for confirmation, a new code is on its way.</Alert> : null}
-        <TextField label="E-mail" type="email" name="email" autoComplete="email" required value={email} onChange={(e) => setEmail(e.target.value)} />
+        <TextField label="E-mail" autoFocus={!prefilled} type="email" name="email" autoComplete="email" required value={email} onChange={(e) => setEmail(e.target.value)} />
         {askPassword ? (
           <TextField label="Password" type="password" name="password" autoComplete="current-password" required value={password} onChange={(e) => setPassword(e.target.value)} />
         ) : null}
         <TextField
           label="Code"
+          autoFocus={prefilled}
           name="code"
           inputMode="numeric"
           autoComplete="one-time-code"
           pattern="[0-9]{6}"
-          maxLength={6}
           required
           className="[&_input]:font-mono [&_input]:tracking-[0.3em]"
           value={code}
-          onChange={(e) => setCode(e.target.value.replace(/\D/g, ''))}
+          onChange={(e) => setCode(codeDigits(e.target.value))}
         />
         <div className="flex flex-wrap items-center justify-between gap-3">
           <Button variant="secondary" onClick={sendAgain} busy={resend.busy} disabled={!email.trim()}>

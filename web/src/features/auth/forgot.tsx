@@ -36,7 +36,7 @@ export function Forgot() {
     >
       <form onSubmit={submit} className="space-y-4">
         <FormError error={error} />
-        <TextField label="E-mail" type="email" name="email" autoComplete="email" required value={email} onChange={(e) => setEmail(e.target.value)} />
+        <TextField label="E-mail" autoFocus type="email" name="email" autoComplete="email" required value={email} onChange={(e) => setEmail(e.target.value)} />
         <Button type="submit" busy={busy} className="w-full">
           {busy ? 'Sending…' : 'Send code'}
         </Button>

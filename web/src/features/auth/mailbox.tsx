@@ -48,11 +48,11 @@ export function Mailbox() {
         </Button>
       </div>
       <p className="text-sm text-slate-600 dark:text-slate-400">Mail the server would have sent, newest first. Only in development mode.</p>
-      {state.kind === 'loading' ? <p className="text-sm text-slate-500">Loading…</p> : null}
+      {state.kind === 'loading' ? <p className="text-sm text-slate-500 dark:text-slate-400">Loading…</p> : null}
       {state.kind === 'off' ? <Alert tone="info">The dev mailbox is off: this server sends real e-mail. Check your inbox.</Alert> : null}
       {state.kind === 'error' ? <Alert tone="error">{state.message}</Alert> : null}
       {state.kind === 'ready' && state.messages.length === 0 ? (
-        <p className="rounded-xl border border-dashed border-slate-300 p-6 text-center text-sm text-slate-500 dark:border-slate-700">No messages yet.</p>
+        <p className="rounded-xl border border-dashed border-slate-300 p-6 text-center text-sm text-slate-500 dark:border-slate-700 dark:text-slate-400">No messages yet.</p>
       ) : null}
       {state.kind === 'ready' && state.messages.length > 0 ? (
         <ul className="space-y-3" aria-label="Messages">
@@ -62,7 +62,7 @@ export function Mailbox() {
               <li key={`${message.sentAt}-${index}`} className="rounded-xl bg-white p-4 shadow-sm ring-1 ring-slate-200 dark:bg-slate-900 dark:ring-slate-800">
                 <div className="flex flex-wrap items-baseline justify-between gap-x-3 gap-y-1">
                   <h2 className="font-medium">{message.subject}</h2>
-                  <time dateTime={message.sentAt} className="text-xs text-slate-500">
+                  <time dateTime={message.sentAt} className="text-xs text-slate-500 dark:text-slate-400">
                     {formatTime(message.sentAt)}
                   </time>
                 </div>

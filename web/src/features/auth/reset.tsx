@@ -6,6 +6,8 @@ import { Link } from '../../components/ui/link'
 import { TextField } from '../../components/ui/text-field'
 import { href, navigate, usePath } from '../../lib/router'
 import { AuthCard } from './auth-card'
+import { codeDigits } from './code'
+import { useDevMode } from './dev-mode'
 import { FormError } from './form-error'
 import { useSession } from './session'
 import { useFormAction } from './use-form-action'
@@ -13,7 +15,10 @@ import { useFormAction } from './use-form-action'
 export function Reset() {
   const { query } = usePath()
   const { client } = useSession()
+  const dev = useDevMode()
   const [email, setEmail] = useState(query.email ?? '')
+  // Focus starts in the first field still to fill.
+  const [prefilled] = useState(() => Boolean(query.email))
   const [code, setCode] = useState('')
   const [password, setPassword] = useState('')
   const [resent, setResent] = useState(false)
@@ -47,27 +52,29 @@ export function Reset() {
           <p>
             <Link to={href('/sign-in', { email: email.trim() })}>Back to sign in</Link>
           </p>
-          <p>
-            Running in development? Codes are in the <Link to="/mailbox">dev mailbox</Link>.
-          </p>
+          {dev ? (
+            <p>
+              Running in development? Codes are in the <Link to="/mailbox" className="underline">dev mailbox</Link>.
+            </p>
+          ) : null}
         </>
       }
     >
       <form onSubmit={submit} className="space-y-4">
         <FormError error={error ?? resend.error} />
         {resent && !error ? <Alert tone="success">If the address has an account, a new code is on its way.</Alert> : null}
-        <TextField label="E-mail" type="email" name="email" autoComplete="username" required value={email} onChange={(e) => setEmail(e.target.value)} />
+        <TextField label="E-mail" autoFocus={!prefilled} type="email" name="email" autoComplete="username" required value={email} onChange={(e) => setEmail(e.target.value)} />
         <TextField
           label="Code"
+          autoFocus={prefilled}
           name="code"
           inputMode="numeric"
           autoComplete="one-time-code"
           pattern="[0-9]{6}"
-          maxLength={6}
           required
           className="[&_input]:font-mono [&_input]:tracking-[0.3em]"
           value={code}
-          onChange={(e) => setCode(e.target.value.replace(/\D/g, ''))}
+          onChange={(e) => setCode(codeDigits(e.target.value))}
         />
         <TextField
           label="New password"

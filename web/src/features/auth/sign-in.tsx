@@ -14,6 +14,8 @@ export function SignIn() {
   const { query } = usePath()
   const { signIn, notice } = useSession()
   const [email, setEmail] = useState(query.email ?? '')
+  // Focus starts in the first field still to fill.
+  const [prefilled] = useState(() => Boolean(query.email))
   const [password, setPassword] = useState('')
   const { busy, error, run } = useFormAction()
 
@@ -40,9 +42,10 @@ export function SignIn() {
         {query.confirmed && !error ? <Alert tone="success">Your account is confirmed. Sign in to start.</Alert> : null}
         {query.reset && !error ? <Alert tone="success">Your password was changed. Sign in with the new one.</Alert> : null}
         <FormError error={error} email={email.trim()} />
-        <TextField label="E-mail" type="email" name="email" autoComplete="username" required value={email} onChange={(e) => setEmail(e.target.value)} />
+        <TextField label="E-mail" autoFocus={!prefilled} type="email" name="email" autoComplete="username" required value={email} onChange={(e) => setEmail(e.target.value)} />
         <TextField
           label="Password"
+          autoFocus={prefilled}
           type="password"
           name="password"
           autoComplete="current-password"

@@ -13,6 +13,8 @@ export function SignUp() {
   const { query } = usePath()
   const { client } = useSession()
   const [email, setEmail] = useState(query.email ?? '')
+  // Focus starts in the first field still to fill.
+  const [prefilled] = useState(() => Boolean(query.email))
   const [password, setPassword] = useState('')
   const { busy, error, run } = useFormAction()
 
@@ -37,9 +39,10 @@ export function SignUp() {
     >
       <form onSubmit={submit} className="space-y-4">
         <FormError error={error} email={email.trim()} />
-        <TextField label="E-mail" type="email" name="email" autoComplete="email" required value={email} onChange={(e) => setEmail(e.target.value)} />
+        <TextField label="E-mail" autoFocus={!prefilled} type="email" name="email" autoComplete="email" required value={email} onChange={(e) => setEmail(e.target.value)} />
         <TextField
           label="Password"
+          autoFocus={prefilled}
           type="password"
           name="new-password"
           autoComplete="new-password"

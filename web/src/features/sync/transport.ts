@@ -47,9 +47,14 @@ export function graphqlTransport(options: TransportOptions): Transport & { dispo
   let client: Client | null = null
 
   async function post(query: string, variables: Record<string, unknown>): Promise<{ data?: Record<string, unknown>; errors?: GraphqlError[] }> {
+    // No access token yet (the app has just started and is refreshing it):
+    // sending would only earn a 401. Fail like the network does; the
+    // engine tries again when the token arrives (wake).
+    const token = options.token()
+    if (token === '') throw new TransportError('NO_TOKEN', 'no access token yet')
     const response = await fetchImpl(`${options.base}/graphql`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${options.token()}` },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
       body: JSON.stringify({ query, variables }),
     })
     return (await response.json()) as { data?: Record<string, unknown>; errors?: GraphqlError[] }

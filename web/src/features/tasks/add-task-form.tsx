@@ -3,6 +3,9 @@ import { useRef, useState, type FormEvent } from 'react'
 import { Button } from '../../components/ui/button'
 import { inputClass } from '../../components/ui/text-field'
 
+/** The id of the new-task title field (focus goes there when the list has nothing else). */
+export const NEW_TASK_ID = 'new-task-title'
+
 /** Adds a task: a required title, an optional description; Enter submits. */
 export function AddTaskForm({ onAdd }: { onAdd: (title: string, description: string | null) => void }) {
   const [title, setTitle] = useState('')
@@ -27,7 +30,10 @@ export function AddTaskForm({ onAdd }: { onAdd: (title: string, description: str
       <div className="flex-1 space-y-2">
         <input
           ref={titleRef}
+          id={NEW_TASK_ID}
           aria-label="New task title"
+          autoFocus
+          dir="auto"
           placeholder="What needs doing?"
           required
           maxLength={256}
@@ -37,6 +43,7 @@ export function AddTaskForm({ onAdd }: { onAdd: (title: string, description: str
         />
         <input
           aria-label="New task description (optional)"
+          dir="auto"
           placeholder="Description (optional)"
           maxLength={10_000}
           value={description}

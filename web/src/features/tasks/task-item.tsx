@@ -10,6 +10,9 @@ export interface TaskEdit {
   description?: string | null
 }
 
+/** The id of a task's done checkbox (focus returns there). */
+export const doneId = (taskId: string) => `done-${taskId}`
+
 /** One task: a done checkbox, the text, and inline editing (double-click or Edit; Enter saves, Escape cancels). */
 export function TaskItem({
   task,
@@ -75,6 +78,7 @@ export function TaskItem({
           <input
             ref={titleRef}
             aria-label={`Title of "${task.title}"`}
+            dir="auto"
             required
             maxLength={256}
             value={title}
@@ -84,6 +88,7 @@ export function TaskItem({
           />
           <textarea
             aria-label={`Description of "${task.title}"`}
+            dir="auto"
             placeholder="Description (optional)"
             maxLength={10_000}
             rows={2}
@@ -110,15 +115,20 @@ export function TaskItem({
     <li className="group flex items-start gap-3 rounded-lg bg-white p-3 shadow-sm ring-1 ring-slate-200 dark:bg-slate-900 dark:ring-slate-800">
       <input
         type="checkbox"
+        id={doneId(task.id)}
         checked={task.done}
         onChange={onToggle}
         aria-label={`Done: "${task.title}"`}
-        className={`mt-1 size-4 shrink-0 cursor-pointer rounded accent-indigo-600 ${focusRing}`}
+        className={`mt-0.5 size-6 shrink-0 cursor-pointer rounded accent-indigo-600 sm:mt-1 sm:size-4 ${focusRing}`}
       />
       <div className="min-w-0 flex-1" onDoubleClick={startEdit}>
-        <p className={`break-words ${task.done ? 'text-slate-400 line-through dark:text-slate-500' : ''}`}>{task.title}</p>
+        <p dir="auto" className={`break-words ${task.done ? 'text-slate-500 line-through dark:text-slate-400' : ''}`}>
+          {task.title}
+        </p>
         {task.description ? (
-          <p className="mt-0.5 whitespace-pre-wrap break-words text-sm text-slate-600 dark:text-slate-400">{task.description}</p>
+          <p dir="auto" className="mt-0.5 whitespace-pre-wrap break-words text-sm text-slate-600 dark:text-slate-400">
+            {task.description}
+          </p>
         ) : null}
         {unsynced ? (
           <p className="mt-1 text-xs text-amber-700 dark:text-amber-400" title="Saved on this device; it will be sent when the server is reachable.">

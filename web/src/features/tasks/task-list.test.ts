@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 
 import type { Task } from '../sync/types'
-import { countTasks, emptyMessage, filterTasks } from './task-list'
+import { countTasks, emptyMessage, filterTasks, parseFilter } from './task-list'
 
 const task = (id: string, done: boolean, version = 1): Task => ({
   id,
@@ -33,6 +33,14 @@ describe('task list helpers', () => {
   it('counts every filter', () => {
     expect(countTasks(tasks)).toEqual({ all: 4, active: 2, done: 2 })
     expect(countTasks([])).toEqual({ all: 0, active: 0, done: 0 })
+  })
+
+  it('reads the filter from the address, unknown or missing meaning all', () => {
+    expect(parseFilter('done')).toBe('done')
+    expect(parseFilter('active')).toBe('active')
+    expect(parseFilter('all')).toBe('all')
+    expect(parseFilter(undefined)).toBe('all')
+    expect(parseFilter('DONE')).toBe('all')
   })
 
   it('has an empty state for each filter', () => {

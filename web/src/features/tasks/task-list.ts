@@ -10,6 +10,11 @@ export const FILTERS: readonly { value: Filter; label: string }[] = [
   { value: 'done', label: 'Done' },
 ]
 
+/** The filter named in the address (`/tasks?filter=done`); anything else is all. */
+export function parseFilter(value: string | undefined): Filter {
+  return value === 'active' || value === 'done' ? value : 'all'
+}
+
 export interface Counts {
   all: number
   active: number

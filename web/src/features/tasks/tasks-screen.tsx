@@ -1,25 +1,33 @@
-import { useMemo, useState } from 'react'
+import { useEffect, useMemo, useState } from 'react'
 
 import { Alert } from '../../components/ui/alert'
 import { focusRing } from '../../components/ui/focus'
+import { href, navigate, usePath } from '../../lib/router'
 import type { Task } from '../sync/types'
 import { useSyncState } from '../sync/use-sync'
-import { AddTaskForm } from './add-task-form'
+import { AddTaskForm, NEW_TASK_ID } from './add-task-form'
 import { ConflictNoticeView, GoneNoticeView, RefusedNoticeView } from './conflict-notice'
 import { StatusBadge } from './status-badge'
 import type { Filter } from './task-list'
-import { countTasks, emptyMessage, FILTERS, filterTasks } from './task-list'
+import { countTasks, emptyMessage, FILTERS, filterTasks, parseFilter } from './task-list'
 import type { TaskEdit } from './task-item'
-import { TaskItem } from './task-item'
+import { doneId, TaskItem } from './task-item'
+import type { UndoToast } from './undo-toasts'
 import { UndoToasts } from './undo-toasts'
+import { useUndoComplete } from './use-undo-complete'
 
-/** How long a delete can be undone; it is held on the device (in the stored outbox) until then. */
+/** How long a delete or a completion can be undone; a delete is held on the device (in the stored outbox) until then. */
 export const UNDO_MS = 5_000
 
 export function TasksScreen() {
   const sync = useSyncState()
   const { write, pending, latest } = sync
-  const [filter, setFilter] = useState<Filter>('all')
+  // The filter lives in the address, so a reload or a shared link keeps it.
+  const filter = parseFilter(usePath().query.filter)
+  const setFilter = (value: Filter) => navigate(href('/tasks', { filter: value === 'all' ? null : value }), { replace: true })
+  const { completed, offer, forget } = useUndoComplete(UNDO_MS)
+  /** Where focus goes once the list has re-rendered: a task's checkbox, or '' for the new-task field. */
+  const [focusNext, setFocusNext] = useState<string | null>(null)
 
   // A held delete already hides its task (the outbox is laid over the replica).
   const counts = useMemo(() => countTasks(sync.tasks), [sync.tasks])
@@ -28,13 +36,64 @@ export function TasksScreen() {
 
   /** The task as it is now (not as last rendered) and the version to expect. */
   const now = (task: Task) => latest(task.id) ?? { task, expectedVersion: task.version }
+  const setDone = (task: Task, done: boolean) => {
+    const { expectedVersion } = now(task)
+    void write({ kind: 'update', id: task.id, expectedVersion, done })
+  }
   const toggle = (task: Task) => {
-    const { task: current, expectedVersion: version } = now(task)
-    void write({ kind: 'update', id: task.id, expectedVersion: version, done: !current.done })
+    const done = !now(task).task.done
+    // Under Active or Done the task leaves the list: focus moves on, not to <body>.
+    if (filter !== 'all') focusAfter(task)
+    setDone(task, done)
+    if (done) offer({ id: task.id, title: task.title })
+    else forget(task.id)
+  }
+  const undoComplete = (task: { id: string; title: string }) => {
+    forget(task.id)
+    const current = latest(task.id)
+    if (current?.task.done) setDone(current.task, false)
+    setFocusNext(task.id)
   }
   const save = (task: Task, edit: TaskEdit) => void write({ kind: 'update', id: task.id, expectedVersion: now(task).expectedVersion, ...edit })
-  const remove = (task: Task) =>
+  /** Focus goes to the task after `task` (or the one before, or the new-task field) once it is gone. */
+  const focusAfter = (task: Task) => {
+    const at = shown.findIndex((t) => t.id === task.id)
+    setFocusNext((shown[at + 1] ?? shown[at - 1])?.id ?? '')
+  }
+  const remove = (task: Task) => {
+    focusAfter(task)
+    forget(task.id)
     void write({ kind: 'delete', id: task.id, expectedVersion: now(task).expectedVersion, holdUntil: Date.now() + UNDO_MS })
+  }
+  const undoDelete = (id: string) => {
+    sync.undoDelete(id)
+    setFocusNext(id)
+  }
+
+  useEffect(() => {
+    if (focusNext === null) return
+    // A task not shown under this filter: the new-task field instead.
+    const target = (focusNext && document.getElementById(doneId(focusNext))) || document.getElementById(NEW_TASK_ID)
+    target?.focus()
+    setFocusNext(null)
+  }, [focusNext, shown])
+
+  const toasts: UndoToast[] = [
+    ...sync.held.map(({ task }) => ({
+      key: `delete-${task.id}`,
+      verb: 'Deleted',
+      title: task.title,
+      undoLabel: `Undo delete of "${task.title}"`,
+      onUndo: () => undoDelete(task.id),
+    })),
+    ...completed.map((task) => ({
+      key: `done-${task.id}`,
+      verb: 'Completed',
+      title: task.title,
+      undoLabel: `Undo completing "${task.title}"`,
+      onUndo: () => undoComplete(task),
+    })),
+  ]
 
   const add = (title: string, description: string | null) => {
     void write({ kind: 'create', id: crypto.randomUUID(), title, description, done: false })
@@ -84,13 +143,13 @@ export function TasksScreen() {
                 : 'text-slate-600 hover:text-slate-900 dark:text-slate-400 dark:hover:text-white'
             }`}
           >
-            {label} <span className="tabular-nums text-slate-500 dark:text-slate-400">({counts[value]})</span>
+            {label} <span className="tabular-nums">({counts[value]})</span>
           </button>
         ))}
       </div>
 
       {!sync.loaded ? (
-        <p className="text-sm text-slate-500">Loading your tasks…</p>
+        <p className="text-sm text-slate-500 dark:text-slate-400">Loading your tasks…</p>
       ) : shown.length === 0 ? (
         <p className="rounded-xl border border-dashed border-slate-300 p-8 text-center text-sm text-slate-500 dark:border-slate-700 dark:text-slate-400">
           {emptyMessage(filter, counts)}
@@ -114,7 +173,7 @@ export function TasksScreen() {
         <Alert tone="info">You are offline. Your changes are saved on this device and will be sent when the connection is back.</Alert>
       ) : null}
 
-      <UndoToasts waiting={sync.held} onUndo={sync.undoDelete} />
+      <UndoToasts toasts={toasts} />
     </div>
   )
 }
