@@ -106,3 +106,18 @@ test('the app can be installed: a manifest with name, icons, theme colour and st
   const { installabilityErrors } = await cdp.send('Page.getInstallabilityErrors')
   expect(installabilityErrors.filter((e) => e.errorId !== 'in-incognito')).toEqual([])
 })
+
+test('the built files are served precompressed to a browser that accepts it', async ({ page }) => {
+  const scripts: string[] = []
+  page.on('response', (response) => {
+    if (/\/assets\/index-[\w-]+\.js$/.test(response.url())) scripts.push(response.headers()['content-encoding'] ?? '')
+  })
+  await page.goto('/sign-in')
+  await expect(page.getByRole('heading', { name: 'Sign in' })).toBeVisible()
+  expect(scripts[0], 'the app script from the server').toBe('br')
+  const css = await page.evaluate(() => document.querySelector<HTMLLinkElement>('link[rel=stylesheet]')?.href ?? '')
+  const gz = await page.request.get(css, { headers: { 'accept-encoding': 'gzip' } })
+  expect(gz.headers()['content-encoding']).toBe('gzip')
+  expect(gz.headers()['vary']).toMatch(/accept-encoding/i)
+  expect(await gz.text()).toContain('--tw-')
+})
