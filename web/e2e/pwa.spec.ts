@@ -78,6 +78,7 @@ test('a new deploy is picked up: its service worker takes over and the open page
     const next = Buffer.concat([before, Buffer.from('\n// next deploy\n')])
     writeFileSync(sw, next)
     for (const [path] of compressed) writeFileSync(path, path.endsWith('.br') ? brotliCompressSync(next) : gzipSync(next))
+    expect(await (await page.request.get('/sw.js')).text(), 'the server serves web/dist from disk (a debug build)').toContain('// next deploy')
     const reloaded = page.waitForEvent('load')
     await page.evaluate(async () => (await navigator.serviceWorker.getRegistration())?.update())
     await reloaded
