@@ -53,6 +53,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
       signIn: (email, password) => controller.session.signIn(email, password),
       signOut: (everywhere) => controller.session.signOut(everywhere),
       accessToken: controller.session.accessToken,
+      revalidate: () => controller.session.revalidate(),
     }),
     [view, controller],
   )

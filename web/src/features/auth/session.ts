@@ -161,6 +161,15 @@ export class SessionController {
     this.timer = null
   }
 
+  /**
+   * The server refused the access token (it expired early, or the session
+   * was revoked: "sign out everywhere", a password reset): refresh now, which
+   * ends the session at once if the server says it is over.
+   */
+  revalidate(): void {
+    if (this.view.session.status === 'signed-in') void this.refresh()
+  }
+
   /** The page became visible or the network came back: refresh if it is (over)due. */
   wake(): void {
     const s = this.view.session
@@ -310,6 +319,8 @@ export interface SessionApi {
   signOut(everywhere?: boolean): Promise<void>
   /** The freshest access token ('' when there is none yet): safe to call at any time. */
   accessToken(): string
+  /** The server refused the access token: refresh it now, or end the session if it was revoked. */
+  revalidate(): void
 }
 
 export const SessionContext = createContext<SessionApi | null>(null)

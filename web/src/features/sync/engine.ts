@@ -4,9 +4,10 @@
 // the stored cursor (a full sync when told), then subscribes to
 // `taskChanges(after: cursor)`, so nothing falls between the two. Writes
 // apply optimistically (an overlay on the replica) and go through an
-// outbox, one at a time and in order. When the connection drops it
-// reconnects with exponential backoff and jitter and resumes from the
-// cursor.
+// outbox, one at a time and in order. When the connection drops, a write
+// fails to reach the server or the browser goes offline, it says so and
+// reconnects with exponential backoff and jitter, resuming from the cursor;
+// the network coming back (`wake`) cuts the wait short.
 //
 // One engine per signed-in user, started once. Writes made before the
 // stored snapshot is loaded are queued behind the stored outbox, never
@@ -21,14 +22,17 @@ import type { SnapshotStore } from './storage'
 import type { PendingWrite, SyncPage, Task, TaskChange, WriteResult } from './types'
 import { overlay, viewTasks } from './view'
 
-/** Why a subscription ended. */
-export type SubscriptionEnd = { kind: 'cursor-expired' } | { kind: 'closed'; reason: string }
+/** Why a subscription ended; `code` is the socket's close code, when it closed. */
+export type SubscriptionEnd = { kind: 'cursor-expired' } | { kind: 'closed'; reason: string; code?: number }
 
 /** The server, as the engine needs it (GraphQL over HTTP and WebSocket). */
 export interface Transport {
   syncPage(lastSync: string | null, nextToken: string | null): Promise<SyncPage>
-  /** Starts `taskChanges(after)`; returns a function that stops it. */
-  subscribe(after: string, onChange: (change: TaskChange) => void, onEnd: (end: SubscriptionEnd) => void): () => void
+  /**
+   * Starts `taskChanges(after)`; `onReady` once the server has accepted the
+   * socket. Returns a function that stops it (no `onEnd` after that).
+   */
+  subscribe(after: string, onChange: (change: TaskChange) => void, onEnd: (end: SubscriptionEnd) => void, onReady: () => void): () => void
   write(write: PendingWrite): Promise<WriteResult>
 }
 
@@ -42,7 +46,12 @@ export interface EngineEvents {
   onNotices?(notices: readonly Notice[]): void
   /** A local edit lost to a newer version on the server (also one of the notices). */
   onConflict?(notice: ConflictNotice): void
+  /** The server refused the access token (HTTP 401, socket close 4403): it expired, or the session was revoked. */
+  onUnauthorized?(): void
 }
+
+/** The socket close code for a refused or expired token (graphql-transport-ws, tasksync). */
+const FORBIDDEN_CLOSE = 4403
 
 /** A delete inside its undo window, and the task it hides. */
 export interface HeldDelete {
@@ -71,12 +80,15 @@ export class SyncEngine {
   private outbox: Outbox = emptyOutbox()
   private stop: (() => void) | null = null
   private flushing = false
+  private connecting = false
   private attempt = 0
   private retryAttempt = 0
   private retryScheduled = false
   private closed = false
   private status: Status = 'offline'
   private noticeList: Notice[] = []
+  /** Per task, the versions this engine's own writes made (so an edit begun before them does not conflict with them). */
+  private readonly own = new Map<string, Set<number>>()
   private started = false
   private loaded: Promise<void> | null = null
   private wakeUp: (() => void) | null = null
@@ -113,6 +125,19 @@ export class SyncEngine {
 
   notices(): readonly Notice[] {
     return this.noticeList
+  }
+
+  /**
+   * The version a write of task `id` must expect when the user began it on
+   * version `seen` (an edit takes its version when editing starts, so a
+   * change made elsewhere meanwhile is a conflict, not overwritten): `seen`,
+   * moved past the versions that this engine's own writes made since.
+   */
+  expectedVersion(id: string, seen: number): number {
+    const own = this.own.get(id)
+    let version = seen
+    while (own?.has(version + 1)) version++
+    return version
   }
 
   /** The deletes still inside their undo window, oldest first. */
@@ -163,12 +188,19 @@ export class SyncEngine {
   }
 
   /**
-   * Cuts a reconnect back-off short (a token arrived, the network is back)
-   * and sends what waits.
+   * Cuts a reconnect back-off short and starts it over (a token arrived,
+   * the network is back), and sends what waits.
    */
   wake(): void {
+    this.attempt = 0
+    this.retryAttempt = 0
     this.wakeUp?.()
     void this.flush()
+  }
+
+  /** The browser lost the network: say so now, not when a write or the socket times out. */
+  offline(): void {
+    if (!this.closed) this.reconnect()
   }
 
   /** Makes a write: shown at once, stored, sent in order. */
@@ -223,23 +255,41 @@ export class SyncEngine {
     return this.outbox.pending.length
   }
 
+  /** Syncs and subscribes until live, waiting between failed attempts; one loop at a time. */
   private async connect(): Promise<void> {
-    while (!this.closed) {
-      try {
-        this.setStatus('syncing')
-        await this.sync()
-        this.subscribe()
-        this.attempt = 0
-        this.setStatus('live')
-        await this.flush()
-        return
-      } catch {
-        this.setStatus('offline')
-        const delay = backoff(this.attempt++, this.opts.backoffBaseMs, this.opts.backoffMaxMs, this.opts.random)
-        await Promise.race([this.opts.sleep(delay), new Promise<void>((r) => (this.wakeUp = r))])
-        this.wakeUp = null
+    if (this.connecting) return
+    this.connecting = true
+    try {
+      while (!this.closed) {
+        try {
+          this.setStatus('syncing')
+          await this.sync()
+          await this.subscribe()
+          this.attempt = 0
+          this.setStatus('live')
+          break
+        } catch (error) {
+          this.stop?.()
+          this.stop = null
+          this.setStatus('offline')
+          if (error instanceof Error && 'code' in error && error.code === 'UNAUTHENTICATED') this.events.onUnauthorized?.()
+          const delay = backoff(this.attempt++, this.opts.backoffBaseMs, this.opts.backoffMaxMs, this.opts.random)
+          await Promise.race([this.opts.sleep(delay), new Promise<void>((r) => (this.wakeUp = r))])
+          this.wakeUp = null
+        }
       }
+    } finally {
+      this.connecting = false
     }
+    await this.flush()
+  }
+
+  /** The connection is not to be trusted (a write failed, the browser went offline): drop it and connect again. */
+  private reconnect(): void {
+    this.stop?.()
+    this.stop = null
+    this.setStatus('offline')
+    void this.connect()
   }
 
   private async sync(): Promise<void> {
@@ -256,22 +306,36 @@ export class SyncEngine {
     this.emit()
   }
 
-  private subscribe(): void {
+  /** Subscribes after the cursor; settles when the server accepted the socket (or it ended first). */
+  private subscribe(): Promise<void> {
     const after = this.replica.cursor
     if (after === null) throw new Error('no cursor after a sync')
-    this.stop = this.transport.subscribe(
-      after,
-      (change) => {
-        this.replica = applyChange(this.replica, change.task, change.cursor)
-        void this.save()
-        this.emit()
-      },
-      (end) => {
-        this.stop = null
-        if (end.kind === 'cursor-expired') this.replica = { ...this.replica, cursor: null }
-        if (!this.closed) void this.connect()
-      },
-    )
+    return new Promise((ready, failed) => {
+      let up = false
+      const stop = this.transport.subscribe(
+        after,
+        (change) => {
+          this.replica = applyChange(this.replica, change.task, change.cursor)
+          void this.save()
+          this.emit()
+        },
+        (end) => {
+          this.stop = null
+          if (end.kind === 'cursor-expired') this.replica = { ...this.replica, cursor: null }
+          if (end.kind === 'closed' && end.code === FORBIDDEN_CLOSE) this.events.onUnauthorized?.()
+          if (!up) failed(new Error(`subscription ended: ${end.kind}`))
+          else if (!this.closed) this.reconnect()
+        },
+        () => {
+          up = true
+          ready()
+        },
+      )
+      this.stop = () => {
+        stop()
+        failed(new Error('subscription stopped'))
+      }
+    })
   }
 
   /** Sends the outbox in order, one write in flight at a time; held deletes wait out their undo window. */
@@ -289,12 +353,16 @@ export class SyncEngine {
         const settled = settle(this.outbox, sent, result)
         this.outbox = settled.outbox
         if (settled.outcome === 'retry') {
-          this.scheduleRetry()
+          if (!result.ok && result.code === 'UNAUTHENTICATED') this.events.onUnauthorized?.()
+          // A write that cannot reach the server means the connection is gone, whatever the socket says.
+          if (!result.ok && result.code === 'NETWORK') this.reconnect()
+          else this.scheduleRetry()
           break
         }
         this.retryAttempt = 0
         switch (settled.outcome) {
           case 'applied':
+            this.own.set(settled.task.id, (this.own.get(settled.task.id) ?? new Set()).add(settled.task.version))
             this.replica = applyTask(this.replica, settled.task)
             this.outbox = rebase(this.outbox, settled.task)
             break

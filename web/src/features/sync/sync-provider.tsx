@@ -9,8 +9,12 @@ import { SyncContext, useSync } from './use-sync'
  * the account screen can send or discard its pending writes.
  */
 export function SyncProvider({ children }: { children: ReactNode }) {
-  const { session, accessToken } = useSession()
+  const { session, accessToken, revalidate } = useSession()
   const signedIn = session.status === 'signed-in'
-  const sync = useSync(signedIn ? session.userId : null, signedIn ? session.email : null, accessToken, signedIn && session.accessToken !== null)
+  const sync = useSync(signedIn ? session.userId : null, signedIn ? session.email : null, {
+    token: accessToken,
+    current: signedIn ? session.accessToken : null,
+    revalidate,
+  })
   return <SyncContext value={sync}>{children}</SyncContext>
 }

@@ -79,7 +79,7 @@ export class TestServer {
         const more = after + 2 < all.length
         return { items, nextToken: more ? String(after + 2) : null, cursor: TestServer.cursor(head), fullSync: full }
       },
-      subscribe: (after, onChange, onEnd) => {
+      subscribe: (after, onChange, onEnd, onReady) => {
         const seq = TestServer.seq(after)
         if (seq < this.trimmedTo) {
           queueMicrotask(() => onEnd({ kind: 'cursor-expired' }))
@@ -88,6 +88,7 @@ export class TestServer {
         const sub = { after: seq, next: onChange, end: onEnd }
         for (const c of this.log.slice(seq)) onChange(c)
         this.subscribers.add(sub)
+        queueMicrotask(onReady)
         return () => this.subscribers.delete(sub)
       },
       write: async (write) => {

@@ -14,6 +14,12 @@ export const CREATE = `mutation Create($input: CreateTaskInput!) { createTask(in
 export const UPDATE = `mutation Update($input: UpdateTaskInput!) { updateTask(input: $input) { ${TASK} } }`
 export const DELETE = `mutation Delete($input: DeleteTaskInput!) { deleteTask(input: $input) { ${TASK} } }`
 
+/** How often the socket is pinged, and how long a pong may take before the socket counts as dead. */
+const KEEP_ALIVE_MS = 5_000
+const PONG_WAIT_MS = 3_000
+/** How long the server may take to accept a socket (`connection_ack`). */
+const ACK_WAIT_MS = 5_000
+
 interface GraphqlError {
   message: string
   extensions?: { code?: string; current?: Task }
@@ -60,17 +66,33 @@ export function graphqlTransport(options: TransportOptions): Transport & { dispo
     return (await response.json()) as { data?: Record<string, unknown>; errors?: GraphqlError[] }
   }
 
-  function socket(): Client {
-    client ??= createClient({
+  /** One socket per subscription: the engine reconnects (with its cursor); graphql-ws must not. */
+  function socket(onReady: () => void): Client {
+    let pongWait: ReturnType<typeof setTimeout> | undefined
+    const c: Client = createClient({
       url: wsUrl(options.base),
       // Fresh token on every (re)connect.
       connectionParams: () => ({ authorization: `Bearer ${options.token()}` }),
-      // The engine reconnects (with its cursor); the client must not.
       retryAttempts: 0,
       lazy: true,
+      connectionAckWaitTimeout: ACK_WAIT_MS,
+      // Pings the server; a socket that stops answering is dead (a half-open
+      // connection can look open for minutes) and is ended, so the engine
+      // says "Offline" and reconnects.
+      keepAlive: KEEP_ALIVE_MS,
+      on: {
+        connected: onReady,
+        ping: (received) => {
+          if (!received) pongWait = setTimeout(() => c.terminate(), PONG_WAIT_MS)
+        },
+        pong: (received) => {
+          if (received) clearTimeout(pongWait)
+        },
+        closed: () => clearTimeout(pongWait),
+      },
       ...(options.webSocketImpl ? { webSocketImpl: options.webSocketImpl } : {}),
     })
-    return client
+    return c
   }
 
   return {
@@ -81,15 +103,19 @@ export function graphqlTransport(options: TransportOptions): Transport & { dispo
       return answer.data.syncTasks as SyncPage
     },
 
-    subscribe(after, onChange, onEnd) {
+    subscribe(after, onChange, onEnd, onReady) {
       let ended = false
+      const c = socket(() => {
+        if (!ended) onReady()
+      })
+      client = c
       const end = (e: SubscriptionEnd) => {
-        if (!ended) {
-          ended = true
-          onEnd(e)
-        }
+        if (ended) return
+        ended = true
+        onEnd(e)
+        void c.dispose()
       }
-      const stop = socket().subscribe<{ taskChanges: TaskChange }>(
+      c.subscribe<{ taskChanges: TaskChange }>(
         { query: CHANGES, variables: { after } },
         {
           next: (message) => {
@@ -98,17 +124,16 @@ export function graphqlTransport(options: TransportOptions): Transport & { dispo
           },
           error: (error) => {
             const errors = Array.isArray(error) ? (error as GraphqlError[]) : []
+            const { code, reason } = error as { code?: unknown; reason?: unknown }
             if (errors.some((e) => e.extensions?.code === 'CURSOR_EXPIRED')) end({ kind: 'cursor-expired' })
-            else end({ kind: 'closed', reason: String((error as { reason?: string }).reason ?? error) })
-            client?.dispose()
-            client = null
+            else end({ kind: 'closed', reason: String(reason ?? error), ...(typeof code === 'number' ? { code } : {}) })
           },
           complete: () => end({ kind: 'closed', reason: 'completed' }),
         },
       )
       return () => {
         ended = true
-        stop()
+        void c.dispose()
       }
     },
 
@@ -131,7 +156,7 @@ export function graphqlTransport(options: TransportOptions): Transport & { dispo
     },
 
     dispose() {
-      client?.dispose()
+      void client?.dispose()
       client = null
     },
   }

@@ -32,6 +32,8 @@ export interface SyncState {
    * engine runs or when the task is gone.
    */
   latest(id: string): { task: Task; expectedVersion: number } | null
+  /** The version a write of task `id` must expect when the user began it on version `seen` (see `SyncEngine.expectedVersion`). */
+  expectedVersion(id: string, seen: number): number
   undoDelete(id: string): void
   dismiss(notice: Notice): void
   /** Restores the task of a "gone" notice as a new task. */
@@ -48,23 +50,30 @@ export interface SyncState {
 /** How long sign-out waits for pending writes to reach the server. */
 const DRAIN_MS = 8_000
 
+export interface SyncAuth {
+  /** The freshest access token, read on every request and every (re)connect. */
+  token: () => string
+  /** The access token now ('' or null when there is none yet): a new one cuts the engine's back-off short. */
+  current: string | null
+  /** The server refused the token: check the session now (refresh it, or end it if it was revoked). */
+  revalidate: () => void
+}
+
 /**
  * Runs the sync engine for `userId` while mounted. `email` only finds a
- * replica stored under the old, address-based name. `token` is read on
- * every request and every (re)connect, so it must return the freshest
- * access token. `online` says whether a token is there to use: when it
- * becomes true the engine's back-off is cut short. The engine is never
- * restarted for it: a restart loaded the stored snapshot over writes made
- * meanwhile.
+ * replica stored under the old, address-based name. The engine is never
+ * restarted for a new token: a restart loaded the stored snapshot over
+ * writes made meanwhile. The browser's `online` and `offline` events reach
+ * it at once, so queued writes go out as soon as the network is back.
  */
-export function useSync(userId: string | null, email: string | null, token: () => string, online: boolean): SyncState {
+export function useSync(userId: string | null, email: string | null, auth: SyncAuth): SyncState {
   const [tasks, setTasks] = useState<Task[]>([])
   const [status, setStatus] = useState<Status>('offline')
   const [loaded, setLoaded] = useState(false)
   const [notices, setNotices] = useState<readonly Notice[]>([])
   const [held, setHeld] = useState<readonly HeldDelete[]>([])
-  const tokenRef = useRef(token)
-  tokenRef.current = token
+  const authRef = useRef(auth)
+  authRef.current = auth
   const emailRef = useRef(email)
   emailRef.current = email
   const engineRef = useRef<SyncEngine | null>(null)
@@ -82,7 +91,7 @@ export function useSync(userId: string | null, email: string | null, token: () =
     let dispose = () => {}
     void (async () => {
       const store = await openUserStore(userId, emailRef.current)
-      const transport = graphqlTransport({ base: '', token: () => tokenRef.current() })
+      const transport = graphqlTransport({ base: '', token: () => authRef.current.token() })
       const engine: SyncEngine = new SyncEngine(store, transport, {
         onTasks: (next) => {
           if (closed) return
@@ -96,8 +105,17 @@ export function useSync(userId: string | null, email: string | null, token: () =
         onNotices: (next) => {
           if (!closed) setNotices(next)
         },
+        onUnauthorized: () => {
+          if (!closed) authRef.current.revalidate()
+        },
       })
+      const onOnline = () => engine.wake()
+      const onOffline = () => engine.offline()
+      window.addEventListener('online', onOnline)
+      window.addEventListener('offline', onOffline)
       dispose = () => {
+        window.removeEventListener('online', onOnline)
+        window.removeEventListener('offline', onOffline)
         engine.close()
         transport.dispose()
         store.close?.()
@@ -120,8 +138,8 @@ export function useSync(userId: string | null, email: string | null, token: () =
   }, [userId])
 
   useEffect(() => {
-    if (online) engineRef.current?.wake()
-  }, [online])
+    if (auth.current) engineRef.current?.wake()
+  }, [auth.current])
 
   // The engine queues a write synchronously, so a second write right after
   // it (a double click) already sees it in the outbox.
@@ -138,6 +156,7 @@ export function useSync(userId: string | null, email: string | null, token: () =
     // the outbox when they are applied (`outbox.rebase`).
     return task ? { task, expectedVersion: task.version } : null
   }, [])
+  const expectedVersion = useCallback((id: string, seen: number) => engineRef.current?.expectedVersion(id, seen) ?? seen, [])
   const pending = useCallback(() => engineRef.current?.pending() ?? [], [])
   const undoDelete = useCallback((id: string) => void engineRef.current?.undoDelete(id), [])
   const dismiss = useCallback((notice: Notice) => void engineRef.current?.dismiss(notice), [])
@@ -158,7 +177,7 @@ export function useSync(userId: string | null, email: string | null, token: () =
     [userId],
   )
 
-  return { tasks, status, loaded, notices, held, write, pending, latest, undoDelete, dismiss, restore, signOut }
+  return { tasks, status, loaded, notices, held, write, pending, latest, expectedVersion, undoDelete, dismiss, restore, signOut }
 }
 
 export const SyncContext = createContext<SyncState | null>(null)
