@@ -5,30 +5,40 @@ import { focusRing } from '../../components/ui/focus'
 import { inputClass } from '../../components/ui/text-field'
 import type { Task } from '../sync/types'
 
-export interface TaskEdit {
-  title?: string
-  description?: string | null
-}
-
 /** The id of a task's done checkbox (focus returns there). */
 export const doneId = (taskId: string) => `done-${taskId}`
 
-/** One task: a done checkbox, the text, and inline editing (double-click or Edit; Enter saves, Escape cancels). */
+/**
+ * One task: a done checkbox, the text, and inline editing (double-click or
+ * Edit; Enter saves, Escape cancels). While editing, `base` is the task as it
+ * was when editing began: the save is judged against it. `gone`: the task
+ * was deleted elsewhere while being edited; the typed text stays, and saving
+ * makes it a new task.
+ */
 export function TaskItem({
   task,
+  base,
+  gone = false,
   unsynced,
   onToggle,
+  onStartEdit,
+  onCancel,
   onSave,
   onDelete,
 }: {
   task: Task
+  base: Task | null
+  gone?: boolean
   /** The task has writes not yet acknowledged by the server. */
   unsynced: boolean
   onToggle: () => void
-  onSave: (edit: TaskEdit) => void
+  onStartEdit: () => void
+  onCancel: () => void
+  /** The typed text, trimmed: the parent decides what to write. */
+  onSave: (title: string, description: string) => void
   onDelete: () => void
 }) {
-  const [editing, setEditing] = useState(false)
+  const editing = base !== null
   const [title, setTitle] = useState(task.title)
   const [description, setDescription] = useState(task.description ?? '')
   const titleRef = useRef<HTMLInputElement>(null)
@@ -44,40 +54,39 @@ export function TaskItem({
   const startEdit = () => {
     setTitle(task.title)
     setDescription(task.description ?? '')
-    setEditing(true)
+    onStartEdit()
   }
 
   const save = () => {
-    const t = title.trim()
-    if (!t) {
+    if (!title.trim()) {
       titleRef.current?.focus()
       return
     }
-    const d = description.trim() || null
-    const edit: TaskEdit = {}
-    if (t !== task.title) edit.title = t
-    if (d !== (task.description ?? null)) edit.description = d
-    if (edit.title !== undefined || edit.description !== undefined) onSave(edit)
-    setEditing(false)
+    onSave(title, description)
   }
 
   const onKey = (event: KeyboardEvent<HTMLInputElement | HTMLTextAreaElement>) => {
     if (event.key === 'Escape') {
       event.preventDefault()
-      setEditing(false)
+      onCancel()
     } else if (event.key === 'Enter' && !event.shiftKey && !event.nativeEvent.isComposing) {
       event.preventDefault()
       save()
     }
   }
 
-  if (editing) {
+  if (base) {
     return (
       <li className="rounded-lg bg-white p-3 ring-2 ring-indigo-500 dark:bg-slate-900">
         <div className="space-y-2">
+          {gone ? (
+            <p role="alert" className="text-sm text-amber-800 dark:text-amber-300">
+              "{base.title}" was deleted on another device while you were editing it. Your text is kept here: save it as a new task, or cancel.
+            </p>
+          ) : null}
           <input
             ref={titleRef}
-            aria-label={`Title of "${task.title}"`}
+            aria-label={`Title of "${base.title}"`}
             dir="auto"
             required
             maxLength={256}
@@ -87,7 +96,7 @@ export function TaskItem({
             className={inputClass}
           />
           <textarea
-            aria-label={`Description of "${task.title}"`}
+            aria-label={`Description of "${base.title}"`}
             dir="auto"
             placeholder="Description (optional)"
             maxLength={10_000}
@@ -99,11 +108,11 @@ export function TaskItem({
           />
           <p className="text-xs text-slate-500 dark:text-slate-400">Enter saves, Shift+Enter starts a new line, Escape cancels.</p>
           <div className="flex justify-end gap-2">
-            <Button size="sm" variant="secondary" onClick={() => setEditing(false)}>
+            <Button size="sm" variant="secondary" onClick={onCancel}>
               Cancel
             </Button>
             <Button size="sm" onClick={save} disabled={!title.trim()}>
-              Save
+              {gone ? 'Save as a new task' : 'Save'}
             </Button>
           </div>
         </div>

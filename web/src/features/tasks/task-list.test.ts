@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 
 import type { Task } from '../sync/types'
-import { countTasks, emptyMessage, filterTasks, parseFilter } from './task-list'
+import { countTasks, editOf, emptyMessage, filterTasks, parseFilter } from './task-list'
 
 const task = (id: string, done: boolean, version = 1): Task => ({
   id,
@@ -49,4 +49,13 @@ describe('task list helpers', () => {
     expect(emptyMessage('done', { all: 2, active: 2, done: 0 })).toMatch(/no finished/i)
   })
 
+})
+
+describe('editOf', () => {
+  const base = { ...task('a', false), title: 'Plan', description: 'Oslo' }
+  it('keeps only the fields the typed text changes, trimmed', () => {
+    expect(editOf(base, '  Plan ', 'Oslo')).toEqual({})
+    expect(editOf(base, 'Plan the trip', ' Oslo ')).toEqual({ title: 'Plan the trip' })
+    expect(editOf(base, 'Plan', '  ')).toEqual({ description: null })
+  })
 })

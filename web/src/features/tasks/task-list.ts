@@ -1,4 +1,4 @@
-// Pure helpers of the tasks screen: filters, counts, empty states.
+// Pure helpers of the tasks screen: filters, counts, empty states, edits.
 
 import type { PendingWrite, Task } from '../sync/types'
 
@@ -54,4 +54,19 @@ export function conflictTitle(write: PendingWrite, server: Task): string {
 /** The title a "refused" notice names. */
 export function refusedTitle(write: PendingWrite): string {
   return write.kind === 'delete' ? 'a task' : (write.title ?? 'a task')
+}
+
+export interface TaskEdit {
+  title?: string
+  description?: string | null
+}
+
+/** The fields of `base` that the typed text changes (unchanged ones are left out, so they cannot undo a change made elsewhere). */
+export function editOf(base: Task, title: string, description: string): TaskEdit {
+  const t = title.trim()
+  const d = description.trim() || null
+  const edit: TaskEdit = {}
+  if (t !== base.title) edit.title = t
+  if (d !== (base.description ?? null)) edit.description = d
+  return edit
 }

@@ -9,8 +9,7 @@ import { AddTaskForm, NEW_TASK_ID } from './add-task-form'
 import { ConflictNoticeView, GoneNoticeView, RefusedNoticeView } from './conflict-notice'
 import { StatusBadge } from './status-badge'
 import type { Filter } from './task-list'
-import { countTasks, emptyMessage, FILTERS, filterTasks, parseFilter } from './task-list'
-import type { TaskEdit } from './task-item'
+import { countTasks, editOf, emptyMessage, FILTERS, filterTasks, parseFilter } from './task-list'
 import { doneId, TaskItem } from './task-item'
 import type { UndoToast } from './undo-toasts'
 import { UndoToasts } from './undo-toasts'
@@ -21,17 +20,24 @@ export const UNDO_MS = 5_000
 
 export function TasksScreen() {
   const sync = useSyncState()
-  const { write, pending, latest } = sync
+  const { write, pending, latest, expectedVersion } = sync
   // The filter lives in the address, so a reload or a shared link keeps it.
   const filter = parseFilter(usePath().query.filter)
   const setFilter = (value: Filter) => navigate(href('/tasks', { filter: value === 'all' ? null : value }), { replace: true })
   const { completed, offer, forget } = useUndoComplete(UNDO_MS)
   /** Where focus goes once the list has re-rendered: a task's checkbox, or '' for the new-task field. */
   const [focusNext, setFocusNext] = useState<string | null>(null)
+  // Tasks being edited, as they were when editing began (by id).
+  const [editing, setEditing] = useState<Readonly<Record<string, Task>>>({})
 
   // A held delete already hides its task (the outbox is laid over the replica).
   const counts = useMemo(() => countTasks(sync.tasks), [sync.tasks])
   const shown = useMemo(() => filterTasks(sync.tasks, filter), [sync.tasks, filter])
+  // Tasks deleted elsewhere while being edited stay on screen with the typed text.
+  const gone = useMemo(() => {
+    const live = new Set(sync.tasks.map((t) => t.id))
+    return Object.values(editing).filter((t) => !live.has(t.id))
+  }, [sync.tasks, editing])
   const unsynced = new Set(pending().map((w) => w.id))
 
   /** The task as it is now (not as last rendered) and the version to expect. */
@@ -54,7 +60,27 @@ export function TasksScreen() {
     if (current?.task.done) setDone(current.task, false)
     setFocusNext(task.id)
   }
-  const save = (task: Task, edit: TaskEdit) => void write({ kind: 'update', id: task.id, expectedVersion: now(task).expectedVersion, ...edit })
+  const startEdit = (task: Task) => setEditing((e) => ({ ...e, [task.id]: now(task).task }))
+  const stopEdit = (id: string) =>
+    setEditing((e) => {
+      const { [id]: _, ...rest } = e
+      return rest
+    })
+  /**
+   * Writes what the typed text changes since editing began, expecting the
+   * version of then: a change made elsewhere meanwhile is a conflict the
+   * user is shown, never silently overwritten.
+   */
+  const save = (base: Task, title: string, description: string) => {
+    stopEdit(base.id)
+    const edit = editOf(base, title, description)
+    if (edit.title !== undefined || edit.description !== undefined)
+      void write({ kind: 'update', id: base.id, expectedVersion: expectedVersion(base.id, base.version), ...edit })
+  }
+  const saveAsNew = (base: Task, title: string, description: string) => {
+    stopEdit(base.id)
+    add(title.trim(), description.trim() || null)
+  }
   /** Focus goes to the task after `task` (or the one before, or the new-task field) once it is gone. */
   const focusAfter = (task: Task) => {
     const at = shown.findIndex((t) => t.id === task.id)
@@ -150,22 +176,31 @@ export function TasksScreen() {
 
       {!sync.loaded ? (
         <p className="text-sm text-slate-500 dark:text-slate-400">Loading your tasks…</p>
-      ) : shown.length === 0 ? (
+      ) : shown.length === 0 && gone.length === 0 ? (
         <p className="rounded-xl border border-dashed border-slate-300 p-8 text-center text-sm text-slate-500 dark:border-slate-700 dark:text-slate-400">
           {emptyMessage(filter, counts)}
         </p>
       ) : (
         <ul className="space-y-2" aria-label={`${FILTERS.find((f) => f.value === filter)?.label ?? 'All'} tasks`}>
-          {shown.map((task) => (
-            <TaskItem
-              key={task.id}
-              task={task}
-              unsynced={unsynced.has(task.id)}
-              onToggle={() => toggle(task)}
-              onSave={(edit) => save(task, edit)}
-              onDelete={() => remove(task)}
-            />
-          ))}
+          {/* One list, so a task that turns "gone" keeps its element and the text typed into it. */}
+          {[...shown, ...gone].map((task) => {
+            const base = editing[task.id] ?? null
+            const isGone = gone.includes(task)
+            return (
+              <TaskItem
+                key={task.id}
+                task={task}
+                base={base}
+                gone={isGone}
+                unsynced={unsynced.has(task.id)}
+                onToggle={() => toggle(task)}
+                onStartEdit={() => startEdit(task)}
+                onCancel={() => stopEdit(task.id)}
+                onSave={(title, description) => (isGone ? saveAsNew : save)(base ?? task, title, description)}
+                onDelete={() => remove(task)}
+              />
+            )
+          })}
         </ul>
       )}
 
