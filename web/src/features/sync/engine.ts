@@ -366,6 +366,9 @@ export class SyncEngine {
             this.replica = applyTask(this.replica, settled.task)
             this.outbox = rebase(this.outbox, settled.task)
             break
+          case 'merged':
+            this.replica = applyTask(this.replica, settled.server)
+            break
           case 'conflict':
             this.replica = applyTask(this.replica, settled.notice.server)
             this.noticeList = [...this.noticeList, { kind: 'conflict', ...settled.notice }]

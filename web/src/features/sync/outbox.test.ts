@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 
-import { draftOf, emptyOutbox, enqueue, nextToSend, reapply, rebase, releaseHolds, settle, settleHead, withdraw } from './outbox'
+import { draftOf, emptyOutbox, enqueue, nextToSend, reapply, rebase, rebaseFields, releaseHolds, settle, settleHead, withdraw } from './outbox'
 import type { PendingWrite, Task } from './types'
 
 const server: Task = { id: 'a', title: 'theirs', description: null, done: false, owner: 'u', createdAt: 'x', updatedAt: 'x', version: 5, deleted: false }
@@ -58,7 +58,7 @@ describe('outbox', () => {
   })
 
   it('re-applies a conflicting edit on top of the server version', () => {
-    expect(reapply({ write: edit, server })).toEqual({ kind: 'update', id: 'a', expectedVersion: 5, title: 'mine' })
+    expect(reapply({ write: edit, server })).toEqual({ kind: 'update', id: 'a', expectedVersion: 5, title: 'mine', was: { title: 'theirs' } })
     expect(reapply({ write: edit, server: { ...server, deleted: true } })).toBeNull()
     expect(reapply({ write: { kind: 'delete', id: 'a', expectedVersion: 3 }, server })).toEqual({ kind: 'delete', id: 'a', expectedVersion: 5 })
   })
@@ -72,4 +72,35 @@ describe('rebase', () => {
     const rebased = rebase(o, { ...server, id: 'a', version: 2 })
     expect(rebased.pending.map((w) => (w.kind === 'create' ? null : w.expectedVersion))).toEqual([2, 2, 7])
   })
+
+  describe('a conflict, field by field', () => {
+    // The server moved from v3 to v5: someone else renamed the task to 'theirs'.
+    const base = { kind: 'update' as const, id: 'a', expectedVersion: 3 }
+
+    it('is no conflict when the other side changed other fields: the write goes on, on the server version', () => {
+      const toggle: PendingWrite = { ...base, done: true, was: { done: false } }
+      const settled = settleHead(enqueue(emptyOutbox(), toggle), { ok: false, code: 'CONFLICT', current: server })
+      expect(settled).toMatchObject({ outcome: 'merged', server })
+      expect(settled.outbox.pending).toEqual([{ ...base, expectedVersion: 5, done: true, was: { done: false } }])
+    })
+
+    it('is no conflict when both sides made the same change: nothing is left to send', () => {
+      const same: PendingWrite = { ...base, title: 'theirs', was: { title: 'before' } }
+      const settled = settleHead(enqueue(emptyOutbox(), same), { ok: false, code: 'CONFLICT', current: server })
+      expect(settled).toMatchObject({ outcome: 'merged' })
+      expect(settled.outbox.pending).toEqual([])
+    })
+
+    it('asks only about the fields both sides changed, and sends the rest', () => {
+      expect(rebaseFields({ ...base, title: 'mine', done: true, was: { title: 'before', done: false } }, server)).toEqual({
+        again: { ...base, expectedVersion: 5, done: true, was: { done: false } },
+        conflicting: { ...base, title: 'mine', was: { title: 'before' } },
+      })
+    })
+
+    it('counts every field as changed on both sides when it does not know what the field was', () => {
+      expect(rebaseFields({ ...base, title: 'mine' }, server)).toEqual({ again: null, conflicting: { ...base, title: 'mine', was: { title: 'theirs' } } })
+    })
+  })
 })
+

@@ -2,7 +2,7 @@
 // server, replayed in order after a reconnect; and the notices that tell the
 // user about a write the server did not apply.
 
-import type { PendingWrite, Task, WriteResult } from './types'
+import type { PendingWrite, Task, TaskFields, UpdateWrite, WriteResult } from './types'
 
 export interface Outbox {
   pending: PendingWrite[]
@@ -42,6 +42,8 @@ export type Notice =
 export type Settled =
   | { outcome: 'applied'; task: Task; outbox: Outbox }
   | { outcome: 'conflict'; notice: ConflictNotice; outbox: Outbox }
+  /** CONFLICT, but the write's fields did not clash with the server's changes: what is left of it is queued again on `server`. */
+  | { outcome: 'merged'; server: Task; outbox: Outbox }
   /** NOT_FOUND: `dropped` are the write and every later write of the same task, all taken out. */
   | { outcome: 'gone'; dropped: PendingWrite[]; outbox: Outbox }
   | { outcome: 'refused'; reason: string; outbox: Outbox }
@@ -104,8 +106,13 @@ export function settle(outbox: Outbox, sent: PendingWrite, result: WriteResult):
   const rest = { pending: outbox.pending.filter((_, i) => i !== index) }
   if (result.ok) return { outcome: 'applied', task: result.task, outbox: rest }
   switch (result.code) {
-    case 'CONFLICT':
-      return { outcome: 'conflict', notice: { write: sent, server: result.current }, outbox: rest }
+    case 'CONFLICT': {
+      const server = result.current
+      if (sent.kind !== 'update' || server.deleted) return { outcome: 'conflict', notice: { write: sent, server }, outbox: rest }
+      const { again, conflicting } = rebaseFields(sent, server)
+      const next = { pending: outbox.pending.flatMap((w, i) => (i !== index ? [w] : again ? [again] : [])) }
+      return conflicting ? { outcome: 'conflict', notice: { write: conflicting, server }, outbox: next } : { outcome: 'merged', server, outbox: next }
+    }
     case 'NETWORK':
     case 'UNAUTHENTICATED':
     case 'INTERNAL':
@@ -160,6 +167,40 @@ export function rebase(outbox: Outbox, applied: Task): Outbox {
   }
 }
 
+const FIELDS = ['title', 'description', 'done'] as const
+
+/**
+ * Rebases an update that met a newer version on the server, field by
+ * field: a field the server already has at the written value is dropped
+ * (the same change made twice), a field the server still has as it was
+ * (`write.was`) goes on, on top of the server's version, and a field both
+ * sides changed, differently, is a conflict. `again` is the write to send
+ * again, `conflicting` the part to ask the user about; each null when empty.
+ */
+export function rebaseFields(write: UpdateWrite, server: Task): { again: UpdateWrite | null; conflicting: UpdateWrite | null } {
+  const again: TaskFields = {}
+  const clash: TaskFields = {}
+  for (const field of FIELDS) {
+    const mine = write[field]
+    if (mine === undefined || mine === server[field]) continue
+    const target = write.was && field in write.was && write.was[field] === server[field] ? again : clash
+    Object.assign(target, { [field]: mine })
+  }
+  const update = (fields: TaskFields, on: { expectedVersion: number; was: TaskFields }): UpdateWrite | null =>
+    Object.keys(fields).length === 0 ? null : { kind: 'update', id: write.id, ...on, ...fields }
+  return {
+    again: update(again, { expectedVersion: server.version, was: fieldsOf(server, again) }),
+    conflicting: update(clash, { expectedVersion: write.expectedVersion, was: fieldsOf({ ...server, ...write.was }, clash) }),
+  }
+}
+
+/** `task`'s values of the fields set in `fields`. */
+export function fieldsOf(task: Task, fields: TaskFields): TaskFields {
+  const out: TaskFields = {}
+  for (const field of FIELDS) if (fields[field] !== undefined) Object.assign(out, { [field]: task[field] })
+  return out
+}
+
 /**
  * The write that re-applies a conflicting local edit on top of the server's
  * version (what "re-apply my change" in the notice does).
@@ -173,8 +214,8 @@ export function reapply(notice: ConflictNotice): PendingWrite | null {
       return server.deleted ? null : { kind: 'delete', id: server.id, expectedVersion: server.version }
     case 'update': {
       if (server.deleted) return null
-      const { kind, id, expectedVersion: _, ...fields } = write
-      return { kind, id, expectedVersion: server.version, ...fields }
+      const { kind, id, expectedVersion: _, was: _was, ...fields } = write
+      return { kind, id, expectedVersion: server.version, ...fields, was: fieldsOf(server, fields) }
     }
   }
 }

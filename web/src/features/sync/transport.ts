@@ -166,7 +166,7 @@ export function graphqlTransport(options: TransportOptions): Transport & { dispo
       case 'create':
         return post(CREATE, { input: { id: write.id, title: write.title, description: write.description, done: write.done } })
       case 'update': {
-        const { kind: _, ...input } = write
+        const { kind: _, was: _was, ...input } = write
         return post(UPDATE, { input })
       }
       case 'delete':

@@ -29,6 +29,9 @@ export interface SyncPage {
   fullSync: boolean
 }
 
+/** The fields of a task that a user edits. */
+export type TaskFields = Partial<Pick<Task, 'title' | 'description' | 'done'>>
+
 /** A write the user made, waiting to reach the server (in order). */
 export type PendingWrite =
   | { kind: 'create'; id: string; title: string; description: string | null; done: boolean }
@@ -39,6 +42,12 @@ export type PendingWrite =
       title?: string
       description?: string | null
       done?: boolean
+      /**
+       * What the fields set here were in the version expected (what the
+       * user changed them from), so that a conflict is judged field by
+       * field (`outbox.rebaseFields`). Never sent to the server.
+       */
+      was?: TaskFields
     }
   | {
       kind: 'delete'
@@ -58,3 +67,5 @@ export type WriteResult =
   | { ok: true; task: Task }
   | { ok: false; code: 'CONFLICT'; current: Task }
   | { ok: false; code: 'NOT_FOUND' | 'BAD_USER_INPUT' | 'UNAUTHENTICATED' | 'INTERNAL' | 'NETWORK'; message: string }
+
+export type UpdateWrite = Extract<PendingWrite, { kind: 'update' }>

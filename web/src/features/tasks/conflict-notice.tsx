@@ -1,8 +1,10 @@
+import { Fragment } from 'react'
+
 import { Button } from '../../components/ui/button'
 import type { ConflictNotice, Notice } from '../sync/outbox'
 import { reapply } from '../sync/outbox'
 import type { PendingWrite } from '../sync/types'
-import { conflictTitle, refusedTitle } from './task-list'
+import { conflictSides, conflictTitle, refusedTitle } from './task-list'
 
 const noticeClass =
   'flex flex-col gap-3 rounded-md border border-amber-200 bg-amber-50 px-3 py-2 text-sm text-amber-900 sm:flex-row sm:items-center sm:justify-between dark:border-amber-900 dark:bg-amber-950 dark:text-amber-100'
@@ -18,11 +20,26 @@ export function ConflictNoticeView({
   onDismiss: () => void
 }) {
   const again = reapply(notice)
+  const sides = conflictSides(notice)
   return (
     <div role="alert" className={noticeClass}>
-      <p>
-        Your edit of "{conflictTitle(notice.write, notice.server)}" was overtaken by a newer version.
-      </p>
+      <div className="min-w-0 space-y-1">
+        <p>
+          Your edit of "{conflictTitle(notice.write, notice.server)}" was overtaken by a newer version.
+        </p>
+        {sides.length > 0 ? (
+          <dl className="grid grid-cols-[auto_1fr] gap-x-2 text-xs">
+            {sides.map(({ field, mine, theirs }) => (
+              <Fragment key={field}>
+                <dt className="font-medium">{field}, yours:</dt>
+                <dd dir="auto" className="break-words">{mine}</dd>
+                <dt className="font-medium">{field}, theirs:</dt>
+                <dd dir="auto" className="break-words">{theirs}</dd>
+              </Fragment>
+            ))}
+          </dl>
+        ) : null}
+      </div>
       <div className="flex shrink-0 gap-2">
         {again ? (
           <Button size="sm" onClick={() => onReapply(again)}>

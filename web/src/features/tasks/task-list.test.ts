@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 
 import type { Task } from '../sync/types'
-import { countTasks, editOf, emptyMessage, filterTasks, parseFilter } from './task-list'
+import { conflictSides, countTasks, editOf, emptyMessage, filterTasks, parseFilter } from './task-list'
 
 const task = (id: string, done: boolean, version = 1): Task => ({
   id,
@@ -59,3 +59,16 @@ describe('editOf', () => {
     expect(editOf(base, 'Plan', '  ')).toEqual({ description: null })
   })
 })
+
+describe('conflictSides', () => {
+  it("shows each field both sides changed with the user's and the server's value", () => {
+    const server = { ...task('a', true), title: 'Rome', description: null }
+    expect(conflictSides({ write: { kind: 'update', id: 'a', expectedVersion: 1, title: 'Oslo', description: 'by train', done: false }, server })).toEqual([
+      { field: 'Title', mine: 'Oslo', theirs: 'Rome' },
+      { field: 'Description', mine: 'by train', theirs: '(none)' },
+      { field: 'Done', mine: 'no', theirs: 'yes' },
+    ])
+    expect(conflictSides({ write: { kind: 'delete', id: 'a', expectedVersion: 1 }, server })).toEqual([])
+  })
+})
+

@@ -1,5 +1,6 @@
 // Pure helpers of the tasks screen: filters, counts, empty states, edits.
 
+import type { ConflictNotice } from '../sync/outbox'
 import type { PendingWrite, Task } from '../sync/types'
 
 export type Filter = 'all' | 'active' | 'done'
@@ -49,6 +50,26 @@ export function emptyMessage(filter: Filter, counts: Counts): string {
 export function conflictTitle(write: PendingWrite, server: Task): string {
   if (server.title) return server.title
   return write.kind === 'delete' ? 'a task' : (write.title ?? 'a task')
+}
+
+/** One field both sides changed, as each side has it, for a conflict notice. */
+export interface ConflictSide {
+  field: 'Title' | 'Description' | 'Done'
+  mine: string
+  theirs: string
+}
+
+const shownValue = (value: string | boolean | null): string => (value === null || value === '' ? '(none)' : typeof value === 'boolean' ? (value ? 'yes' : 'no') : value)
+
+/** The fields of a conflicting edit, with the user's and the server's values (none for a delete). */
+export function conflictSides(notice: ConflictNotice): ConflictSide[] {
+  const { write, server } = notice
+  if (write.kind !== 'update') return []
+  const sides: ConflictSide[] = []
+  if (write.title !== undefined) sides.push({ field: 'Title', mine: shownValue(write.title), theirs: shownValue(server.title) })
+  if (write.description !== undefined) sides.push({ field: 'Description', mine: shownValue(write.description), theirs: shownValue(server.description) })
+  if (write.done !== undefined) sides.push({ field: 'Done', mine: shownValue(write.done), theirs: shownValue(server.done) })
+  return sides
 }
 
 /** The title a "refused" notice names. */

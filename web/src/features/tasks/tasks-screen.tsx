@@ -3,6 +3,7 @@ import { useEffect, useMemo, useState } from 'react'
 import { Alert } from '../../components/ui/alert'
 import { focusRing } from '../../components/ui/focus'
 import { href, navigate, usePath } from '../../lib/router'
+import { fieldsOf } from '../sync/outbox'
 import type { Task } from '../sync/types'
 import { useSyncState } from '../sync/use-sync'
 import { AddTaskForm, NEW_TASK_ID } from './add-task-form'
@@ -43,8 +44,8 @@ export function TasksScreen() {
   /** The task as it is now (not as last rendered) and the version to expect. */
   const now = (task: Task) => latest(task.id) ?? { task, expectedVersion: task.version }
   const setDone = (task: Task, done: boolean) => {
-    const { expectedVersion } = now(task)
-    void write({ kind: 'update', id: task.id, expectedVersion, done })
+    const { task: current, expectedVersion: version } = now(task)
+    void write({ kind: 'update', id: task.id, expectedVersion: version, done, was: { done: current.done } })
   }
   const toggle = (task: Task) => {
     const done = !now(task).task.done
@@ -75,7 +76,7 @@ export function TasksScreen() {
     stopEdit(base.id)
     const edit = editOf(base, title, description)
     if (edit.title !== undefined || edit.description !== undefined)
-      void write({ kind: 'update', id: base.id, expectedVersion: expectedVersion(base.id, base.version), ...edit })
+      void write({ kind: 'update', id: base.id, expectedVersion: expectedVersion(base.id, base.version), ...edit, was: fieldsOf(base, edit) })
   }
   const saveAsNew = (base: Task, title: string, description: string) => {
     stopEdit(base.id)
