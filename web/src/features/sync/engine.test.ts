@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 
 import { SyncEngine, backoff } from './engine'
 import { TestServer, memoryStore } from './test-server'
@@ -205,4 +205,32 @@ describe('sync engine', () => {
     expect(engine.tasks().map((t) => t.id)).toEqual(['a'])
     engine.close()
   })
+
+  it("shares the stored outbox between tabs: neither erases the other's writes, and either sends them", async () => {
+    const server = new TestServer()
+    const store = memoryStore()
+    const tabs: SyncEngine[] = []
+    // Each tab follows the others when told, as BroadcastChannel does.
+    const tell = (from: number) => () => tabs.forEach((t, i) => i !== from && void t.refresh())
+    // Reconnect attempts while offline wait a macrotask, so the test's timers run.
+    const yielding = { random: () => 0.5, sleep: () => new Promise<void>((r) => setTimeout(r, 1)) }
+    tabs.push(new SyncEngine(store, server.transport(), { onShared: tell(0) }, yielding))
+    tabs.push(new SyncEngine(store, server.transport(), { onShared: tell(1) }, yielding))
+    const [one, two] = tabs as [SyncEngine, SyncEngine]
+    await one.start()
+    await two.start()
+    server.online = false
+    await one.write({ kind: 'create', id: 'a', title: 'from one', description: null, done: false })
+    await two.write({ kind: 'create', id: 'b', title: 'from two', description: null, done: false })
+    await new Promise((r) => setTimeout(r, 0))
+    expect(one.tasks().map((t) => t.title)).toEqual(['from one', 'from two'])
+    expect(two.tasks().map((t) => t.title)).toEqual(['from one', 'from two'])
+    two.close()
+    server.online = true
+    one.wake()
+    await vi.waitFor(() => expect(one.pending()).toEqual([]))
+    expect(server.log.map((c) => c.task.title).sort()).toEqual(['from one', 'from two'])
+    expect((await store.load())?.outbox.pending).toEqual([])
+  })
 })
+

@@ -9,12 +9,15 @@
 // reconnects with exponential backoff and jitter, resuming from the cursor;
 // the network coming back (`wake`) cuts the wait short.
 //
-// One engine per signed-in user, started once. Writes made before the
-// stored snapshot is loaded are queued behind the stored outbox, never
+// One engine per signed-in user and tab, started once. Writes made before
+// the stored snapshot is loaded are queued behind the stored outbox, never
 // replaced by it. A delete is held in the (stored) outbox for its undo
-// window, so a reload or a closed tab cannot lose it.
+// window, so a reload or a closed tab cannot lose it. The outbox and the
+// notices are shared by the user's tabs: every change of them is made to
+// the stored record (`commit`), other tabs are told (`onShared`) and
+// follow (`refresh`), and one tab at a time sends (`lock`).
 
-import type { ConflictNotice, Draft, Notice, Outbox } from './outbox'
+import type { ConflictNotice, Draft, Notice, Outbox, Settled } from './outbox'
 import { draftOf, emptyOutbox, enqueue, isHeld, nextRelease, nextToSend, rebase, releaseHolds, settle, withdraw } from './outbox'
 import type { Replica } from './replica'
 import { applyChange, applySyncPage, applyTask, emptyReplica } from './replica'
@@ -48,7 +51,17 @@ export interface EngineEvents {
   onConflict?(notice: ConflictNotice): void
   /** The server refused the access token (HTTP 401, socket close 4403): it expired, or the session was revoked. */
   onUnauthorized?(): void
+  /** The shared outbox or notices changed: the user's other tabs should `refresh`. */
+  onShared?(): void
 }
+
+/** What the user's tabs share. */
+interface Shared {
+  outbox: Outbox
+  notices: Notice[]
+}
+
+const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b)
 
 /** The socket close code for a refused or expired token (graphql-transport-ws, tasksync). */
 const FORBIDDEN_CLOSE = 4403
@@ -67,6 +80,8 @@ export interface EngineOptions {
   /** Epoch milliseconds (undo windows). */
   clock?: () => number
   sleep?: (ms: number) => Promise<void>
+  /** Runs `fn` while no other tab of the user sends (Web Locks); by default at once. */
+  lock?: <T>(fn: () => Promise<T>) => Promise<T>
 }
 
 /** Delay before reconnect attempt `attempt` (0-based): exponential, capped, with jitter in [50 %, 100 %]. */
@@ -87,6 +102,8 @@ export class SyncEngine {
   private closed = false
   private status: Status = 'offline'
   private noticeList: Notice[] = []
+  /** Writes made in this tab and not yet in the stored outbox, oldest first. */
+  private uncommitted: PendingWrite[] = []
   /** Per task, the versions this engine's own writes made (so an edit begun before them does not conflict with them). */
   private readonly own = new Map<string, Set<number>>()
   private started = false
@@ -108,6 +125,7 @@ export class SyncEngine {
       now: options.now ?? (() => new Date().toISOString()),
       clock: options.clock ?? Date.now,
       sleep: options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
+      lock: options.lock ?? ((fn) => fn()),
     }
   }
 
@@ -162,13 +180,9 @@ export class SyncEngine {
     this.started = true
     this.loaded = (async () => {
       const snapshot = await this.store.load()
-      if (snapshot) {
-        this.replica = snapshot.replica
-        // Writes made while the snapshot was loading come after the stored ones.
-        this.outbox = { pending: [...snapshot.outbox.pending, ...this.outbox.pending] }
-        this.noticeList = [...(snapshot.notices ?? []), ...this.noticeList]
-      }
-      if (this.outbox.pending.length > 0 || this.noticeList.length > 0) await this.save()
+      if (snapshot) this.replica = snapshot.replica
+      // Writes made while the snapshot was loading go after the stored ones.
+      await this.commit()
     })()
     await this.loaded
     this.emit()
@@ -205,37 +219,52 @@ export class SyncEngine {
 
   /** Makes a write: shown at once, stored, sent in order. */
   async write(write: PendingWrite): Promise<void> {
+    this.uncommitted.push(write)
     this.outbox = enqueue(this.outbox, write)
     this.emit()
-    // Before the snapshot is loaded, saving would store this write without
-    // the stored outbox: start() saves both once it has them.
+    // Before the snapshot is loaded, storing this write would come before
+    // the stored outbox: start() stores it once it has that.
     if (this.loaded === null) return
     await this.loaded
-    await this.save()
+    await this.commit()
+    this.emit()
     await this.flush()
   }
 
   /** Undo: takes a held delete of `id` back out of the outbox. false when it is no longer held (sent or its time is up). */
   async undoDelete(id: string): Promise<boolean> {
-    const next = withdraw(this.outbox, id, this.opts.clock())
-    if (!next) return false
-    this.outbox = next
+    const now = this.opts.clock()
+    let taken = false
+    await this.commit((shared) => {
+      const next = withdraw(shared.outbox, id, now)
+      taken = next !== null
+      return next ? { ...shared, outbox: next } : shared
+    })
     this.emit()
-    await this.save()
-    return true
+    return taken
   }
 
   async dismiss(notice: Notice): Promise<void> {
     this.noticeList = this.noticeList.filter((n) => n !== notice)
     this.emitNotices()
-    await this.save()
+    await this.commit((shared) => ({ ...shared, notices: shared.notices.filter((n) => !same(n, notice)) }))
+    this.emitNotices()
   }
 
   /** Restores the task of a "gone" notice as a new task (the old id is a tombstone on the server). */
   async restore(notice: Notice & { kind: 'gone' }, id: string): Promise<void> {
-    this.noticeList = this.noticeList.filter((n) => n !== notice)
-    this.emitNotices()
+    await this.dismiss(notice)
     await this.write({ kind: 'create', id, ...notice.draft })
+  }
+
+  /** Another tab changed the shared outbox or notices: show them, and send what waits. */
+  async refresh(): Promise<void> {
+    if (this.loaded === null || this.closed) return
+    await this.loaded
+    await this.commit()
+    this.emit()
+    this.emitNotices()
+    await this.flush()
   }
 
   /**
@@ -244,8 +273,8 @@ export class SyncEngine {
    */
   async drain(timeoutMs: number): Promise<number> {
     await this.loaded
-    this.outbox = releaseHolds(this.outbox, this.opts.clock())
-    await this.save()
+    const now = this.opts.clock()
+    await this.commit((shared) => ({ ...shared, outbox: releaseHolds(shared.outbox, now) }))
     this.emit()
     const deadline = Date.now() + timeoutMs
     while (this.outbox.pending.length > 0 && this.status === 'live' && Date.now() < deadline) {
@@ -302,7 +331,7 @@ export class SyncEngine {
       first = false
       next = page.nextToken
     } while (next !== null)
-    await this.save()
+    await this.commit()
     this.emit()
   }
 
@@ -316,7 +345,7 @@ export class SyncEngine {
         after,
         (change) => {
           this.replica = applyChange(this.replica, change.task, change.cursor)
-          void this.save()
+          void this.commit()
           this.emit()
         },
         (end) => {
@@ -338,57 +367,81 @@ export class SyncEngine {
     })
   }
 
-  /** Sends the outbox in order, one write in flight at a time; held deletes wait out their undo window. */
+  /**
+   * Sends the outbox in order, one write in flight at a time and one tab
+   * at a time; held deletes wait out their undo window. Each answer is
+   * settled on the stored outbox, which other tabs may have added to.
+   */
   private async flush(): Promise<void> {
     if (this.flushing || this.status !== 'live' || this.loaded === null) return
     this.flushing = true
     try {
       await this.loaded
-      while (!this.closed) {
-        const sent = nextToSend(this.outbox, this.opts.clock())
-        if (!sent) break
-        const result = await this.transport.write(sent)
-        // A closed engine leaves its outbox to the next one (which resends; a create is idempotent).
-        if (this.closed) break
-        const settled = settle(this.outbox, sent, result)
-        this.outbox = settled.outbox
-        if (settled.outcome === 'retry') {
-          if (!result.ok && result.code === 'UNAUTHENTICATED') this.events.onUnauthorized?.()
-          // A write that cannot reach the server means the connection is gone, whatever the socket says.
-          if (!result.ok && result.code === 'NETWORK') this.reconnect()
-          else this.scheduleRetry()
-          break
-        }
-        this.retryAttempt = 0
-        switch (settled.outcome) {
-          case 'applied':
-            this.own.set(settled.task.id, (this.own.get(settled.task.id) ?? new Set()).add(settled.task.version))
-            this.replica = applyTask(this.replica, settled.task)
-            this.outbox = rebase(this.outbox, settled.task)
-            break
-          case 'merged':
-            this.replica = applyTask(this.replica, settled.server)
-            break
-          case 'conflict':
-            this.replica = applyTask(this.replica, settled.notice.server)
-            this.noticeList = [...this.noticeList, { kind: 'conflict', ...settled.notice }]
-            this.events.onConflict?.(settled.notice)
-            break
-          case 'gone': {
-            const draft: Draft | null = draftOf(this.replica.tasks[sent.id], settled.dropped)
-            if (draft) this.noticeList = [...this.noticeList, { kind: 'gone', id: sent.id, draft }]
+      await this.opts.lock(async () => {
+        // Another tab may have sent some of it while it held the lock.
+        await this.commit()
+        while (!this.closed && this.status === 'live') {
+          const sent = nextToSend(this.outbox, this.opts.clock())
+          if (!sent) break
+          const result = await this.transport.write(sent)
+          // A closed engine leaves its outbox to the next one (which resends; a create is idempotent).
+          if (this.closed) break
+          const settled = settle(this.outbox, sent, result)
+          if (settled.outcome === 'retry') {
+            if (!result.ok && result.code === 'UNAUTHENTICATED') this.events.onUnauthorized?.()
+            // A write that cannot reach the server means the connection is gone, whatever the socket says.
+            if (!result.ok && result.code === 'NETWORK') this.reconnect()
+            else this.scheduleRetry()
             break
           }
-          case 'refused':
-            this.noticeList = [...this.noticeList, { kind: 'refused', write: sent, reason: settled.reason }]
-            break
+          this.retryAttempt = 0
+          const notices = this.noticesOf(settled, sent)
+          this.applyOutcome(settled)
+          await this.commit((shared) => {
+            const stored = settle(shared.outbox, sent, result)
+            return { outbox: stored.outcome === 'applied' ? rebase(stored.outbox, stored.task) : stored.outbox, notices: [...shared.notices, ...notices] }
+          })
+          this.emit()
+          if (notices.length > 0) this.emitNotices()
         }
-        await this.save()
-        this.emit()
-        if (settled.outcome !== 'applied') this.emitNotices()
-      }
+      })
     } finally {
       this.flushing = false
+    }
+  }
+
+  /** What the server's answer to a write does to the replica. */
+  private applyOutcome(settled: Settled): void {
+    switch (settled.outcome) {
+      case 'applied':
+        this.own.set(settled.task.id, (this.own.get(settled.task.id) ?? new Set()).add(settled.task.version))
+        this.replica = applyTask(this.replica, settled.task)
+        break
+      case 'merged':
+        this.replica = applyTask(this.replica, settled.server)
+        break
+      case 'conflict':
+        this.replica = applyTask(this.replica, settled.notice.server)
+        this.events.onConflict?.(settled.notice)
+        break
+      default:
+        break
+    }
+  }
+
+  /** The notices a settled write leaves for the user. */
+  private noticesOf(settled: Settled, sent: PendingWrite): Notice[] {
+    switch (settled.outcome) {
+      case 'conflict':
+        return [{ kind: 'conflict', ...settled.notice }]
+      case 'gone': {
+        const draft: Draft | null = draftOf(this.replica.tasks[sent.id], settled.dropped)
+        return draft ? [{ kind: 'gone', id: sent.id, draft }] : []
+      }
+      case 'refused':
+        return [{ kind: 'refused', write: sent, reason: settled.reason }]
+      default:
+        return []
     }
   }
 
@@ -403,9 +456,27 @@ export class SyncEngine {
     })
   }
 
-  private async save(): Promise<void> {
+  /**
+   * Stores this tab's replica together with the shared outbox and notices
+   * as `change` leaves them, applied to what is stored now (so other tabs'
+   * writes are kept), with this tab's uncommitted writes appended; then
+   * takes those as this tab's and tells the other tabs if they changed.
+   */
+  private async commit(change: (shared: Shared) => Shared = (shared) => shared): Promise<void> {
     if (this.closed) return
-    await this.store.save({ replica: this.replica, outbox: this.outbox, notices: this.noticeList })
+    let before = ''
+    let taken = 0
+    const next = await this.store.update((stored) => {
+      const shared = { outbox: stored?.outbox ?? emptyOutbox(), notices: stored?.notices ?? [] }
+      before = JSON.stringify(shared)
+      const changed = change(shared)
+      taken = this.uncommitted.length
+      return { replica: this.replica, outbox: { pending: [...changed.outbox.pending, ...this.uncommitted] }, notices: changed.notices }
+    })
+    this.uncommitted = this.uncommitted.slice(taken)
+    this.outbox = { pending: [...next.outbox.pending, ...this.uncommitted] }
+    this.noticeList = next.notices ?? []
+    if (JSON.stringify({ outbox: next.outbox, notices: next.notices }) !== before) this.events.onShared?.()
   }
 
   private emit(): void {

@@ -93,7 +93,8 @@ export function releaseHolds(outbox: Outbox, now: number): Outbox {
 
 /**
  * Settles a sent write with the server's answer. `sent` is found by
- * identity: writes before it may have been withdrawn meanwhile. Only one
+ * identity, or else by value: writes before it may have been withdrawn
+ * meanwhile. Only one
  * write is ever in flight, and a task's writes go in order. A network
  * failure or an expired token keeps the write for a retry; a conflict keeps
  * the server's version and returns a notice; NOT_FOUND (the task was
@@ -101,7 +102,9 @@ export function releaseHolds(outbox: Outbox, now: number): Outbox {
  * input takes the write out for a notice.
  */
 export function settle(outbox: Outbox, sent: PendingWrite, result: WriteResult): Settled {
-  const index = outbox.pending.indexOf(sent)
+  // By identity in the tab that sent it, by value in the stored outbox (shared by tabs).
+  let index = outbox.pending.indexOf(sent)
+  if (index < 0) index = outbox.pending.findIndex((w) => JSON.stringify(w) === JSON.stringify(sent))
   if (index < 0) return { outcome: 'retry', outbox }
   const rest = { pending: outbox.pending.filter((_, i) => i !== index) }
   if (result.ok) return { outcome: 'applied', task: result.task, outbox: rest }

@@ -1,6 +1,11 @@
 // Where the replica and the outbox live between visits: IndexedDB in the
 // browser. One record holds both, written in one transaction, so the
-// cursor never gets ahead of the tasks it vouches for.
+// cursor never gets ahead of the tasks it vouches for. Every tab of the
+// user shares the record: the outbox and the notices are changed by
+// read-modify-write in one transaction (`update`), never overwritten with
+// a tab's own copy, so one tab's writes cannot erase another's. The replica
+// is each tab's own, stored whole with its cursor: any tab's pair is
+// consistent, so the last one stored is as good as any.
 
 import type { Notice, Outbox } from './outbox'
 import type { Replica } from './replica'
@@ -15,6 +20,8 @@ export interface Snapshot {
 export interface SnapshotStore {
   load(): Promise<Snapshot | null>
   save(snapshot: Snapshot): Promise<void>
+  /** Replaces the record with `change(record)`, read and written in one transaction; returns what was written. */
+  update(change: (current: Snapshot | null) => Snapshot): Promise<Snapshot>
   /** Lets go of the database (so it can be deleted). */
   close?(): void
 }
@@ -66,6 +73,14 @@ function request<T>(req: IDBRequest<T>): Promise<T> {
   })
 }
 
+function committed(tx: IDBTransaction): Promise<void> {
+  return new Promise((resolve, reject) => {
+    tx.oncomplete = () => resolve()
+    tx.onerror = () => reject(tx.error)
+    tx.onabort = () => reject(tx.error)
+  })
+}
+
 /** A snapshot store in IndexedDB, one database per user (`name`). */
 export async function openIndexedDbStore(name: string, idb: IDBFactory = indexedDB): Promise<SnapshotStore> {
   const open = idb.open(name, 1)
@@ -87,11 +102,20 @@ export async function openIndexedDbStore(name: string, idb: IDBFactory = indexed
     async save(snapshot) {
       const tx = db.transaction(STORE, 'readwrite')
       tx.objectStore(STORE).put(snapshot, 'current')
-      await new Promise<void>((resolve, reject) => {
-        tx.oncomplete = () => resolve()
-        tx.onerror = () => reject(tx.error)
-        tx.onabort = () => reject(tx.error)
-      })
+      await committed(tx)
+    },
+    async update(change) {
+      const tx = db.transaction(STORE, 'readwrite')
+      const store = tx.objectStore(STORE)
+      let next: Snapshot | null = null
+      const read = store.get('current')
+      read.onsuccess = () => {
+        next = change((read.result as Snapshot | undefined) ?? null)
+        store.put(next, 'current')
+      }
+      await committed(tx)
+      if (next === null) throw new Error('the snapshot update did not run')
+      return next
     },
   }
 }

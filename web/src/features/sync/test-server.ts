@@ -111,6 +111,11 @@ export function memoryStore(): import('./storage').SnapshotStore & { saved: numb
       value = structuredClone(s)
       store.saved += 1
     },
+    async update(change: (current: import('./storage').Snapshot | null) => import('./storage').Snapshot) {
+      value = structuredClone(change(value === null ? null : structuredClone(value)))
+      store.saved += 1
+      return structuredClone(value)
+    },
   }
   return store
 }

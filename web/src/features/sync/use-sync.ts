@@ -92,6 +92,10 @@ export function useSync(userId: string | null, email: string | null, auth: SyncA
     void (async () => {
       const store = await openUserStore(userId, emailRef.current)
       const transport = graphqlTransport({ base: '', token: () => authRef.current.token() })
+      // The user's tabs share the stored outbox: they tell each other when it
+      // changed, and one at a time sends it.
+      const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(storeName(userId)) : null
+      const locks = typeof navigator !== 'undefined' ? navigator.locks : undefined
       const engine: SyncEngine = new SyncEngine(store, transport, {
         onTasks: (next) => {
           if (closed) return
@@ -108,12 +112,15 @@ export function useSync(userId: string | null, email: string | null, auth: SyncA
         onUnauthorized: () => {
           if (!closed) authRef.current.revalidate()
         },
-      })
+        onShared: () => channel?.postMessage('changed'),
+      }, locks ? { lock: (fn) => locks.request(`${storeName(userId)}-send`, fn) } : {})
+      if (channel) channel.onmessage = () => void engine.refresh()
       const onOnline = () => engine.wake()
       const onOffline = () => engine.offline()
       window.addEventListener('online', onOnline)
       window.addEventListener('offline', onOffline)
       dispose = () => {
+        channel?.close()
         window.removeEventListener('online', onOnline)
         window.removeEventListener('offline', onOffline)
         engine.close()
