@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 
-import { AuthClient, AuthError, refreshDelayMs } from './auth'
+import { AuthClient, AuthError, refreshDelayMs, tokenSubject } from './auth'
 
 describe('auth client', () => {
   it('refreshes a minute before expiry, or at half-life for tokens under two minutes', () => {
@@ -23,3 +23,18 @@ describe('auth client', () => {
     await expect(new AuthClient('', offline).me('t')).rejects.toMatchObject({ code: 'NetworkError' })
   })
 })
+
+describe('tokenSubject', () => {
+  /** A JWT with `claims` as its payload, base64url without padding (the signature is not checked). */
+  const jwt = (claims: unknown) => `e30.${btoa(JSON.stringify(claims)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')}.sig`
+
+  it("reads the user id from the access token's payload, base64url included", () => {
+    expect(tokenSubject(jwt({ sub: '0191c1a2-7e5b-7c3d-9f00-aa??>>~~' }))).toBe('0191c1a2-7e5b-7c3d-9f00-aa??>>~~')
+    expect(tokenSubject(jwt({ sub: 'u1', aud: 'x' }))).toBe('u1')
+  })
+
+  it('is null for a token that is not a JWT or has no string subject', () => {
+    for (const token of ['', 'not a token', 'a.!!!.c', jwt({}), jwt({ sub: '' }), jwt({ sub: 42 }), jwt('sub')]) expect(tokenSubject(token), token).toBeNull()
+  })
+})
+
