@@ -17,8 +17,9 @@ export const DELETE = `mutation Delete($input: DeleteTaskInput!) { deleteTask(in
 /** How often the socket is pinged, and how long a pong may take before the socket counts as dead. */
 const KEEP_ALIVE_MS = 5_000
 const PONG_WAIT_MS = 3_000
-/** How long the server may take to accept a socket (`connection_ack`). */
+/** How long the server may take to accept a socket (`connection_ack`), and to answer a request. */
 const ACK_WAIT_MS = 5_000
+const REQUEST_TIMEOUT_MS = 15_000
 
 interface GraphqlError {
   message: string
@@ -62,6 +63,8 @@ export function graphqlTransport(options: TransportOptions): Transport & { dispo
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
       body: JSON.stringify({ query, variables }),
+      // A request the network swallows counts as failed (and the engine as offline), not as pending for minutes.
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     })
     return (await response.json()) as { data?: Record<string, unknown>; errors?: GraphqlError[] }
   }
