@@ -518,10 +518,14 @@ mod tests {
     /// The stack of a server thread (tokio's default).
     const SERVER_STACK: usize = 2 << 20;
 
+    /// `Documents::prepare` as the server runs it (long documents go to
+    /// the blocking pool, whose threads have the server's stack too).
     fn prepare(query: String, limit: usize) -> Result<(), Refused> {
         let documents = crate::graphql::Documents::default();
-        documents
-            .prepare(&mut async_graphql::Request::new(query), limit)
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime")
+            .block_on(documents.prepare(&mut async_graphql::Request::new(query), limit))
             .map(drop)
     }
 
