@@ -1,6 +1,6 @@
 import { expect, test } from '@playwright/test'
 
-import { addTask, codeFromMailboxPage, PASSWORD, screenshotPath, signUpAndSignIn, syncStatus, uniqueEmail } from './helpers'
+import { addTask, PASSWORD, screenshotPath, signUpAndOpenConfirm, signUpAndSignIn, syncStatus, uniqueEmail } from './helpers'
 
 test('a new user signs up, reads the code in the dev mailbox, confirms and signs in', async ({ page }) => {
   const email = uniqueEmail('signup')
@@ -28,14 +28,7 @@ test('an address signed up twice is confirmed with the code and the latest passw
   const email = uniqueEmail('twice')
   // Somebody else signed the address up first; the owner signs up after.
   expect((await request.post('/auth/sign-up', { data: { email, password: 'someone-else-chose-this-1' } })).status()).toBe(201)
-  await page.goto('/sign-up')
-  await page.getByLabel('E-mail', { exact: true }).fill(email)
-  await page.getByLabel('Password', { exact: true }).fill(PASSWORD)
-  await page.getByRole('button', { name: 'Create account' }).click()
-  await expect(page).toHaveURL(/\/confirm\?/)
-  const code = await codeFromMailboxPage(page, email)
-
-  await page.goto(`/confirm?email=${encodeURIComponent(email)}`)
+  const code = await signUpAndOpenConfirm(page, email)
   await page.getByLabel('Code', { exact: true }).fill(code)
   await page.getByRole('button', { name: 'Confirm' }).click()
   await expect(page.getByText('This address was signed up more than once.')).toBeVisible()

@@ -42,17 +42,21 @@ export async function signIn(page: Page, email: string): Promise<void> {
   await expect(syncStatus(page)).toHaveText('Live')
 }
 
-/** Sign up → code from the /mailbox page → confirm → sign in → /tasks (live). */
-export async function signUpAndSignIn(page: Page, email: string, opts: { onSignIn?: (page: Page) => Promise<void> } = {}): Promise<void> {
+/** Signs `email` up in the form, reads its code on the /mailbox page and opens the confirm page; the code. */
+export async function signUpAndOpenConfirm(page: Page, email: string): Promise<string> {
   await page.goto('/sign-up')
   await page.getByLabel('E-mail', { exact: true }).fill(email)
   await page.getByLabel('Password', { exact: true }).fill(PASSWORD)
   await page.getByRole('button', { name: 'Create account' }).click()
   await expect(page).toHaveURL(/\/confirm\?/)
-
   const code = await codeFromMailboxPage(page, email)
-
   await page.goto(`/confirm?email=${encodeURIComponent(email)}`)
+  return code
+}
+
+/** Sign up → code from the /mailbox page → confirm → sign in → /tasks (live). */
+export async function signUpAndSignIn(page: Page, email: string, opts: { onSignIn?: (page: Page) => Promise<void> } = {}): Promise<void> {
+  const code = await signUpAndOpenConfirm(page, email)
   await expect(page.getByLabel('E-mail', { exact: true })).toHaveValue(email)
   await page.getByLabel('Code', { exact: true }).fill(code)
   await page.getByRole('button', { name: 'Confirm' }).click()

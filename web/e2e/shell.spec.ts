@@ -4,7 +4,7 @@
 
 import { expect, test, type Page } from '@playwright/test'
 
-import { addTask, codeFromMailboxPage, PASSWORD, signIn, signUpAndSignIn, syncStatus, taskItem, uniqueEmail } from './helpers'
+import { addTask, codeFromMailboxPage, PASSWORD, signIn, signUpAndOpenConfirm, signUpAndSignIn, syncStatus, taskItem, uniqueEmail } from './helpers'
 
 const focused = (page: Page) =>
   page.evaluate(() => {
@@ -97,14 +97,7 @@ test('titles take their direction from their text', async ({ page }) => {
 
 test('a code pasted with a space in the middle confirms the account', async ({ page }) => {
   const email = uniqueEmail('paste')
-  await page.goto('/sign-up')
-  await page.getByLabel('E-mail', { exact: true }).fill(email)
-  await page.getByLabel('Password', { exact: true }).fill(PASSWORD)
-  await page.getByRole('button', { name: 'Create account' }).click()
-  await expect(page).toHaveURL(/\/confirm\?/)
-  const code = await codeFromMailboxPage(page, email)
-
-  await page.goto(`/confirm?email=${encodeURIComponent(email)}`)
+  const code = await signUpAndOpenConfirm(page, email)
   const field = page.getByLabel('Code', { exact: true })
   await field.focus()
   // As a paste: one insertion, which the field's limits apply to.

@@ -100,10 +100,13 @@ export function TasksScreen() {
   useEffect(() => {
     if (focusNext === null) return
     // A task not shown under this filter: the new-task field instead.
-    const target = (focusNext && document.getElementById(doneId(focusNext))) || document.getElementById(NEW_TASK_ID)
+    const task = focusNext ? document.getElementById(doneId(focusNext)) : null
+    // An undone delete is still being taken out of the stored outbox: wait for its task.
+    if (!task && sync.held.some((h) => h.task.id === focusNext)) return
+    const target = task ?? document.getElementById(NEW_TASK_ID)
     target?.focus()
     setFocusNext(null)
-  }, [focusNext, shown])
+  }, [focusNext, shown, sync.held])
 
   const toasts: UndoToast[] = [
     ...sync.held.map(({ task }) => ({
