@@ -55,6 +55,10 @@ test('focus starts in the first field of each form and never drops to <body> aft
   await page.getByRole('button', { name: 'Sign in' }).click()
   await expect(page).toHaveURL(/\/tasks$/)
   await expect.poll(() => focused(page), 'after sign-in').toBe('input:New task title')
+  await page.goto('/account')
+  await expect.poll(() => focused(page), '/account').toBe('input:Current password')
+  await page.goto('/tasks')
+  await expect(syncStatus(page)).toHaveText('Live')
 
   for (const title of ['First', 'Second', 'Third']) await addTask(page, title)
   await page.getByRole('button', { name: 'Delete "Second"' }).click()

@@ -58,6 +58,7 @@ export function Account() {
           {!connected ? <Alert tone="warning">Not connected to the server right now; try again when you are back online.</Alert> : null}
           <TextField
             label="Current password"
+            autoFocus
             type="password"
             name="current-password"
             autoComplete="current-password"
