@@ -512,7 +512,7 @@ mod tests {
             ..Settings::defaults()
         };
         type Change = fn(&mut Settings);
-        let cases: [(Change, &str); 11] = [
+        let cases: [(Change, &str); 13] = [
             (
                 |s| s.token_leeway = Duration::from_secs(61),
                 "TASKSYNC_TOKEN_LEEWAY",
@@ -539,6 +539,8 @@ mod tests {
                 "TASKSYNC_WS_LIVE_BUFFER",
             ),
             (|s| s.graphql_max_selections = 0, "GraphQL limits"),
+            (|s| s.graphql_max_query_bytes = 0, "GraphQL limits"),
+            (|s| s.graphql_max_answer_bytes = 0, "GraphQL limits"),
             (
                 |s| s.graphql_max_root_fields = 0,
                 "TASKSYNC_GRAPHQL_MAX_ROOT_FIELDS",

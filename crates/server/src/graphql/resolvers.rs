@@ -93,9 +93,7 @@ impl Page {
         n: u32,
         task: impl Fn(&T) -> &tasksync_core::Task,
     ) -> bool {
-        let keep = tasksync_core::task::fitting(rows.iter().map(&task), self.bytes)
-            .min(n as usize)
-            .min(rows.len());
+        let keep = tasksync_core::task::fitting(rows.iter().map(&task), self.bytes).min(n as usize);
         let more = rows.len() > keep;
         rows.truncate(keep);
         if let Some(budget) = &self.budget {

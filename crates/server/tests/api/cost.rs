@@ -290,3 +290,93 @@ async fn a_user_at_the_limits_does_not_stall_another_users_queries() {
         "a query of the other user stalled: {loaded:?}"
     );
 }
+
+/// A query text over `TASKSYNC_GRAPHQL_MAX_QUERY_BYTES` is refused before
+/// it is parsed, over HTTP and on a socket; one at the limit runs.
+#[tokio::test]
+async fn query_texts_over_the_byte_limit_are_refused_on_http_and_sockets() {
+    let app = spawn_with(|s| s.graphql_max_query_bytes = 2048).await;
+    let t = app.signed_in(&email("query-bytes")).await;
+    let padded = |len: usize| {
+        let q = "{ tasks { items { id } } }";
+        format!("{q}{}", " ".repeat(len - q.len()))
+    };
+    let at = app.gql(Some(&t.access), &padded(2048), json!({})).await;
+    assert!(at.body["errors"].is_null(), "{}", at.body);
+    let over = app.gql(Some(&t.access), &padded(2049), json!({})).await;
+    assert_eq!(over.status, StatusCode::BAD_REQUEST, "{}", over.body);
+    assert_eq!(
+        over.body["errors"][0]["extensions"]["code"],
+        "BAD_USER_INPUT"
+    );
+    assert!(
+        over.body["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("2048 bytes")),
+        "{}",
+        over.body
+    );
+    let mut ws = WsClient::ready(&app, &t.access).await;
+    ws.subscribe("q", &padded(2049), json!({})).await;
+    let v = ws.json().await;
+    assert_eq!(v["type"], "error", "{v}");
+    assert_eq!(
+        v["payload"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{v}"
+    );
+}
+
+/// Pages bounded by `TASKSYNC_GRAPHQL_MAX_ANSWER_BYTES` hold fewer tasks
+/// than `limit`, and following `nextToken` still yields every task once,
+/// in `tasks` and in a full and a delta `syncTasks`.
+#[tokio::test]
+async fn pages_bounded_by_bytes_lose_no_task() {
+    let app = spawn_with(|s| s.graphql_max_answer_bytes = 3000).await;
+    let t = app.signed_in(&email("page-bytes")).await;
+    let first = app
+        .gql(Some(&t.access), "{ syncTasks { cursor } }", json!({}))
+        .await;
+    let cursor = first.body["data"]["syncTasks"]["cursor"].clone();
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        let r = app
+            .gql(
+                Some(&t.access),
+                "mutation($d: String) { createTask(input: { title: \"t\", description: $d }) { id } }",
+                json!({ "d": format!("{i}{}", "d".repeat(999)) }),
+            )
+            .await;
+        ids.push(r.body["data"]["createTask"]["id"].clone());
+    }
+    ids.sort_by_key(|v| v.to_string());
+    for (field, args) in [
+        ("tasks", String::new()),
+        ("syncTasks", String::new()),
+        ("syncTasks", format!("lastSync: {cursor}, ")),
+    ] {
+        let (mut seen, mut next, mut pages) = (Vec::new(), Value::Null, 0);
+        loop {
+            let q = format!(
+                "query($n: String) {{ {field}({args}limit: 100, nextToken: $n) {{ items {{ id }} nextToken }} }}"
+            );
+            let r = app.gql(Some(&t.access), &q, json!({ "n": next })).await;
+            assert!(r.body["errors"].is_null(), "{}", r.body);
+            let page = &r.body["data"][field];
+            let items = page["items"].as_array().expect("items");
+            assert!(
+                items.len() <= 2,
+                "{field}({args}): {} tasks of ~1.2 KB in 3,000 bytes",
+                items.len()
+            );
+            seen.extend(items.iter().map(|i| i["id"].clone()));
+            pages += 1;
+            next = page["nextToken"].clone();
+            if next.is_null() {
+                break;
+            }
+        }
+        seen.sort_by_key(|v| v.to_string());
+        assert_eq!(seen, ids, "{field}({args})");
+        assert!(pages >= 4, "{field}({args}): {pages} pages");
+    }
+}
