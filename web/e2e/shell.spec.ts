@@ -55,10 +55,10 @@ test('focus starts in the first field of each form and never drops to <body> aft
   await page.getByRole('button', { name: 'Sign in' }).click()
   await expect(page).toHaveURL(/\/tasks$/)
   await expect.poll(() => focused(page), 'after sign-in').toBe('input:New task title')
-  await page.goto('/account')
+  await page.getByRole('link', { name: 'Account', exact: true }).click()
   await expect.poll(() => focused(page), '/account').toBe('input:Current password')
-  await page.goto('/tasks')
-  await expect(syncStatus(page)).toHaveText('Live')
+  await page.getByRole('link', { name: 'Tasks', exact: true }).click()
+  await expect(page).toHaveURL(/\/tasks$/)
 
   for (const title of ['First', 'Second', 'Third']) await addTask(page, title)
   await page.getByRole('button', { name: 'Delete "Second"' }).click()
