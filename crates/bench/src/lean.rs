@@ -241,7 +241,7 @@ impl Socket {
         let mut last_seq = None::<u64>;
         let end = tokio::time::Instant::now() + deadline;
         'read: while got.deliveries.len() < expected && !self.closed {
-            let now = crate::stamp() as u64;
+            let now = crate::report::stamp() as u64;
             loop {
                 let frame = match self.parse_frame() {
                     Ok(Some(frame)) => frame,
