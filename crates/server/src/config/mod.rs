@@ -1,5 +1,11 @@
 //! Command line and settings. Every setting of `tasksync serve` is a flag
 //! and an environment variable; the defaults run with no set-up.
+//!
+//! The doc comments of the fields are the settings' reference: they are
+//! the `--help` text, and [`reference`] renders them into
+//! docs/configuration.md, which a test keeps current.
+
+pub mod reference;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -18,11 +24,19 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the server.
+    /// Run the server: the web app, `/auth/*`, GraphQL over HTTP and
+    /// WebSockets, all on one port.
     Serve(Box<Settings>),
-    /// Apply database migrations and exit.
+    /// Apply pending database migrations and exit (`serve` and `users` also
+    /// apply them when they start).
     Migrate(DatabaseArgs),
-    /// Manage user accounts.
+    /// Manage user accounts. Works beside a running server on the same
+    /// database; a change takes effect on the server's next request.
+    ///
+    /// Give it the server's database: the same `TASKSYNC_DATABASE_URL`, or
+    /// `--database-url URL` right after `users` (before the subcommand). The
+    /// default SQLite path is relative to the working directory, so run it
+    /// where the server runs.
     Users {
         #[command(flatten)]
         db: DatabaseArgs,
@@ -35,43 +49,58 @@ pub enum Command {
 pub enum UsersCommand {
     /// List every account.
     List,
-    /// Mark an account's e-mail address as verified.
-    Confirm { email: String },
-    /// Disable an account and end all of its sessions.
-    Disable { email: String },
+    /// Mark an account's e-mail address as verified (the latest sign-up's
+    /// password stands: use it only when you know the owner signed up last).
+    Confirm {
+        /// The account's e-mail address.
+        email: String,
+    },
+    /// Disable an account, end all of its sessions and close its sockets.
+    Disable {
+        /// The account's e-mail address.
+        email: String,
+    },
     /// Enable a disabled account again.
-    Enable { email: String },
+    Enable {
+        /// The account's e-mail address.
+        email: String,
+    },
 }
 
 /// Where the database is. Its `Debug` output, like `--help`, never shows
 /// the URL's password.
 #[derive(Clone, Args)]
 pub struct DatabaseArgs {
-    /// Database URL: `sqlite://PATH` (created on first start) or
-    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DB` (several nodes may share it).
+    /// Database URL: `sqlite://PATH` for one node (the file and its
+    /// directory are made on first start; a relative path is relative to the
+    /// working directory), or `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`,
+    /// which several nodes may share. The password is never printed.
     #[arg(
         long,
         env = "TASKSYNC_DATABASE_URL",
         default_value = "sqlite://data/tasksync.db",
-        hide_env_values = true
+        hide_env_values = true,
+        help_heading = heading::DATABASE
     )]
     pub database_url: String,
-    /// SQLite: connections of the read pool (writes use one of their own).
-    #[arg(long, env = "TASKSYNC_DB_READ_CONNECTIONS", default_value_t = 8)]
+    /// SQLite: connections of the read pool, at least 1. Writes do not use
+    /// it: account writes have one connection of their own, and task writes
+    /// one on a thread of its own (group commit).
+    #[arg(long, env = "TASKSYNC_DB_READ_CONNECTIONS", default_value_t = 8, help_heading = heading::DATABASE)]
     pub db_read_connections: u32,
-    /// PostgreSQL: connections of this node's pool (reads and writes; the
-    /// commit listener holds one more). Mind the server's `max_connections`
-    /// across all nodes.
-    #[arg(long, env = "TASKSYNC_DB_MAX_CONNECTIONS", default_value_t = 16)]
+    /// PostgreSQL: connections of this node's pool, for reads and writes, at
+    /// least 2; the commit listener holds one more. Keep N nodes × (this +
+    /// 1) under the server's `max_connections`.
+    #[arg(long, env = "TASKSYNC_DB_MAX_CONNECTIONS", default_value_t = 16, help_heading = heading::DATABASE)]
     pub db_max_connections: u32,
-    /// PostgreSQL: how long a request waits for a free connection before
-    /// it fails.
-    #[arg(long, env = "TASKSYNC_DB_ACQUIRE_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
+    /// PostgreSQL: how long a request waits for a free pool connection
+    /// before it fails.
+    #[arg(long, env = "TASKSYNC_DB_ACQUIRE_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration, help_heading = heading::DATABASE)]
     pub db_acquire_timeout: Duration,
     /// Reads of one user's tasks and change log that may run at once (more
     /// wait their turn), so that no user can hold the whole read pool. Keep
     /// it below the pool size.
-    #[arg(long, env = "TASKSYNC_DB_READS_PER_USER", default_value_t = 2)]
+    #[arg(long, env = "TASKSYNC_DB_READS_PER_USER", default_value_t = 2, help_heading = heading::DATABASE)]
     pub db_reads_per_user: usize,
 }
 
@@ -111,120 +140,159 @@ impl std::fmt::Debug for DatabaseArgs {
     }
 }
 
+/// The help headings that group the settings in `--help` and in
+/// docs/configuration.md.
+mod heading {
+    pub const SERVER: &str = "Server";
+    pub const DATABASE: &str = "Database";
+    pub const MAIL: &str = "Mail";
+    pub const ACCOUNTS: &str = "Accounts and tokens";
+    pub const RETENTION: &str = "Retention";
+    pub const RATES: &str = "Rate limits";
+    pub const HTTP: &str = "HTTP";
+    pub const GRAPHQL: &str = "GraphQL limits";
+    pub const WS: &str = "WebSockets";
+}
+
 /// Settings of `tasksync serve`.
 #[derive(Debug, Clone, Args)]
 pub struct Settings {
     /// Address and port to listen on.
-    #[arg(long, env = "TASKSYNC_LISTEN", default_value = "127.0.0.1:8080")]
+    #[arg(long, env = "TASKSYNC_LISTEN", default_value = "127.0.0.1:8080", help_heading = heading::SERVER)]
     pub listen: SocketAddr,
     #[command(flatten)]
     pub database: DatabaseArgs,
-    /// Public base URL: the token issuer and the base of links. Defaults to
-    /// `http://` + the listen address.
-    #[arg(long, env = "TASKSYNC_PUBLIC_URL")]
+    /// The URL clients use to reach the server: the issuer (`iss`) of every
+    /// token, so it must be the same on every node, and an origin always
+    /// allowed by CORS and for WebSockets. Defaults to `http://` + the listen
+    /// address. Changing it invalidates the access and ID tokens already
+    /// issued (clients get new ones with their refresh tokens).
+    #[arg(long, env = "TASKSYNC_PUBLIC_URL", help_heading = heading::SERVER)]
     pub public_url: Option<Url>,
-    /// SMTP server for outgoing mail, e.g. `smtps://user:pass@mail.example.com`
-    /// or `smtp://127.0.0.1:2525` (plain, for a local relay). Required unless
-    /// in dev mode.
-    #[arg(long, env = "TASKSYNC_SMTP_URL", hide_env_values = true)]
+    /// SMTP server for outgoing mail: `smtps://USER:PASS@HOST[:PORT]` (TLS,
+    /// port 465 unless given), `smtp://USER:PASS@HOST:587?tls=required`
+    /// (STARTTLS, never in clear), or `smtp://HOST:PORT` (plain, only for a
+    /// relay on the same machine). Percent-encode special characters of the
+    /// user name and password. Required outside dev mode; its value is never
+    /// printed.
+    #[arg(long, env = "TASKSYNC_SMTP_URL", hide_env_values = true, help_heading = heading::MAIL)]
     pub smtp_url: Option<SecretString>,
-    /// Bearer token that `GET /metrics` requires. Without it, metrics are
+    /// Bearer token that `GET /metrics` requires. Without one, metrics are
     /// open in dev mode and refused (403) otherwise.
-    #[arg(long, env = "TASKSYNC_METRICS_TOKEN", hide_env_values = true)]
+    #[arg(long, env = "TASKSYNC_METRICS_TOKEN", hide_env_values = true, help_heading = heading::SERVER)]
     pub metrics_token: Option<SecretString>,
-    /// Sender of outgoing mail.
+    /// Sender of outgoing mail: an address the mail server may send from.
     #[arg(
         long,
         env = "TASKSYNC_SMTP_FROM",
-        default_value = "tasksync <no-reply@tasksync.invalid>"
+        default_value = "tasksync <no-reply@tasksync.invalid>",
+        help_heading = heading::MAIL
     )]
     pub smtp_from: String,
-    /// Development mode: dev mailbox at /dev/mailbox when no SMTP is set,
-    /// relaxed CORS origins.
-    #[arg(long, env = "TASKSYNC_DEV", value_parser = clap::builder::BoolishValueParser::new(), default_value = "false", num_args = 0..=1, default_missing_value = "true")]
+    /// Development mode: the server may run without SMTP (mail then goes to
+    /// the dev mailbox at `/dev/mailbox`), every CORS and WebSocket origin is
+    /// allowed, the Content-Security-Policy is relaxed, and GraphiQL and
+    /// GraphQL introspection are on. Never in production. `1`, `true`, `yes`
+    /// and `on` turn it on.
+    #[arg(long, env = "TASKSYNC_DEV", value_parser = clap::builder::BoolishValueParser::new(), default_value = "false", num_args = 0..=1, default_missing_value = "true", help_heading = heading::SERVER)]
     pub dev: bool,
-    /// Browser origins allowed to call the API (comma-separated). The origin
-    /// of the public URL is always allowed; dev mode allows any.
-    #[arg(long, env = "TASKSYNC_ALLOWED_ORIGINS", value_delimiter = ',')]
+    /// Browser origins allowed to call the API and to open WebSockets,
+    /// comma-separated, besides the origin of the public URL (dev mode
+    /// allows any).
+    #[arg(long, env = "TASKSYNC_ALLOWED_ORIGINS", value_delimiter = ',', help_heading = heading::SERVER)]
     pub allowed_origins: Vec<String>,
-    /// Lifetime of access and ID tokens.
-    #[arg(long, env = "TASKSYNC_ACCESS_TOKEN_TTL", default_value = "15m", value_parser = humantime::parse_duration)]
+    /// Lifetime of access and ID tokens, at least `1s`. A WebSocket is
+    /// closed (4403) when the access token it was opened with expires.
+    #[arg(long, env = "TASKSYNC_ACCESS_TOKEN_TTL", default_value = "15m", value_parser = humantime::parse_duration, help_heading = heading::ACCOUNTS)]
     pub access_token_ttl: Duration,
     /// Codes (sign-up, reset) one account may be sent per hour, whatever
     /// asks for them; the requests beyond answer as ever but mail nothing.
-    #[arg(long, env = "TASKSYNC_CODES_PER_HOUR", default_value_t = 5)]
+    #[arg(long, env = "TASKSYNC_CODES_PER_HOUR", default_value_t = 5, help_heading = heading::ACCOUNTS)]
     pub codes_per_hour: u32,
     /// Wrong codes one account may be tried with per hour, across fresh
     /// codes; beyond, every code (the right one too) is refused until the
-    /// hour is over.
-    #[arg(long, env = "TASKSYNC_CODE_TRIES_PER_HOUR", default_value_t = 10)]
+    /// hour is over. One code takes at most five wrong tries in any case.
+    #[arg(long, env = "TASKSYNC_CODE_TRIES_PER_HOUR", default_value_t = 10, help_heading = heading::ACCOUNTS)]
     pub code_tries_per_hour: u32,
     /// Active sessions (signed-in devices) a user may have; a sign-in beyond
     /// them ends the oldest.
-    #[arg(long, env = "TASKSYNC_MAX_SESSIONS_PER_USER", default_value_t = 100)]
+    #[arg(long, env = "TASKSYNC_MAX_SESSIONS_PER_USER", default_value_t = 100, help_heading = heading::ACCOUNTS)]
     pub max_sessions_per_user: u32,
     /// How long after its expiry an access token is still accepted, for
-    /// clocks that disagree a little (at most 60s).
-    #[arg(long, env = "TASKSYNC_TOKEN_LEEWAY", default_value = "1s", value_parser = humantime::parse_duration)]
+    /// clocks that disagree a little: whole seconds, at most `60s`.
+    #[arg(long, env = "TASKSYNC_TOKEN_LEEWAY", default_value = "1s", value_parser = humantime::parse_duration, help_heading = heading::ACCOUNTS)]
     pub token_leeway: Duration,
-    /// Absolute lifetime of a session (its refresh tokens).
-    #[arg(long, env = "TASKSYNC_REFRESH_TOKEN_TTL", default_value = "30d", value_parser = humantime::parse_duration)]
+    /// Absolute lifetime of a session and its refresh tokens; refreshing
+    /// does not extend it. Longer than the access token lifetime.
+    #[arg(long, env = "TASKSYNC_REFRESH_TOKEN_TTL", default_value = "30d", value_parser = humantime::parse_duration, help_heading = heading::ACCOUNTS)]
     pub refresh_token_ttl: Duration,
     /// Lifetime of e-mailed codes.
-    #[arg(long, env = "TASKSYNC_CODE_TTL", default_value = "24h", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "TASKSYNC_CODE_TTL", default_value = "24h", value_parser = humantime::parse_duration, help_heading = heading::ACCOUNTS)]
     pub code_ttl: Duration,
-    /// How long the change log and tombstones are kept (older cursors get
-    /// `CURSOR_EXPIRED` / a full sync), and ended sessions and sign-in
-    /// failure records before they are purged.
-    #[arg(long, env = "TASKSYNC_RETENTION", default_value = "7d", value_parser = humantime::parse_duration)]
+    /// How long the change log and tombstones are kept (an older cursor gets
+    /// `CURSOR_EXPIRED`, or a full sync from `syncTasks`), and how long ended
+    /// sessions and sign-in failure records are kept before they are purged.
+    #[arg(long, env = "TASKSYNC_RETENTION", default_value = "7d", value_parser = humantime::parse_duration, help_heading = heading::RETENTION)]
     pub retention: Duration,
-    /// How often the retention and purge job runs.
-    #[arg(long, env = "TASKSYNC_MAINTENANCE_INTERVAL", default_value = "10m", value_parser = humantime::parse_duration)]
+    /// How often the background job applies the retention and purges
+    /// expired codes, sessions and sign-in failure records.
+    #[arg(long, env = "TASKSYNC_MAINTENANCE_INTERVAL", default_value = "10m", value_parser = humantime::parse_duration, help_heading = heading::RETENTION)]
     pub maintenance_interval: Duration,
     /// Audience (`aud`) of issued tokens.
-    #[arg(long, env = "TASKSYNC_TOKEN_AUDIENCE", default_value = "tasksync")]
+    #[arg(long, env = "TASKSYNC_TOKEN_AUDIENCE", default_value = "tasksync", help_heading = heading::ACCOUNTS)]
     pub token_audience: String,
-    /// Requests per minute one IP address may make to /auth/*.
-    #[arg(long, env = "TASKSYNC_AUTH_RATE_PER_MINUTE", default_value_t = 60)]
+    /// Requests per minute one client address may make to `/auth/*`
+    /// (the TCP peer, or behind a trusted proxy the forwarded address),
+    /// counted in memory by each node; beyond, 429 with `Retry-After`.
+    #[arg(long, env = "TASKSYNC_AUTH_RATE_PER_MINUTE", default_value_t = 60, help_heading = heading::RATES)]
     pub auth_rate_per_minute: u32,
-    /// Requests one IP address may make to /auth/* in a burst.
-    #[arg(long, env = "TASKSYNC_AUTH_RATE_BURST", default_value_t = 20)]
+    /// Requests one client address may make to `/auth/*` in a burst, before
+    /// the rate per minute applies.
+    #[arg(long, env = "TASKSYNC_AUTH_RATE_BURST", default_value_t = 20, help_heading = heading::RATES)]
     pub auth_rate_burst: u32,
     /// Proxies (IP addresses or CIDR ranges, comma-separated) whose
     /// `X-Forwarded-For` is believed: a request from one of them is
     /// counted against the rightmost forwarded address that is not itself
     /// a trusted proxy. Empty (the default): the TCP peer is the client.
-    #[arg(long, env = "TASKSYNC_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_net)]
+    /// Set it to your load balancer's address.
+    #[arg(long, env = "TASKSYNC_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_net, help_heading = heading::RATES)]
     pub trusted_proxies: Vec<ipnet::IpNet>,
-    /// Largest request body in bytes (413 beyond).
-    #[arg(long, env = "TASKSYNC_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    /// Largest request body in bytes, at least 1024; larger ones get 413.
+    #[arg(long, env = "TASKSYNC_MAX_BODY_BYTES", default_value_t = 1024 * 1024, help_heading = heading::HTTP)]
     pub max_body_bytes: usize,
-    /// Deepest GraphQL selection allowed.
-    #[arg(long, env = "TASKSYNC_GRAPHQL_MAX_DEPTH", default_value_t = 16)]
+    /// Deepest nesting of fields a GraphQL query may have
+    /// (`{ tasks { items { id } } }` is 3 deep).
+    #[arg(long, env = "TASKSYNC_GRAPHQL_MAX_DEPTH", default_value_t = 16, help_heading = heading::GRAPHQL)]
     pub graphql_max_depth: usize,
-    /// Highest GraphQL query complexity allowed (each field counts 1; a list
-    /// counts its `limit` times its fields; each field that reads or writes
-    /// the database, 100 more).
+    /// Highest complexity a GraphQL query may have: each field counts 1,
+    /// each field that reads or writes the database 100 more, and
+    /// `tasks(limit: n)` and `syncTasks(limit: n)` count n times the fields
+    /// selected inside them.
     #[arg(
         long,
         env = "TASKSYNC_GRAPHQL_MAX_COMPLEXITY",
-        default_value_t = 20_000
+        default_value_t = 20_000,
+        help_heading = heading::GRAPHQL
     )]
     pub graphql_max_complexity: usize,
     /// Most fields one GraphQL document may select, counted with its
     /// fragments expanded (a few fragments can stand for millions of
-    /// fields); larger documents are refused before they are validated.
-    #[arg(long, env = "TASKSYNC_GRAPHQL_MAX_SELECTIONS", default_value_t = 1000)]
+    /// fields); larger documents are refused before they are validated, on
+    /// HTTP and on WebSocket `subscribe` alike.
+    #[arg(long, env = "TASKSYNC_GRAPHQL_MAX_SELECTIONS", default_value_t = 1000, help_heading = heading::GRAPHQL)]
     pub graphql_max_selections: usize,
     /// Largest `limit` of `tasks` and `syncTasks`.
-    #[arg(long, env = "TASKSYNC_GRAPHQL_MAX_LIMIT", default_value_t = 1000)]
+    #[arg(long, env = "TASKSYNC_GRAPHQL_MAX_LIMIT", default_value_t = 1000, help_heading = heading::GRAPHQL)]
     pub graphql_max_limit: u32,
     /// Longest query text of one operation, in bytes (large values belong
-    /// in variables); longer ones are refused before they are parsed.
+    /// in variables); longer ones are refused before they are parsed. Query
+    /// text costs one unit of the API rate limit per 4 KiB, bodies one per
+    /// 16 KiB.
     #[arg(
         long,
         env = "TASKSYNC_GRAPHQL_MAX_QUERY_BYTES",
-        default_value_t = 64 * 1024
+        default_value_t = 64 * 1024,
+        help_heading = heading::GRAPHQL
     )]
     pub graphql_max_query_bytes: usize,
     /// Bytes of tasks one request may answer with, about (their texts and
@@ -234,81 +302,91 @@ pub struct Settings {
     #[arg(
         long,
         env = "TASKSYNC_GRAPHQL_MAX_ANSWER_BYTES",
-        default_value_t = 1024 * 1024
+        default_value_t = 1024 * 1024,
+        help_heading = heading::GRAPHQL
     )]
     pub graphql_max_answer_bytes: usize,
     /// Most operations in one batched GraphQL request.
-    #[arg(long, env = "TASKSYNC_GRAPHQL_MAX_BATCH", default_value_t = 10)]
+    #[arg(long, env = "TASKSYNC_GRAPHQL_MAX_BATCH", default_value_t = 10, help_heading = heading::GRAPHQL)]
     pub graphql_max_batch: usize,
     /// Most root fields (`task`, `tasks`, `createTask`, …: each one reads or
-    /// writes the database) one request may select, summed over the
-    /// operations of a batch; also per WebSocket operation.
-    #[arg(long, env = "TASKSYNC_GRAPHQL_MAX_ROOT_FIELDS", default_value_t = 50)]
+    /// writes the database; aliases count, `__typename` is free) one request
+    /// may select, summed over the operations of a batch; also per WebSocket
+    /// operation.
+    #[arg(long, env = "TASKSYNC_GRAPHQL_MAX_ROOT_FIELDS", default_value_t = 50, help_heading = heading::GRAPHQL)]
     pub graphql_max_root_fields: usize,
     /// Root fields one user may run per second over `/graphql` and their
-    /// WebSockets together (anonymous callers: per IP address). Beyond it:
-    /// 429 `RATE_LIMITED` with `Retry-After` (on a socket, an `error`
-    /// message for that operation).
-    #[arg(long, env = "TASKSYNC_API_RATE_PER_SECOND", default_value_t = 200)]
+    /// WebSockets together (anonymous callers: per client address), counted
+    /// in memory by each node. Beyond it: 429 `RATE_LIMITED` with
+    /// `Retry-After` (on a socket, an `error` message for that operation).
+    #[arg(long, env = "TASKSYNC_API_RATE_PER_SECOND", default_value_t = 200, help_heading = heading::RATES)]
     pub api_rate_per_second: u32,
     /// Root fields one user may run at once, in a burst, before the rate
     /// per second applies. At least `TASKSYNC_GRAPHQL_MAX_ROOT_FIELDS`.
-    #[arg(long, env = "TASKSYNC_API_RATE_BURST", default_value_t = 1000)]
+    #[arg(long, env = "TASKSYNC_API_RATE_BURST", default_value_t = 1000, help_heading = heading::RATES)]
     pub api_rate_burst: u32,
-    /// Most live WebSockets one user may have open at once (4429 beyond).
-    #[arg(long, env = "TASKSYNC_MAX_SOCKETS_PER_USER", default_value_t = 100)]
+    /// Most WebSockets one user may have open at once on this node; the
+    /// next one is closed with 4429.
+    #[arg(long, env = "TASKSYNC_MAX_SOCKETS_PER_USER", default_value_t = 100, help_heading = heading::WS)]
     pub max_sockets_per_user: usize,
-    /// Most subscriptions on one WebSocket.
-    #[arg(long, env = "TASKSYNC_WS_MAX_SUBSCRIPTIONS", default_value_t = 100)]
+    /// Most operations running at once on one WebSocket; the next
+    /// `subscribe` is answered with an `error` (`RATE_LIMITED`) and the
+    /// socket stays open.
+    #[arg(long, env = "TASKSYNC_WS_MAX_SUBSCRIPTIONS", default_value_t = 100, help_heading = heading::WS)]
     pub ws_max_subscriptions: usize,
-    /// Largest WebSocket message in bytes.
-    #[arg(long, env = "TASKSYNC_WS_MAX_MESSAGE_BYTES", default_value_t = 64 * 1024)]
+    /// Largest WebSocket message a client may send, in bytes; a larger one
+    /// closes the socket with 1009.
+    #[arg(long, env = "TASKSYNC_WS_MAX_MESSAGE_BYTES", default_value_t = 64 * 1024, help_heading = heading::WS)]
     pub ws_max_message_bytes: usize,
     /// Time a new WebSocket has to send `connection_init` (4408 after).
-    #[arg(long, env = "TASKSYNC_WS_INIT_TIMEOUT", default_value = "3s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "TASKSYNC_WS_INIT_TIMEOUT", default_value = "3s", value_parser = humantime::parse_duration, help_heading = heading::WS)]
     pub ws_init_timeout: Duration,
-    /// Interval of the server's pings; a peer silent for two intervals is dropped.
-    #[arg(long, env = "TASKSYNC_WS_PING_INTERVAL", default_value = "15s", value_parser = humantime::parse_duration)]
+    /// Interval of the server's pings; a peer silent for two intervals is
+    /// dropped. A proxy in front must not time out idle sockets sooner.
+    #[arg(long, env = "TASKSYNC_WS_PING_INTERVAL", default_value = "15s", value_parser = humantime::parse_duration, help_heading = heading::WS)]
     pub ws_ping_interval: Duration,
     /// Longest one write to a socket (a message, or a burst of up to 256) may
-    /// take before the peer is dropped.
-    #[arg(long, env = "TASKSYNC_WS_SEND_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    /// take; a peer that accepts nothing for that long is closed with 1008.
+    #[arg(long, env = "TASKSYNC_WS_SEND_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration, help_heading = heading::WS)]
     pub ws_send_timeout: Duration,
     /// Commit batches a user's live subscribers share (the scope's ring); a
     /// subscriber that falls this many batches behind leaves the live path
-    /// and reads the log at its own pace. The ring is allocated in full
-    /// (32 bytes a batch, rounded up to a power of two) for every user with
-    /// a subscription on this node; at most 65,536.
-    #[arg(long, env = "TASKSYNC_WS_LIVE_BUFFER", default_value_t = 256)]
+    /// and reads the log at its own pace, losing nothing. The ring is
+    /// allocated in full (32 bytes a batch, rounded up to a power of two) for
+    /// every user with a subscription on this node; at most 65,536.
+    #[arg(long, env = "TASKSYNC_WS_LIVE_BUFFER", default_value_t = 256, help_heading = heading::WS)]
     pub ws_live_buffer: usize,
     /// Threads of the runtime that runs WebSocket tasks. HTTP requests and
     /// writes have a runtime of their own, so fan-out to many sockets never
     /// makes a writer wait. Defaults to the number of cores.
-    #[arg(long, env = "TASKSYNC_WS_THREADS", default_value_t = default_ws_threads())]
+    #[arg(long, env = "TASKSYNC_WS_THREADS", default_value_t = default_ws_threads(), hide_default_value = true, help_heading = heading::WS)]
     pub ws_threads: usize,
-    /// Render change subscriptions of the common shapes directly instead of
-    /// through the GraphQL executor for every delivery (same output, a
-    /// fraction of the cost). A switch for comparison and emergencies.
-    #[arg(long, env = "TASKSYNC_WS_FAST_PATH", value_parser = clap::builder::BoolishValueParser::new(), default_value = "true")]
+    /// Render change subscriptions of the common shapes (`taskChanges` and
+    /// the `on…Task` subscriptions selecting plain fields) straight to JSON
+    /// instead of through the GraphQL executor for every delivery: the same
+    /// output at a fraction of the cost. A switch for comparison and
+    /// emergencies.
+    #[arg(long, env = "TASKSYNC_WS_FAST_PATH", value_parser = clap::builder::BoolishValueParser::new(), default_value = "true", help_heading = heading::WS)]
     pub ws_fast_path: bool,
     /// Longest wait for a request's head (and so the longest a kept-alive
     /// connection may sit idle); a connection that does not send a whole
     /// head in time is closed.
-    #[arg(long, env = "TASKSYNC_HTTP_HEADER_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "TASKSYNC_HTTP_HEADER_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration, help_heading = heading::HTTP)]
     pub http_header_timeout: Duration,
     /// Longest a request body may take to arrive (408 after).
-    #[arg(long, env = "TASKSYNC_HTTP_BODY_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "TASKSYNC_HTTP_BODY_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration, help_heading = heading::HTTP)]
     pub http_body_timeout: Duration,
     /// Connections open at once (HTTP and WebSocket); more wait in the
     /// kernel's queue. 0: as many as the open-file limit allows (raised to
     /// its hard limit at start) less 128 kept for everything else.
-    #[arg(long, env = "TASKSYNC_MAX_CONNECTIONS", default_value_t = 0)]
+    #[arg(long, env = "TASKSYNC_MAX_CONNECTIONS", default_value_t = 0, help_heading = heading::HTTP)]
     pub max_connections: usize,
-    /// How long SIGTERM waits for in-flight requests before exiting anyway.
-    #[arg(long, env = "TASKSYNC_SHUTDOWN_GRACE", default_value = "30s", value_parser = humantime::parse_duration)]
+    /// How long a shutdown (SIGTERM or Ctrl-C) waits for in-flight requests
+    /// before exiting anyway; WebSockets are closed with 1001 at once.
+    #[arg(long, env = "TASKSYNC_SHUTDOWN_GRACE", default_value = "30s", value_parser = humantime::parse_duration, help_heading = heading::SERVER)]
     pub shutdown_grace: Duration,
-    /// Log format: `text` or `json`.
-    #[arg(long, env = "TASKSYNC_LOG_FORMAT", default_value = "text")]
+    /// Log format on standard error; `RUST_LOG` filters what is logged.
+    #[arg(long, env = "TASKSYNC_LOG_FORMAT", default_value = "text", help_heading = heading::SERVER)]
     pub log_format: LogFormat,
 }
 
@@ -322,7 +400,9 @@ fn default_ws_threads() -> usize {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
+    /// Human-readable lines.
     Text,
+    /// One JSON object per line.
     Json,
 }
 
