@@ -680,3 +680,141 @@ pub async fn a_code_alone_confirms_an_address_signed_up_once(store: Arc<dyn Stor
         assert!(confirmed.confirmed, "resent: {again}");
     }
 }
+
+/// A migrated store answers a ping (the readiness check).
+pub async fn a_migrated_store_answers_a_ping(store: Arc<dyn Store>) {
+    store.ping().await.expect("the store answers");
+    store.ping().await.expect("and again");
+}
+
+/// Confirming marks that account, and only it, as confirmed; confirming it
+/// again is harmless; an unknown account is `NotFound`.
+pub async fn confirming_marks_one_account_and_an_unknown_one_is_not_found(store: Arc<dyn Store>) {
+    let unconfirmed = |email: &str| UserRecord {
+        id: UserId::new(),
+        email: Email::parse(email).expect("email"),
+        password_hash: "hash".into(),
+        confirmed: false,
+        disabled: false,
+        created_at: 1,
+    };
+    let (u, other) = (
+        unconfirmed("confirm-me@example.com"),
+        unconfirmed("not-me@example.com"),
+    );
+    for record in [&u, &other] {
+        store.create_user(record).await.expect("create");
+    }
+    store.confirm_user(u.id, 5).await.expect("confirm");
+    store.confirm_user(u.id, 6).await.expect("confirming again");
+    let confirmed = store.user_by_id(u.id).await.expect("db").expect("user");
+    assert_eq!(
+        confirmed,
+        UserRecord {
+            confirmed: true,
+            ..u.clone()
+        },
+        "confirmed, and nothing else changed"
+    );
+    assert_eq!(
+        store.user_by_id(other.id).await.expect("db").as_ref(),
+        Some(&other),
+        "another account is untouched"
+    );
+    let unknown = store.confirm_user(UserId::new(), 7).await;
+    assert!(
+        matches!(unknown, Err(tasksync_store::StoreError::NotFound(_))),
+        "{unknown:?}"
+    );
+}
+
+/// There are no signing keys before the first is made; afterwards the list
+/// holds it exactly as stored (the private key included), and a later
+/// `init_signing_key` keeps it.
+pub async fn signing_keys_are_listed_as_they_were_stored(store: Arc<dyn Store>) {
+    assert_eq!(
+        store.signing_keys().await.expect("db"),
+        Vec::new(),
+        "no key before the first start"
+    );
+    let key = |kid: &str, at: i64| tasksync_store::SigningKeyRecord {
+        kid: kid.into(),
+        private_der: vec![0, 1, 2, 255],
+        public_key: [7; 32].to_vec(),
+        created_at: at,
+    };
+    let first = key("first", 10);
+    let after_init = store.init_signing_key(&first).await.expect("init");
+    assert_eq!(after_init, std::slice::from_ref(&first));
+    let listed = store.signing_keys().await.expect("db");
+    assert_eq!(listed, after_init, "the list is what init returned");
+    assert_eq!(
+        listed[0].private_der, first.private_der,
+        "the private key round-trips"
+    );
+    store
+        .init_signing_key(&key("second", 20))
+        .await
+        .expect("init again");
+    assert_eq!(
+        store.signing_keys().await.expect("db"),
+        [first],
+        "a second start keeps the first key"
+    );
+}
+
+/// `extend_lockout` only moves an address's wait later, never earlier, and
+/// makes no throttle row for an address that has none.
+pub async fn a_lockout_is_only_ever_extended(store: Arc<dyn Store>) {
+    use tasksync_core::lockout::Attempt;
+    let email = Email::parse("extend@example.com").expect("email");
+    // Five attempts: the fifth locks the address until 1_004 + 1_000.
+    for i in 0..5 {
+        let attempt = store
+            .reserve_login_attempt(&email, 1_000 + i)
+            .await
+            .expect("db");
+        assert!(matches!(attempt, Attempt::Allowed(_)), "{i}: {attempt:?}");
+    }
+    let counted = store.throttle(&email).await.expect("db");
+    assert_eq!(counted.locked_until, 2_004);
+    for (until, want, case) in [
+        (5_000, 5_000, "a later end moves the wait"),
+        (3_000, 5_000, "an earlier end leaves it"),
+        (5_000, 5_000, "the same end leaves it"),
+        (9_000, 9_000, "and a later one moves it again"),
+    ] {
+        store.extend_lockout(&email, until).await.expect("db");
+        let throttle = store.throttle(&email).await.expect("db");
+        assert_eq!(
+            throttle,
+            tasksync_store::Throttle {
+                locked_until: want,
+                ..counted
+            },
+            "{case}: only the end of the wait changes"
+        );
+    }
+    assert_eq!(
+        store
+            .reserve_login_attempt(&email, 8_000)
+            .await
+            .expect("db"),
+        Attempt::Locked { until: 9_000 },
+        "attempts wait for the extended end"
+    );
+    let fresh = Email::parse("never-tried@example.com").expect("email");
+    store.extend_lockout(&fresh, 9_000).await.expect("db");
+    assert_eq!(
+        store.throttle(&fresh).await.expect("db"),
+        tasksync_store::Throttle::default(),
+        "no row is made for an address without failures"
+    );
+    assert!(
+        matches!(
+            store.reserve_login_attempt(&fresh, 1_000).await.expect("db"),
+            Attempt::Allowed(t) if t.failures == 1
+        ),
+        "so it is not locked"
+    );
+}

@@ -4,6 +4,7 @@
 //! PostgreSQL database (see `tasksync_store::testing`).
 
 mod accounts;
+mod sessions;
 mod tasks;
 
 use std::sync::Arc;
@@ -58,6 +59,15 @@ macro_rules! conformance {
                 accounts::codes_are_limited_per_account_and_hour,
                 accounts::a_sign_up_code_confirms_the_password_chosen_with_it,
                 accounts::a_code_alone_confirms_an_address_signed_up_once,
+                accounts::a_migrated_store_answers_a_ping,
+                accounts::confirming_marks_one_account_and_an_unknown_one_is_not_found,
+                accounts::signing_keys_are_listed_as_they_were_stored,
+                accounts::a_lockout_is_only_ever_extended,
+                sessions::a_refresh_token_current_or_spent_finds_its_session,
+                sessions::revoking_one_session_works_once_and_leaves_the_others,
+                sessions::revoking_a_users_sessions_ends_only_their_active_ones,
+                sessions::disabling_an_account_ends_its_sessions_and_enabling_it_ends_none,
+                sessions::revocations_are_listed_from_a_given_time,
                 tasks::each_write_appends_exactly_one_change_with_the_next_seq,
                 tasks::refused_writes_append_nothing_and_change_nothing,
                 tasks::creating_with_a_known_id_is_a_retry_only_with_the_same_content,
@@ -69,6 +79,8 @@ macro_rules! conformance {
                 tasks::a_tailer_sees_every_change_once_in_order_under_eight_writers,
                 tasks::retention_trims_a_gapless_prefix_and_moves_the_bounds,
                 tasks::pages_stop_one_row_past_their_bytes,
+                tasks::each_commit_wakes_subscribers_with_its_scope_head_and_changes,
+                tasks::resyncs_tick_once_listening_where_notices_can_be_lost,
             );
         }
     };

@@ -6,7 +6,7 @@ use tasksync_core::{
     ChangeOp, Email, NewTask, Task, TaskDescription, TaskId, TaskPatch, TaskTitle, UserId,
     WriteRejection,
 };
-use tasksync_store::{Store, TaskWrite, TaskWriteError, UserRecord, Written};
+use tasksync_store::{CommitNotice, Store, TaskWrite, TaskWriteError, UserRecord, Written};
 
 async fn user(store: &Arc<dyn Store>) -> UserId {
     let id = UserId::new();
@@ -698,4 +698,96 @@ pub async fn pages_stop_one_row_past_their_bytes(store: Arc<dyn Store>) {
             .expect("delta");
         assert_eq!(synced.len(), rows, "changed_tasks within {max_bytes}");
     }
+}
+
+/// The next wake-up call, or a failure after ten seconds.
+async fn next_notice(commits: &mut tokio::sync::broadcast::Receiver<CommitNotice>) -> CommitNotice {
+    tokio::time::timeout(std::time::Duration::from_secs(10), commits.recv())
+        .await
+        .expect("a commit notice within 10 s")
+        .expect("the commit channel is open and kept up")
+}
+
+/// After each commit of task writes a subscriber is woken with the scope,
+/// its new head and the changes the commit made; a refused write and a
+/// write that changes nothing commit nothing and wake nobody.
+pub async fn each_commit_wakes_subscribers_with_its_scope_head_and_changes(store: Arc<dyn Store>) {
+    let (owner, other) = (user(&store).await, user(&store).await);
+    let mut commits = store.commits();
+    let notice_of = |scope, written: &Written| CommitNotice {
+        scope,
+        seq: seq_of(written).expect("a change"),
+        committed: Some(vec![written.change.clone().expect("a change")].into()),
+    };
+
+    let t = new_task("notify me");
+    let created = write(&store, owner, TaskWrite::Create(t.clone()))
+        .await
+        .expect("create");
+    assert_eq!(
+        next_notice(&mut commits).await,
+        notice_of(owner, &created),
+        "the create's notice"
+    );
+
+    rejection(write(&store, owner, TaskWrite::Update(patch(TaskId::new(), None))).await);
+    let unchanged = write(
+        &store,
+        owner,
+        TaskWrite::Update(TaskPatch {
+            done: Some(false),
+            ..patch(t.id, None)
+        }),
+    )
+    .await
+    .expect("no-op");
+    assert_eq!(unchanged.change, None);
+    let updated = write(
+        &store,
+        owner,
+        TaskWrite::Update(TaskPatch {
+            done: Some(true),
+            ..patch(t.id, Some(1))
+        }),
+    )
+    .await
+    .expect("update");
+    assert_eq!(
+        next_notice(&mut commits).await,
+        notice_of(owner, &updated),
+        "the next notice is the update's: the refused write and the no-op sent none"
+    );
+
+    let theirs = write(&store, other, TaskWrite::Create(new_task("theirs")))
+        .await
+        .expect("other scope");
+    assert_eq!(
+        next_notice(&mut commits).await,
+        notice_of(other, &theirs),
+        "each scope is announced with its own head"
+    );
+}
+
+/// A store whose wake-up calls can be lost (they come from other nodes over
+/// a connection) offers `resyncs` and ticks it once it listens, so tailers
+/// read what they may have missed; a store whose commits all happen in
+/// this process offers none.
+pub async fn resyncs_tick_once_listening_where_notices_can_be_lost(store: Arc<dyn Store>) {
+    let Some(mut resyncs) = store.resyncs() else {
+        // Nothing can be lost: every notice of this store is sent in this
+        // process, with its changes (see the test of `commits` above).
+        let _commits = store.commits();
+        assert!(store.resyncs().is_none(), "the answer does not change");
+        return;
+    };
+    // Subscribing to the commits starts the listening connection.
+    let _commits = store.commits();
+    tokio::time::timeout(std::time::Duration::from_secs(10), resyncs.changed())
+        .await
+        .expect("a resync tick within 10 s of listening")
+        .expect("the resync channel is open");
+    assert!(
+        *resyncs.borrow_and_update() >= 1,
+        "the tick counts the listens"
+    );
 }
