@@ -7,16 +7,22 @@
 //!
 //! # Layout
 //! - [`Store`] and its record types (this file).
-//! - [`sqlite`]: the embedded adapter (WAL, `synchronous=FULL`, one writer).
+//! - [`sqlite`]: the embedded adapter (WAL, `synchronous=FULL`; task writes
+//!   through a group-commit writer thread, every other write through one
+//!   pooled connection).
 //! - [`postgres`]: the adapter for several nodes on one database, with
 //!   `LISTEN/NOTIFY` wake-ups between the nodes.
+//! - `sql`: the statements both adapters run alike, written once and
+//!   compiled for each backend; the adapters keep what differs.
 //! - `rows`: decoding rows into records, once for both backends.
+//! - [`fair`]: a wrapper that bounds each user's concurrent reads.
 //! - `migrations/{sqlite,postgres}`: the schemas, applied by [`Store::migrate`].
 //! - `testing` (feature `testing`): a fresh PostgreSQL database per test.
 
 pub mod fair;
 pub mod postgres;
 mod rows;
+mod sql;
 pub mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -110,7 +116,8 @@ pub enum StoreError {
     /// A stored value could not be decoded into its domain type.
     #[error("corrupt {0} in the database")]
     Corrupt(&'static str),
-    /// An error of the SQLite engine on the writer's own connection.
+    /// An error of SQLite on a connection of the writer or session-reader
+    /// thread (rusqlite).
     #[error("database error: {0}")]
     Engine(String),
     /// The transaction a write was batched into failed to commit.

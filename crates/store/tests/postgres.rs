@@ -55,12 +55,13 @@ async fn lock_waiters(store: &PgStore) -> i64 {
     .expect("pg_stat_activity")
 }
 
-/// Invariant 2, the out-of-order commit: transaction A takes seq N and is
-/// slow to commit; transaction B, of the same scope, comes later. With a
-/// global sequence B would take N+1, commit first, and a tailer could read
-/// N+1 and move past N before N exists. Here B cannot take a number until
-/// A has committed: it waits on the scope's row lock. So while A is open a
-/// tailer sees neither; after A commits it sees N, then N+1.
+/// A scope's log is gapless and in commit order, even for the out-of-order
+/// commit: transaction A takes seq N and is slow to commit; transaction B, of
+/// the same scope, comes later. With a global sequence B would take N+1,
+/// commit first, and a tailer could read N+1 and move past N before N exists.
+/// Here B cannot take a number until A has committed: it waits on the scope's
+/// row lock. So while A is open a tailer sees neither; after A commits it
+/// sees N, then N+1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_later_write_cannot_commit_before_an_earlier_one_of_its_scope() {
     let Some(db) = TestDatabase::create().await else {

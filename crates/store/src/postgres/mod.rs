@@ -24,25 +24,30 @@
 //! its new head; PostgreSQL delivers it on commit, to every node (see
 //! [`listener`]). A notice only wakes the tailers, which read the log; a
 //! lost one costs latency, never data.
+//!
+//! The statements it shares with SQLite are in `crate::sql`; here are
+//! connecting, the writer, the listener, and the methods whose SQL is
+//! PostgreSQL's own.
 
 use std::str::FromStr as _;
 use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
+use sqlx::PgConnection;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{PgConnection, Postgres, Row as _, Transaction};
 use tasksync_core::{Change, Email, SessionId, Task, TaskId, UserId, lockout};
 use tokio::sync::{broadcast, oneshot, watch};
 use uuid::Uuid;
 
-use crate::rows;
+use crate::sql::{Backend, Pool, Tx, accounts, tasks};
 use crate::{
     CodeCheck, CodeLimits, CodePurpose, CommitNotice, ConnectOptions, LogBounds, NewCode,
     PasswordProof, Result, Rotation, SessionRecord, SigningKeyRecord, Store, StoreError, Synced,
-    TaskWrite, TaskWriteError, Throttle, UserRecord, Written,
+    TaskWrite, TaskWriteError, Throttle, UserRecord, Written, rows,
 };
 
 mod listener;
+mod writer;
 
 pub use listener::APPLICATION_NAME as LISTENER_APPLICATION_NAME;
 
@@ -50,34 +55,6 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 
 /// The channel commit notices travel on.
 pub const CHANNEL: &str = "tasksync_commits";
-
-/// Key of the advisory lock that serialises the creation of the first
-/// signing key among nodes starting at once.
-const SIGNING_KEY_LOCK: i64 = 0x7461_736b_7379_6e63; // "tasksync"
-
-/// Column lists as macros, so that statements stay `&'static str`
-/// (`concat!`): sqlx refuses SQL built at run time.
-macro_rules! task_columns {
-    () => {
-        "id, owner, title, description, done, created_at, updated_at, version, deleted"
-    };
-}
-macro_rules! user_columns {
-    () => {
-        "id, email, password_hash, confirmed, disabled, created_at"
-    };
-}
-macro_rules! key_columns {
-    () => {
-        "kid, private_der, public_key, created_at"
-    };
-}
-macro_rules! session_columns {
-    () => {
-        "s.id, s.user_id, s.created_at, s.expires_at, s.revoked_at"
-    };
-}
-mod writer;
 
 /// PostgreSQL behind the [`Store`] trait.
 #[derive(Clone)]
@@ -170,8 +147,13 @@ impl PgStore {
             .unwrap_or(Err(TaskWriteError::Store(StoreError::WorkerGone)))
     }
 
-    async fn begin(&self) -> Result<Transaction<'static, Postgres>> {
-        Ok(self.pool.begin().await?)
+    async fn begin(&self) -> Result<Tx> {
+        Ok(Backend::Postgres(self.pool.begin().await?))
+    }
+
+    /// The pool, as the statements of `crate::sql` take it.
+    fn db(&self) -> Pool<'_> {
+        Backend::Postgres(&self.pool)
     }
 }
 
@@ -206,104 +188,10 @@ fn rand_node() -> u64 {
     ])
 }
 
-async fn revoke_all(
-    conn: &mut PgConnection,
-    user_id: UserId,
-    keep: Option<SessionId>,
-    now: i64,
-) -> Result<Vec<SessionId>> {
-    let rows = sqlx::query(
-        "UPDATE sessions SET revoked_at = $1
-         WHERE user_id = $2 AND revoked_at IS NULL AND ($3::uuid IS NULL OR id <> $3)
-         RETURNING id",
-    )
-    .bind(now)
-    .bind(user_id.as_uuid())
-    .bind(keep.map(|s| s.as_uuid()))
-    .fetch_all(&mut *conn)
-    .await?;
-    rows::all(&rows, rows::session_id)
-}
-
-/// The account's code budget as of `now`, read under the transaction's lock
-/// (SQLite's write lock; the row's lock on PostgreSQL).
-/// Sets the password of a user that is not confirmed yet; whether it did.
-async fn set_unconfirmed_password(
-    tx: &mut Transaction<'static, Postgres>,
-    user_id: UserId,
-    hash: &str,
-    now: i64,
-) -> Result<bool> {
-    let done = sqlx::query(
-        "UPDATE users SET password_hash = $1, updated_at = $2,
-             contested = contested OR password_hash <> $1
-         WHERE id = $3 AND confirmed = FALSE",
-    )
-    .bind(hash)
-    .bind(now)
-    .bind(user_id.as_uuid())
-    .execute(&mut **tx)
-    .await?;
-    Ok(done.rows_affected() > 0)
-}
-
-async fn code_budget(
-    tx: &mut Transaction<'static, Postgres>,
-    user_id: UserId,
-    limits: &CodeLimits,
-    now: i64,
-) -> Result<crate::CodeBudget> {
-    // The row exists before it is locked, so concurrent first codes of an
-    // account are counted one by one too.
-    sqlx::query(
-        "INSERT INTO code_budget (user_id, window_start) VALUES ($1, $2)
-         ON CONFLICT (user_id) DO NOTHING",
-    )
-    .bind(user_id.as_uuid())
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    let row = sqlx::query(
-        "SELECT window_start, issued, wrong FROM code_budget WHERE user_id = $1 FOR UPDATE",
-    )
-    .bind(user_id.as_uuid())
-    .fetch_optional(&mut **tx)
-    .await?;
-    let stored = match row {
-        Some(r) => Some(crate::CodeBudget {
-            window_start: r.try_get("window_start")?,
-            issued: r.try_get("issued")?,
-            wrong: r.try_get("wrong")?,
-        }),
-        None => None,
-    };
-    Ok(crate::CodeBudget::current(stored, now, limits))
-}
-
-async fn save_code_budget(
-    tx: &mut Transaction<'static, Postgres>,
-    user_id: UserId,
-    budget: crate::CodeBudget,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO code_budget (user_id, window_start, issued, wrong) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (user_id) DO UPDATE SET window_start = excluded.window_start,
-           issued = excluded.issued, wrong = excluded.wrong",
-    )
-    .bind(user_id.as_uuid())
-    .bind(budget.window_start)
-    .bind(budget.issued)
-    .bind(budget.wrong)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
 #[async_trait]
 impl Store for PgStore {
     async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
+        accounts::ping(self.db()).await
     }
 
     async fn migrate(&self) -> Result<()> {
@@ -314,96 +202,27 @@ impl Store for PgStore {
     }
 
     async fn create_user(&self, user: &UserRecord) -> Result<()> {
-        let result = sqlx::query(
-            "INSERT INTO users (id, email, password_hash, confirmed, disabled, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $6)",
-        )
-        .bind(user.id.as_uuid())
-        .bind(user.email.as_str())
-        .bind(&user.password_hash)
-        .bind(user.confirmed)
-        .bind(user.disabled)
-        .bind(user.created_at)
-        .execute(&self.pool)
-        .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                Err(StoreError::Conflict("user"))
-            }
-            Err(e) => Err(e.into()),
-        }
+        accounts::create_user(self.db(), user).await
     }
 
     async fn user_by_email(&self, email: &Email) -> Result<Option<UserRecord>> {
-        sqlx::query(concat!(
-            "SELECT ",
-            user_columns!(),
-            " FROM users WHERE email = $1"
-        ))
-        .bind(email.as_str())
-        .fetch_optional(&self.pool)
-        .await?
-        .as_ref()
-        .map(rows::user)
-        .transpose()
+        accounts::user_by_email(self.db(), email).await
     }
 
     async fn user_by_id(&self, id: UserId) -> Result<Option<UserRecord>> {
-        sqlx::query(concat!(
-            "SELECT ",
-            user_columns!(),
-            " FROM users WHERE id = $1"
-        ))
-        .bind(id.as_uuid())
-        .fetch_optional(&self.pool)
-        .await?
-        .as_ref()
-        .map(rows::user)
-        .transpose()
+        accounts::user_by_id(self.db(), id).await
     }
 
     async fn list_users(&self) -> Result<Vec<UserRecord>> {
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            user_columns!(),
-            " FROM users ORDER BY created_at, email"
-        ))
-        .fetch_all(&self.pool)
-        .await?;
-        rows::all(&rows, rows::user)
+        accounts::list_users(self.db()).await
     }
 
     async fn confirm_user(&self, id: UserId, now: i64) -> Result<()> {
-        let done = sqlx::query("UPDATE users SET confirmed = TRUE, updated_at = $1 WHERE id = $2")
-            .bind(now)
-            .bind(id.as_uuid())
-            .execute(&self.pool)
-            .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("user"));
-        }
-        Ok(())
+        accounts::confirm_user(self.db(), id, now).await
     }
 
     async fn set_disabled(&self, id: UserId, disabled: bool, now: i64) -> Result<Vec<SessionId>> {
-        let mut tx = self.begin().await?;
-        let done = sqlx::query("UPDATE users SET disabled = $1, updated_at = $2 WHERE id = $3")
-            .bind(disabled)
-            .bind(now)
-            .bind(id.as_uuid())
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("user"));
-        }
-        let revoked = if disabled {
-            revoke_all(&mut tx, id, None, now).await?
-        } else {
-            Vec::new()
-        };
-        tx.commit().await?;
-        Ok(revoked)
+        accounts::set_disabled(self.begin().await?, id, disabled, now).await
     }
 
     async fn set_password(
@@ -413,65 +232,11 @@ impl Store for PgStore {
         keep: Option<SessionId>,
         now: i64,
     ) -> Result<Vec<SessionId>> {
-        let mut tx = self.begin().await?;
-        let done =
-            // Confirmed in the same statement (see `Store::set_password`).
-            sqlx::query(
-                "UPDATE users SET password_hash = $1, confirmed = TRUE, updated_at = $2 WHERE id = $3",
-            )
-                .bind(password_hash)
-                .bind(now)
-                .bind(id.as_uuid())
-                .execute(&mut *tx)
-                .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("user"));
-        }
-        let revoked = revoke_all(&mut tx, id, keep, now).await?;
-        tx.commit().await?;
-        Ok(revoked)
+        accounts::set_password(self.begin().await?, id, password_hash, keep, now).await
     }
 
     async fn put_code(&self, code: &NewCode, limits: &CodeLimits, now: i64) -> Result<bool> {
-        let mut tx = self.begin().await?;
-        let mut budget = code_budget(&mut tx, code.user_id, limits, now).await?;
-        if budget.issued >= i64::from(limits.issued_per_window) {
-            // No code for this hour, but a sign-up's password still stands
-            // and every earlier code stops working: otherwise whoever spent
-            // the budget keeps a code (mailed to the owner) that confirms
-            // their own password after the owner signed up.
-            if let Some(hash) = &code.password_hash {
-                let replaced = set_unconfirmed_password(&mut tx, code.user_id, hash, now).await?;
-                if replaced {
-                    sqlx::query("DELETE FROM codes WHERE user_id = $1 AND purpose = $2")
-                        .bind(code.user_id.as_uuid())
-                        .bind(code.purpose.as_str())
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                tx.commit().await?;
-            }
-            return Ok(false);
-        }
-        budget.issued += 1;
-        save_code_budget(&mut tx, code.user_id, budget).await?;
-        sqlx::query(
-            "INSERT INTO codes (user_id, purpose, code_hash, expires_at, attempts)
-             VALUES ($1, $2, $3, $4, 0)
-             ON CONFLICT (user_id, purpose) DO UPDATE
-             SET code_hash = excluded.code_hash, expires_at = excluded.expires_at, attempts = 0",
-        )
-        .bind(code.user_id.as_uuid())
-        .bind(code.purpose.as_str())
-        .bind(&code.code_hash)
-        .bind(code.expires_at)
-        .execute(&mut *tx)
-        .await?;
-        if let Some(hash) = &code.password_hash {
-            set_unconfirmed_password(&mut tx, code.user_id, hash, now).await?;
-        }
-        tx.commit().await?;
-        Ok(true)
+        accounts::put_code(self.begin().await?, code, limits, now).await
     }
 
     async fn check_code(
@@ -483,66 +248,8 @@ impl Store for PgStore {
         limits: &CodeLimits,
         now: i64,
     ) -> Result<CodeCheck> {
-        let mut tx = self.begin().await?;
-        let mut budget = code_budget(&mut tx, user_id, limits, now).await?;
-        if budget.wrong >= i64::from(limits.wrong_per_window) {
-            return Ok(CodeCheck::TooManyAttempts);
-        }
-        let row = sqlx::query(
-            "SELECT code_hash, expires_at, attempts FROM codes
-             WHERE user_id = $1 AND purpose = $2 FOR UPDATE",
-        )
-        .bind(user_id.as_uuid())
-        .bind(purpose.as_str())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = row else {
-            return Ok(CodeCheck::Missing);
-        };
-        let stored: Vec<u8> = row.try_get("code_hash")?;
-        let expires_at: i64 = row.try_get("expires_at")?;
-        let attempts: i64 = row.try_get("attempts")?;
-        let outcome = if attempts >= i64::from(limits.tries_per_code) {
-            CodeCheck::TooManyAttempts
-        } else if now >= expires_at {
-            CodeCheck::Expired
-        } else if stored == code_hash {
-            if purpose == CodePurpose::ConfirmSignUp {
-                let user = sqlx::query("SELECT contested, password_hash FROM users WHERE id = $1")
-                    .bind(user_id.as_uuid())
-                    .fetch_one(&mut *tx)
-                    .await?;
-                let current: String = user.try_get("password_hash")?;
-                if let Some(refused) = proof.refusal(user.try_get("contested")?, &current) {
-                    // The right code, kept for a try with the right password.
-                    return Ok(refused);
-                }
-                sqlx::query("UPDATE users SET confirmed = TRUE, updated_at = $1 WHERE id = $2")
-                    .bind(now)
-                    .bind(user_id.as_uuid())
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            sqlx::query("DELETE FROM codes WHERE user_id = $1 AND purpose = $2")
-                .bind(user_id.as_uuid())
-                .bind(purpose.as_str())
-                .execute(&mut *tx)
-                .await?;
-            CodeCheck::Accepted
-        } else {
-            sqlx::query(
-                "UPDATE codes SET attempts = attempts + 1 WHERE user_id = $1 AND purpose = $2",
-            )
-            .bind(user_id.as_uuid())
-            .bind(purpose.as_str())
-            .execute(&mut *tx)
-            .await?;
-            budget.wrong += 1;
-            save_code_budget(&mut tx, user_id, budget).await?;
-            CodeCheck::Wrong
-        };
-        tx.commit().await?;
-        Ok(outcome)
+        let tx = self.begin().await?;
+        accounts::check_code(tx, user_id, purpose, code_hash, proof, limits, now).await
     }
 
     async fn create_session(
@@ -551,114 +258,21 @@ impl Store for PgStore {
         refresh_hash: &[u8],
         keep_at_most: u32,
     ) -> Result<Vec<SessionId>> {
-        let mut tx = self.begin().await?;
-        sqlx::query(
-            "INSERT INTO sessions (id, user_id, created_at, expires_at, revoked_at)
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(session.id.as_uuid())
-        .bind(session.user_id.as_uuid())
-        .bind(session.created_at)
-        .bind(session.expires_at)
-        .bind(session.revoked_at)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)",
-        )
-        .bind(refresh_hash)
-        .bind(session.id.as_uuid())
-        .bind(session.created_at)
-        .execute(&mut *tx)
-        .await?;
-        // The newest `keep_at_most` active sessions stay; older ones end.
-        let revoked = sqlx::query(
-            "UPDATE sessions SET revoked_at = $1 WHERE id IN (
-                 SELECT id FROM sessions
-                 WHERE user_id = $2 AND revoked_at IS NULL AND expires_at > $1
-                 ORDER BY created_at DESC, id DESC OFFSET $3)
-             RETURNING id",
-        )
-        .bind(session.created_at)
-        .bind(session.user_id.as_uuid())
-        .bind(i64::from(keep_at_most))
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        rows::all(&revoked, rows::session_id)
+        accounts::create_session(self.begin().await?, session, refresh_hash, keep_at_most).await
     }
 
     async fn rotate_refresh(&self, old_hash: &[u8], new_hash: &[u8], now: i64) -> Result<Rotation> {
-        let mut tx = self.begin().await?;
-        // FOR UPDATE on the token: of two concurrent refreshes with one
-        // token, the second waits and then sees it spent (reuse).
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            session_columns!(),
-            ", t.spent_at
-             FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
-             WHERE t.token_hash = $1 FOR UPDATE OF t"
-        ))
-        .bind(old_hash)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = row else {
-            return Ok(Rotation::Invalid);
-        };
-        let mut session = rows::session(&row)?;
-        let spent_at: Option<i64> = row.try_get("spent_at")?;
-        if !session.is_active(now) {
-            return Ok(Rotation::Invalid);
-        }
-        if spent_at.is_some() {
-            sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2")
-                .bind(now)
-                .bind(session.id.as_uuid())
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            session.revoked_at = Some(now);
-            return Ok(Rotation::Reused(session));
-        }
-        sqlx::query("UPDATE refresh_tokens SET spent_at = $1 WHERE token_hash = $2")
-            .bind(now)
-            .bind(old_hash)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)",
-        )
-        .bind(new_hash)
-        .bind(session.id.as_uuid())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(Rotation::Rotated(session))
+        accounts::rotate_refresh(self.begin().await?, old_hash, new_hash, now).await
     }
 
     async fn session_by_refresh(&self, hash: &[u8]) -> Result<Option<SessionRecord>> {
-        sqlx::query(concat!(
-            "SELECT ",
-            session_columns!(),
-            "
-             FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
-             WHERE t.token_hash = $1"
-        ))
-        .bind(hash)
-        .fetch_optional(&self.pool)
-        .await?
-        .as_ref()
-        .map(rows::session)
-        .transpose()
+        accounts::session_by_refresh(self.db(), hash).await
     }
 
     async fn session(&self, id: SessionId) -> Result<Option<SessionRecord>> {
-        sqlx::query(concat!(
-            "SELECT ",
-            session_columns!(),
-            " FROM sessions s WHERE s.id = $1"
-        ))
+        sqlx::query(
+            "SELECT id, user_id, created_at, expires_at, revoked_at FROM sessions WHERE id = $1",
+        )
         .bind(id.as_uuid())
         .fetch_optional(&self.pool)
         .await?
@@ -668,70 +282,23 @@ impl Store for PgStore {
     }
 
     async fn revoke_session(&self, id: SessionId, now: i64) -> Result<bool> {
-        let done =
-            sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-                .bind(now)
-                .bind(id.as_uuid())
-                .execute(&self.pool)
-                .await?;
-        Ok(done.rows_affected() == 1)
+        accounts::revoke_session(self.db(), id, now).await
     }
 
     async fn revoke_user_sessions(&self, user_id: UserId, now: i64) -> Result<Vec<SessionId>> {
-        let mut conn = self.pool.acquire().await?;
-        revoke_all(&mut conn, user_id, None, now).await
+        accounts::revoke_user_sessions(self.db(), user_id, now).await
     }
 
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>> {
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            key_columns!(),
-            " FROM signing_keys ORDER BY created_at DESC, kid"
-        ))
-        .fetch_all(&self.pool)
-        .await?;
-        rows::all(&rows, rows::signing_key)
+        accounts::signing_keys(self.db()).await
     }
 
     async fn init_signing_key(&self, key: &SigningKeyRecord) -> Result<Vec<SigningKeyRecord>> {
-        let mut tx = self.begin().await?;
-        // Read committed would let two starting nodes both see no key and
-        // both insert one; the advisory lock makes them take turns.
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(SIGNING_KEY_LOCK)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO signing_keys (kid, private_der, public_key, created_at)
-             SELECT $1::text, $2::bytea, $3::bytea, $4::bigint
-             WHERE NOT EXISTS (SELECT 1 FROM signing_keys)",
-        )
-        .bind(&key.kid)
-        .bind(&key.private_der)
-        .bind(&key.public_key)
-        .bind(key.created_at)
-        .execute(&mut *tx)
-        .await?;
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            key_columns!(),
-            " FROM signing_keys ORDER BY created_at DESC, kid"
-        ))
-        .fetch_all(&mut *tx)
-        .await?;
-        let keys = rows::all(&rows, rows::signing_key)?;
-        tx.commit().await?;
-        Ok(keys)
+        accounts::init_signing_key(self.begin().await?, key).await
     }
 
     async fn throttle(&self, email: &Email) -> Result<Throttle> {
-        let row = sqlx::query(
-            "SELECT failures, locked_until, last_failure_at FROM login_throttle WHERE email = $1",
-        )
-        .bind(email.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map_or(Ok(Throttle::default()), |r| rows::throttle(&r))
+        accounts::throttle(self.db(), email).await
     }
 
     async fn reserve_login_attempt(&self, email: &Email, now: i64) -> Result<lockout::Attempt> {
@@ -742,7 +309,7 @@ impl Store for PgStore {
         // nothing and a SELECT … FOR UPDATE, a success's DELETE of the row
         // (it clears the failures) between the two left the SELECT with no
         // row, a 500.
-        let mut tx = self.begin().await?;
+        let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
             "INSERT INTO login_throttle (email, failures, locked_until, last_failure_at)
              VALUES ($1, 0, 0, 0)
@@ -770,22 +337,11 @@ impl Store for PgStore {
     }
 
     async fn extend_lockout(&self, email: &Email, until: i64) -> Result<()> {
-        sqlx::query(
-            "UPDATE login_throttle SET locked_until = GREATEST(locked_until, $1) WHERE email = $2",
-        )
-        .bind(until)
-        .bind(email.as_str())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        accounts::extend_lockout(self.db(), email, until).await
     }
 
     async fn clear_login_failures(&self, email: &Email) -> Result<()> {
-        sqlx::query("DELETE FROM login_throttle WHERE email = $1")
-            .bind(email.as_str())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        accounts::clear_login_failures(self.db(), email).await
     }
 
     async fn write_task(
@@ -807,8 +363,7 @@ impl Store for PgStore {
     }
 
     async fn task(&self, owner: UserId, id: TaskId) -> Result<Option<Task>> {
-        let mut conn = self.pool.acquire().await?;
-        writer::owned(&mut conn, owner, id).await
+        tasks::task(self.db(), owner, id).await
     }
 
     async fn tasks_page(
@@ -818,53 +373,19 @@ impl Store for PgStore {
         limit: u32,
         max_bytes: usize,
     ) -> Result<Vec<Task>> {
-        let (at, id) = after.map_or((i64::MIN, Uuid::nil()), |(at, id)| (at, id.as_uuid()));
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            task_columns!(),
-            " FROM tasks
-             WHERE owner = $1 AND NOT deleted AND (created_at, id) > ($2, $3)
-             ORDER BY created_at, id
-             LIMIT $4"
-        ))
-        .bind(owner.as_uuid())
-        .bind(at)
-        .bind(id)
-        .bind(i64::from(limit))
-        .fetch(&self.pool);
-        rows::within_bytes(rows, max_bytes, rows::task, |t| t).await
+        tasks::tasks_page(self.db(), owner, after, limit, max_bytes).await
     }
 
     async fn changes_after(&self, scope: UserId, after: i64, limit: u32) -> Result<Vec<Change>> {
-        let rows = sqlx::query(
-            "SELECT scope, seq, op, at, task_id, title, description, done, created_at, updated_at,
-                    version, deleted
-             FROM changes WHERE scope = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-        )
-        .bind(scope.as_uuid())
-        .bind(after)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        rows::all(&rows, rows::change)
+        tasks::changes_after(self.db(), scope, after, limit).await
     }
 
     async fn head(&self, scope: UserId) -> Result<i64> {
-        Ok(self.log_bounds(scope).await?.head)
+        tasks::head(self.db(), scope).await
     }
 
     async fn log_bounds(&self, scope: UserId) -> Result<LogBounds> {
-        let row = sqlx::query("SELECT seq, trimmed_to FROM scopes WHERE scope = $1")
-            .bind(scope.as_uuid())
-            .fetch_optional(&self.pool)
-            .await?;
-        match row {
-            None => Ok(LogBounds::default()),
-            Some(r) => Ok(LogBounds {
-                head: r.try_get("seq")?,
-                trimmed_to: r.try_get("trimmed_to")?,
-            }),
-        }
+        tasks::log_bounds(self.db(), scope).await
     }
 
     async fn changed_tasks(
@@ -875,23 +396,11 @@ impl Store for PgStore {
         limit: u32,
         max_bytes: usize,
     ) -> Result<Vec<Synced>> {
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            task_columns!(),
-            ", last_seq
-             FROM tasks WHERE owner = $1 AND last_seq > $2 AND last_seq <= $3
-             ORDER BY last_seq LIMIT $4"
-        ))
-        .bind(owner.as_uuid())
-        .bind(after_seq)
-        .bind(upto_seq)
-        .bind(i64::from(limit))
-        .fetch(&self.pool);
-        rows::within_bytes(rows, max_bytes, rows::synced, |s| &s.task).await
+        tasks::changed_tasks(self.db(), owner, after_seq, upto_seq, limit, max_bytes).await
     }
 
     async fn trim_log(&self, horizon: i64) -> Result<u64> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.pool.begin().await?;
         // Each scope's trim point is its newest change older than the
         // horizon; everything up to it goes, so the retained log stays a
         // gapless suffix. Several nodes may trim at once: the scope rows
@@ -923,11 +432,7 @@ impl Store for PgStore {
     }
 
     async fn sessions_revoked_since(&self, since: i64) -> Result<Vec<(SessionId, i64)>> {
-        let rows = sqlx::query("SELECT id, revoked_at FROM sessions WHERE revoked_at >= $1")
-            .bind(since)
-            .fetch_all(&self.pool)
-            .await?;
-        rows::all(&rows, rows::revoked)
+        accounts::sessions_revoked_since(self.db(), since).await
     }
 
     fn commits(&self) -> broadcast::Receiver<CommitNotice> {
@@ -948,33 +453,6 @@ impl Store for PgStore {
     }
 
     async fn purge_expired(&self, now: i64, keep_ms: i64) -> Result<u64> {
-        let horizon = now.saturating_sub(keep_ms);
-        let mut tx = self.begin().await?;
-        let mut removed = 0;
-        removed += sqlx::query("DELETE FROM codes WHERE expires_at < $1")
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        removed += sqlx::query(
-            "DELETE FROM sessions WHERE expires_at < $1 OR (revoked_at IS NOT NULL AND revoked_at < $1)",
-        )
-        .bind(horizon)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        // Only rows the lockout rules have forgotten anyway: no wait left,
-        // and no attempt within the hour. (Purging every row not locked
-        // erased the count of an address with fewer than five failures.)
-        removed += sqlx::query(
-            "DELETE FROM login_throttle WHERE locked_until < $1 AND last_failure_at < $2",
-        )
-        .bind(now)
-        .bind(now.saturating_sub(lockout::FORGET_AFTER_MS))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        tx.commit().await?;
-        Ok(removed)
+        accounts::purge_expired(self.begin().await?, now, keep_ms).await
     }
 }

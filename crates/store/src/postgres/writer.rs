@@ -314,11 +314,10 @@ impl Snapshot {
             .iter()
             .map(|(_, w, _)| w.task_id().as_uuid())
             .collect();
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            task_columns!(),
-            " FROM tasks WHERE id = ANY($1)"
-        ))
+        let rows = sqlx::query(
+            "SELECT id, owner, title, description, done, created_at, updated_at, version, deleted
+             FROM tasks WHERE id = ANY($1)",
+        )
         .bind(&ids)
         .fetch_all(&mut *conn)
         .await?;
@@ -556,23 +555,4 @@ impl ChangeArrays {
         }
         c
     }
-}
-
-pub(super) async fn owned(
-    conn: &mut PgConnection,
-    owner: UserId,
-    id: TaskId,
-) -> crate::Result<Option<Task>> {
-    sqlx::query(concat!(
-        "SELECT ",
-        task_columns!(),
-        " FROM tasks WHERE id = $1 AND owner = $2"
-    ))
-    .bind(id.as_uuid())
-    .bind(owner.as_uuid())
-    .fetch_optional(&mut *conn)
-    .await?
-    .as_ref()
-    .map(rows::task)
-    .transpose()
 }

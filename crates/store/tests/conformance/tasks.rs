@@ -523,11 +523,12 @@ pub async fn the_live_listing_is_oldest_first_and_hides_tombstones(store: Arc<dy
 const CHANGES_PER_WRITER: usize = 10_000;
 const WRITERS: usize = 8;
 
-/// Invariant 2 under load: 8 writers make 10,000 changes each in one scope,
-/// pausing at random, while a tailer reads the log the way the feed does
-/// (after its cursor, in pages). The tailer must see every acknowledged
-/// change exactly once, with seqs 1, 2, 3, … and never a gap that later
-/// fills in (it checks each page continues its cursor).
+/// A scope's log is gapless and in commit order, under load: 8 writers make
+/// 10,000 changes each in one scope, pausing at random, while a tailer reads
+/// the log the way the feed does (after its cursor, in pages). The tailer
+/// must see every acknowledged change exactly once, with seqs 1, 2, 3, … and
+/// never a gap that later fills in (it checks each page continues its
+/// cursor).
 pub async fn a_tailer_sees_every_change_once_in_order_under_eight_writers(store: Arc<dyn Store>) {
     let owner = user(&store).await;
     let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
