@@ -8,7 +8,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::StatusCode;
 use serde::Serialize;
 use tasksync_core::lockout::Attempt;
 use tasksync_core::password::check_length;
@@ -18,13 +17,13 @@ use tasksync_store::{
 };
 use uuid::Uuid;
 
-use crate::auth::codes;
-use crate::auth::mail::{Mail, Mailer};
-use crate::auth::passwords::Hasher;
-use crate::auth::tokens::{TokenService, TokenUse};
+use super::codes;
+use super::error::{AuthError, AuthResult};
+use super::mail::{Mail, Mailer};
+use super::passwords::Hasher;
+use super::tokens::{TokenService, TokenUse};
+use super::user::AuthUser;
 use crate::clock::{ms, now_ms};
-use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::AuthUser;
 
 /// Lifetimes the flows need.
 #[derive(Debug, Clone, Copy)]
@@ -81,31 +80,27 @@ pub struct AuthService {
 /// Told of the sessions the service ends (see [`AuthService::on_revoked`]).
 type OnRevoked = Box<dyn Fn(&[SessionId]) + Send + Sync>;
 
-fn parse_email(input: &str) -> ApiResult<Email> {
-    Email::parse(input).map_err(|e| ApiError::invalid_parameter(e.to_string()))
+fn parse_email(input: &str) -> AuthResult<Email> {
+    Email::parse(input).map_err(|e| AuthError::InvalidParameter(e.to_string()))
 }
 
-fn parse_code(input: &str) -> ApiResult<VerificationCode> {
+fn parse_code(input: &str) -> AuthResult<VerificationCode> {
     VerificationCode::parse(input)
-        .ok_or_else(|| ApiError::invalid_parameter("code must be six digits"))
+        .ok_or_else(|| AuthError::InvalidParameter("code must be six digits".into()))
 }
 
-fn new_password(input: &str, email: &Email) -> ApiResult<Password> {
+fn new_password(input: &str, email: &Email) -> AuthResult<Password> {
     let local = email.as_str().split('@').next().unwrap_or_default();
     Password::parse(input, &[email.as_str(), local])
-        .map_err(|e| ApiError::invalid_password(e.to_string()))
+        .map_err(|e| AuthError::InvalidPassword(e.to_string()))
 }
 
 /// Every failed code check answers the same: wrong, expired, used up and
 /// "no such account" must be indistinguishable, or the difference would
 /// tell which addresses have accounts. The reason is logged.
-fn code_error(check: CodeCheck) -> ApiError {
+fn code_error(check: CodeCheck) -> AuthError {
     tracing::debug!(?check, "code refused");
-    ApiError::new(
-        StatusCode::BAD_REQUEST,
-        "CodeMismatch",
-        "the code is wrong, expired or used up; check it or request a new one",
-    )
+    AuthError::CodeMismatch
 }
 
 fn hours(d: Duration) -> String {
@@ -173,7 +168,7 @@ impl AuthService {
         purpose: CodePurpose,
         again: bool,
         password_hash: Option<String>,
-    ) -> ApiResult<()> {
+    ) -> AuthResult<()> {
         let code = codes::new_code();
         let issued = self
             .store
@@ -245,14 +240,14 @@ impl AuthService {
     /// same answer: a confirmed account's owner is mailed a notice and its
     /// password is not touched; an unconfirmed one gets a fresh code that
     /// confirms this sign-up's password (earlier codes stop working).
-    pub async fn sign_up(&self, email: &str, password: &str) -> ApiResult<SignUpAnswer> {
+    pub async fn sign_up(&self, email: &str, password: &str) -> AuthResult<SignUpAnswer> {
         let email = parse_email(email)?;
         let password = new_password(password, &email)?;
         let hash = self
             .hasher
             .hash(password.expose().to_owned())
             .await
-            .map_err(ApiError::internal)?;
+            .map_err(AuthError::internal)?;
         let now = now_ms();
         let user = UserRecord {
             id: UserId::new(),
@@ -320,7 +315,7 @@ impl AuthService {
         email: &str,
         code: &str,
         password: Option<&str>,
-    ) -> ApiResult<()> {
+    ) -> AuthResult<()> {
         let email = parse_email(email)?;
         let code = parse_code(code)?;
         let user = self.store.user_by_email(&email).await?;
@@ -335,7 +330,7 @@ impl AuthService {
                             user.as_ref().map(|u| u.password_hash.clone()),
                         )
                         .await
-                        .map_err(ApiError::internal)?,
+                        .map_err(AuthError::internal)?,
             ),
         };
         let Some(user) = user else {
@@ -362,25 +357,15 @@ impl AuthService {
         {
             // The store confirmed the account with the code.
             CodeCheck::Accepted => Ok(()),
-            CodeCheck::PasswordRequired => Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "PasswordRequired",
-                "this address was signed up more than once: enter the code with the \
-                 password you chose when you signed up",
-            )),
-            CodeCheck::PasswordMismatch => Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "PasswordMismatch",
-                "the code is right, but this address was signed up again since with \
-                 another password; sign up again with yours and use the code of that mail",
-            )),
+            CodeCheck::PasswordRequired => Err(AuthError::PasswordRequired),
+            CodeCheck::PasswordMismatch => Err(AuthError::PasswordMismatch),
             other => Err(code_error(other)),
         }
     }
 
     /// Mails a new confirmation code to an unconfirmed account; silently
     /// does nothing otherwise.
-    pub async fn resend_code(&self, email: &str) -> ApiResult<()> {
+    pub async fn resend_code(&self, email: &str) -> AuthResult<()> {
         let email = parse_email(email)?;
         if let Some(user) = self.store.user_by_email(&email).await?
             && !user.confirmed
@@ -402,12 +387,12 @@ impl AuthService {
         email: &Email,
         user: Option<&UserRecord>,
         password: &str,
-    ) -> ApiResult<bool> {
+    ) -> AuthResult<bool> {
         let now = now_ms();
         let counted = match self.store.reserve_login_attempt(email, now).await? {
             Attempt::Locked { until } => {
                 let wait = u64::try_from(until - now).unwrap_or(0);
-                return Err(ApiError::too_many_requests(Duration::from_millis(wait)));
+                return Err(AuthError::LockedOut(Duration::from_millis(wait)));
             }
             Attempt::Allowed(counted) => counted,
         };
@@ -417,7 +402,7 @@ impl AuthService {
                 .hasher
                 .verify(password.to_owned(), user.map(|u| u.password_hash.clone()))
                 .await
-                .map_err(ApiError::internal)?;
+                .map_err(AuthError::internal)?;
         if ok {
             self.store.clear_login_failures(email).await?;
         } else if counted.locked_until > 0 {
@@ -431,7 +416,7 @@ impl AuthService {
     }
 
     /// Signs in and starts a session.
-    pub async fn sign_in(&self, email: &str, password: &str) -> ApiResult<TokenSet> {
+    pub async fn sign_in(&self, email: &str, password: &str) -> AuthResult<TokenSet> {
         let email = parse_email(email)?;
         let user = self.store.user_by_email(&email).await?;
         let verified = self.check_password(&email, user.as_ref(), password).await?;
@@ -439,23 +424,15 @@ impl AuthService {
             Some(user) if verified => user,
             _ => {
                 metrics::counter!("tasksync_sign_ins_total", "result" => "refused").increment(1);
-                return Err(ApiError::not_authorized(WRONG_CREDENTIALS));
+                return Err(AuthError::NotAuthorized(WRONG_CREDENTIALS));
             }
         };
         // Only someone who knows the password learns these.
         if user.disabled {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "UserDisabled",
-                "this account is disabled",
-            ));
+            return Err(AuthError::UserDisabled);
         }
         if !user.confirmed {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "UserNotConfirmed",
-                "confirm your e-mail address with the code we sent first",
-            ));
+            return Err(AuthError::UserNotConfirmed);
         }
         let now = now_ms();
         let refresh_token = codes::new_refresh_token();
@@ -490,12 +467,12 @@ impl AuthService {
         user: &UserRecord,
         sid: SessionId,
         refresh: String,
-    ) -> ApiResult<TokenSet> {
+    ) -> AuthResult<TokenSet> {
         let pair = self
             .tokens
             .issue(user, sid.as_uuid())
             .await
-            .map_err(ApiError::internal)?;
+            .map_err(AuthError::internal)?;
         Ok(TokenSet {
             access_token: pair.access_token,
             id_token: pair.id_token,
@@ -507,8 +484,8 @@ impl AuthService {
 
     /// Trades a refresh token for a new token set. The old refresh token is
     /// spent; presenting a spent one revokes the whole session.
-    pub async fn refresh(&self, refresh_token: &str) -> ApiResult<TokenSet> {
-        let invalid = || ApiError::not_authorized("invalid refresh token");
+    pub async fn refresh(&self, refresh_token: &str) -> AuthResult<TokenSet> {
+        let invalid = || AuthError::NotAuthorized("invalid refresh token");
         let next = codes::new_refresh_token();
         let rotation = self
             .store
@@ -540,7 +517,7 @@ impl AuthService {
 
     /// Ends the session of a refresh token, or with `global` every session of
     /// its user. Unknown or already ended tokens are not an error.
-    pub async fn sign_out(&self, refresh_token: &str, global: bool) -> ApiResult<()> {
+    pub async fn sign_out(&self, refresh_token: &str, global: bool) -> AuthResult<()> {
         let now = now_ms();
         let Some(session) = self
             .store
@@ -567,7 +544,7 @@ impl AuthService {
 
     /// Mails a password reset code if the account exists; answers the same
     /// either way.
-    pub async fn forgot_password(&self, email: &str) -> ApiResult<()> {
+    pub async fn forgot_password(&self, email: &str) -> AuthResult<()> {
         let email = parse_email(email)?;
         if let Some(user) = self.store.user_by_email(&email).await?
             && !user.disabled
@@ -585,7 +562,7 @@ impl AuthService {
         email: &str,
         code: &str,
         new: &str,
-    ) -> ApiResult<()> {
+    ) -> AuthResult<()> {
         let email = parse_email(email)?;
         let code = parse_code(code)?;
         let password = new_password(new, &email)?;
@@ -612,7 +589,7 @@ impl AuthService {
             .hasher
             .hash(password.expose().to_owned())
             .await
-            .map_err(ApiError::internal)?;
+            .map_err(AuthError::internal)?;
         // Confirms an unconfirmed account in the same transaction: a
         // sign-up of the address in between would otherwise replace this
         // password first, and the account be confirmed with that one.
@@ -626,25 +603,21 @@ impl AuthService {
     }
 
     /// Changes the caller's password; every other session of the user ends.
-    pub async fn change_password(&self, caller: AuthUser, old: &str, new: &str) -> ApiResult<()> {
+    pub async fn change_password(&self, caller: AuthUser, old: &str, new: &str) -> AuthResult<()> {
         let user = self
             .store
             .user_by_id(caller.user_id)
             .await?
-            .ok_or_else(|| ApiError::not_authorized("invalid token"))?;
+            .ok_or(AuthError::NotAuthorized("invalid token"))?;
         let password = new_password(new, &user.email)?;
         if !self.check_password(&user.email, Some(&user), old).await? {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "IncorrectPassword",
-                "the current password is not correct",
-            ));
+            return Err(AuthError::IncorrectPassword);
         }
         let hash = self
             .hasher
             .hash(password.expose().to_owned())
             .await
-            .map_err(ApiError::internal)?;
+            .map_err(AuthError::internal)?;
         let ended = self
             .store
             .set_password(user.id, &hash, Some(caller.session_id), now_ms())
@@ -654,12 +627,12 @@ impl AuthService {
     }
 
     /// The caller's account.
-    pub async fn me(&self, caller: AuthUser) -> ApiResult<Me> {
+    pub async fn me(&self, caller: AuthUser) -> AuthResult<Me> {
         let user = self
             .store
             .user_by_id(caller.user_id)
             .await?
-            .ok_or_else(|| ApiError::not_authorized("invalid token"))?;
+            .ok_or(AuthError::NotAuthorized("invalid token"))?;
         Ok(Me {
             user_id: user.id,
             email: user.email,
@@ -668,8 +641,8 @@ impl AuthService {
     }
 
     /// Verifies a bearer access token and that its session is still active.
-    pub async fn authenticate(&self, token: &str) -> ApiResult<AuthUser> {
-        let refused = || ApiError::not_authorized("invalid or expired access token");
+    pub async fn authenticate(&self, token: &str) -> AuthResult<AuthUser> {
+        let refused = || AuthError::NotAuthorized("invalid or expired access token");
         let claims = self
             .tokens
             .verify(token, TokenUse::Access)

@@ -21,7 +21,7 @@ use axum::response::{Html, IntoResponse, Response};
 use serde_json::json;
 use tasksync_store::Store;
 
-use crate::http::extract::bearer_token;
+use crate::auth::{AuthError, bearer_token};
 use crate::http::rate_limit::Caller;
 use crate::state::AppState;
 use error::{BAD_USER_INPUT, UNAUTHENTICATED};
@@ -242,13 +242,11 @@ pub async fn post(
             let token = value.to_str().ok().and_then(bearer_token);
             let verified = match token {
                 Some(token) => state.auth.authenticate(token).await,
-                None => Err(crate::http::error::ApiError::not_authorized(
-                    "no bearer token",
-                )),
+                None => Err(AuthError::NotAuthorized("no bearer token")),
             };
             match verified {
                 Ok(user) => Some(user),
-                Err(e) if e.status == StatusCode::INTERNAL_SERVER_ERROR => {
+                Err(AuthError::Internal) => {
                     return refusal(
                         StatusCode::INTERNAL_SERVER_ERROR,
                         error::INTERNAL,

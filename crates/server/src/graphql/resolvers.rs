@@ -12,8 +12,8 @@ use super::error::{UNAUTHENTICATED, bad_input, coded, internal, not_found, write
 use super::types::{
     CreateTaskInput, DeleteTaskInput, GqlTask, SyncPage, TaskPage, UpdateTaskInput,
 };
+use crate::auth::AuthUser;
 use crate::clock::now_ms;
-use crate::http::extract::AuthUser;
 
 pub(super) fn caller(ctx: &Context<'_>) -> Result<UserId> {
     ctx.data_opt::<AuthUser>()

@@ -11,6 +11,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::auth::AuthError;
+
 /// An error answer of the REST API.
 #[derive(Debug)]
 pub struct ApiError {
@@ -66,6 +68,27 @@ impl ApiError {
             "Internal",
             "internal error",
         )
+    }
+}
+
+/// Each account-flow error's status and code; the message is the error's
+/// own text. Internal errors were logged where they happened.
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        let (status, code) = match &e {
+            AuthError::InvalidParameter(_) => (StatusCode::BAD_REQUEST, "InvalidParameter"),
+            AuthError::InvalidPassword(_) => (StatusCode::BAD_REQUEST, "InvalidPassword"),
+            AuthError::NotAuthorized(_) => (StatusCode::UNAUTHORIZED, "NotAuthorized"),
+            AuthError::CodeMismatch => (StatusCode::BAD_REQUEST, "CodeMismatch"),
+            AuthError::PasswordRequired => (StatusCode::BAD_REQUEST, "PasswordRequired"),
+            AuthError::PasswordMismatch => (StatusCode::BAD_REQUEST, "PasswordMismatch"),
+            AuthError::UserDisabled => (StatusCode::FORBIDDEN, "UserDisabled"),
+            AuthError::UserNotConfirmed => (StatusCode::FORBIDDEN, "UserNotConfirmed"),
+            AuthError::IncorrectPassword => (StatusCode::BAD_REQUEST, "IncorrectPassword"),
+            AuthError::LockedOut(wait) => return Self::too_many_requests(*wait),
+            AuthError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "Internal"),
+        };
+        Self::new(status, code, e.to_string())
     }
 }
 

@@ -5,9 +5,9 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
-use tasksync_core::{SessionId, UserId};
 
-use crate::http::error::ApiError;
+use super::error::ApiError;
+use crate::auth::{AuthUser, bearer_token};
 use crate::state::AppState;
 
 /// `axum::Json`, but a bad body is a typed `InvalidParameter` (or 413/415)
@@ -60,17 +60,9 @@ pub fn payload_too_large() -> ApiError {
     )
 }
 
-/// The caller of an endpoint that needs a bearer access token. Extraction
-/// verifies the token and that its session is still active, so a revoked
-/// session's tokens fail at once even before they expire.
-#[derive(Debug, Clone, Copy)]
-pub struct AuthUser {
-    pub user_id: UserId,
-    pub session_id: SessionId,
-    /// When the access token expires (epoch seconds): live sockets close then.
-    pub expires_at: u64,
-}
-
+/// Extraction verifies the bearer access token and that its session is
+/// still active, so a revoked session's tokens fail at once even before
+/// they expire.
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
@@ -82,27 +74,6 @@ impl FromRequestParts<AppState> for AuthUser {
             .ok_or_else(|| ApiError::not_authorized("missing bearer token"))?;
         let token = bearer_token(header)
             .ok_or_else(|| ApiError::not_authorized("expected Authorization: Bearer <token>"))?;
-        state.auth.authenticate(token).await
-    }
-}
-
-/// The token of an `Authorization: Bearer <token>` value (scheme is case-insensitive).
-pub fn bearer_token(value: &str) -> Option<&str> {
-    let (scheme, token) = value.trim().split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::bearer_token;
-
-    #[test]
-    fn bearer_values_parse() {
-        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
-        assert_eq!(bearer_token("bearer  abc "), Some("abc"));
-        assert_eq!(bearer_token("Basic abc"), None);
-        assert_eq!(bearer_token("Bearer"), None);
-        assert_eq!(bearer_token("Bearer "), None);
+        Ok(state.auth.authenticate(token).await?)
     }
 }

@@ -30,7 +30,7 @@ pub async fn metrics(State(s): State<AppState>, headers: HeaderMap) -> Response 
         Some(token) => headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(crate::http::extract::bearer_token)
+            .and_then(crate::auth::bearer_token)
             // Compared as digests: equal lengths, no early exit on the secret.
             .is_some_and(|given| {
                 Sha256::digest(given.as_bytes()) == Sha256::digest(token.expose_secret().as_bytes())

@@ -1,5 +1,6 @@
 //! The HTTP surface: routes, middleware, errors and extractors.
 
+pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod health;
@@ -19,7 +20,6 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::auth::routes as auth;
 use crate::state::AppState;
 use rate_limit::IpRateLimit;
 

@@ -24,8 +24,8 @@ use futures_util::{FutureExt as _, SinkExt as _, StreamExt as _};
 use serde_json::{Value, json};
 use tokio_stream::StreamMap;
 
+use crate::auth::{AuthUser, bearer_token};
 use crate::graphql::error::{BAD_USER_INPUT, RATE_LIMITED};
-use crate::http::extract::{AuthUser, bearer_token};
 use crate::http::rate_limit::Caller;
 use crate::state::AppState;
 use protocol::ClientMessage;

@@ -1,5 +1,6 @@
 //! HTTP handlers of `/auth/*` and the `.well-known` documents. Thin: they
-//! decode, call [`AuthService`](super::AuthService) and encode.
+//! decode, call [`AuthService`](crate::auth::AuthService) and encode; its
+//! errors become REST errors through `From<AuthError> for ApiError`.
 
 use axum::Router;
 use axum::extract::State;
@@ -9,8 +10,9 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::http::error::ApiResult;
-use crate::http::extract::{AuthUser, Json};
+use super::error::ApiResult;
+use super::extract::Json;
+use crate::auth::AuthUser;
 use crate::state::AppState;
 
 // The request bodies carry passwords, codes and refresh tokens: they are
