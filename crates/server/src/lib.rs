@@ -19,6 +19,7 @@ pub mod config;
 pub mod feed;
 pub mod graphql;
 pub mod http;
+pub mod rate_limit;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

@@ -19,7 +19,7 @@ use crate::auth::service::Lifetimes;
 use crate::auth::tokens::TokenService;
 use crate::clock::{ms, now_ms};
 use crate::config::Settings;
-use crate::http::rate_limit::IpRateLimit;
+use crate::rate_limit::{ApiRateLimit, IpRateLimit};
 use crate::state::AppState;
 use crate::telemetry::metrics_handle;
 
@@ -125,14 +125,34 @@ impl Application {
             batch: settings.graphql_max_batch,
             max_limit: settings.graphql_max_limit,
             answer_bytes: settings.graphql_max_answer_bytes,
+            query_bytes: settings.graphql_max_query_bytes,
+            selections: settings.graphql_max_selections,
+            root_fields: settings.graphql_max_root_fields,
         };
-        let api_rate = crate::http::rate_limit::ApiRateLimit::per_second(
+        let api_rate = ApiRateLimit::per_second(
             settings.api_rate_per_second,
             settings.api_rate_burst,
             &settings.trusted_proxies,
         );
         let feed = crate::feed::Feed::new(store.clone(), settings.ws_live_buffer);
-        let schema = crate::graphql::schema(store.clone(), feed.clone(), limits, settings.dev);
+        let features = crate::graphql::Features {
+            introspection: settings.dev,
+            fast_path: settings.ws_fast_path,
+        };
+        let graphql = Arc::new(crate::graphql::Api::new(
+            store.clone(),
+            feed.clone(),
+            api_rate,
+            limits,
+            features,
+        ));
+        let ws = crate::ws::Context {
+            auth: auth.clone(),
+            api: graphql.clone(),
+            store: store.clone(),
+            sockets,
+            limits: crate::ws::Limits::from_settings(&settings),
+        };
         let ws_threads = settings.ws_threads;
         let state = AppState {
             settings: Arc::new(settings),
@@ -140,14 +160,11 @@ impl Application {
             auth,
             dev_mailbox,
             metrics,
-            schema,
             feed,
-            sockets,
+            graphql,
+            ws,
             socket_runtime: crate::ws::registry::SocketRuntime::start(ws_threads)
                 .context("starting the socket runtime")?,
-            renderers: Arc::default(),
-            documents: Arc::default(),
-            api_rate,
         };
         let router = crate::http::router(state.clone(), auth_limit.clone());
         Ok(Self {
@@ -194,12 +211,12 @@ impl Application {
             .handle()
             .spawn(self.state.feed.clone().run(stop_rx.clone()));
         let revocations = tokio::spawn(crate::ws::registry::watch_revocations(
-            self.state.sockets.clone(),
+            self.state.ws.sockets.clone(),
             self.state.store.clone(),
             Duration::from_millis(250),
             stop_rx.clone(),
         ));
-        let sockets = self.state.sockets.clone();
+        let sockets = self.state.ws.sockets.clone();
         let signalled = async move {
             shutdown.await;
             tracing::info!("shutting down: draining in-flight requests, closing sockets");
@@ -234,7 +251,7 @@ impl Application {
         let _ = revocations.await;
         // Sockets were told to close (1001) when the signal came; give them
         // a moment to say so before the process ends.
-        let sockets = &self.state.sockets;
+        let sockets = &self.state.ws.sockets;
         let closing = async {
             while sockets.count() > 0 {
                 tokio::time::sleep(Duration::from_millis(20)).await;
@@ -279,7 +296,7 @@ async fn maintenance(state: AppState, limit: IpRateLimit, mut stop: watch::Recei
             }
             _ = trim.tick() => {
                 limit.retain_recent();
-                state.api_rate.retain_recent();
+                state.graphql.rate().retain_recent();
             }
         }
     }

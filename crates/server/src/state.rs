@@ -1,4 +1,6 @@
-//! The state every handler shares.
+//! The state every HTTP handler shares: the services [`startup`](crate::startup)
+//! builds, wired together. It sits above the services it holds and below
+//! `http`, whose handlers take it.
 
 use std::sync::Arc;
 
@@ -8,6 +10,9 @@ use tasksync_store::Store;
 use crate::auth::AuthService;
 use crate::auth::mail::DevMailbox;
 use crate::config::Settings;
+use crate::feed::Feed;
+use crate::graphql::Api;
+use crate::ws::registry::SocketRuntime;
 
 /// Cheap to clone: everything inside is shared.
 #[derive(Clone)]
@@ -18,17 +23,13 @@ pub struct AppState {
     /// Present when mail goes to the dev mailbox.
     pub dev_mailbox: Option<Arc<DevMailbox>>,
     pub metrics: PrometheusHandle,
-    pub schema: crate::graphql::TaskSchema,
-    /// Parsed GraphQL documents, by text.
-    pub documents: Arc<crate::graphql::Documents>,
-    pub feed: Arc<crate::feed::Feed>,
-    pub sockets: Arc<crate::ws::registry::Sockets>,
+    pub feed: Arc<Feed>,
+    /// The data API (`/graphql` and sockets), with its rate limit per caller.
+    pub graphql: Arc<Api>,
+    /// What a socket's loop is given, the registry of sockets included.
+    pub ws: crate::ws::Context,
     /// Where socket tasks run (apart from HTTP and writes).
-    pub socket_runtime: crate::ws::registry::SocketRuntime,
-    /// Shared renderers of the fast subscription path.
-    pub renderers: Arc<crate::ws::fast::Renderers>,
-    /// The data API's rate limit per user (`/graphql` and sockets).
-    pub api_rate: crate::http::rate_limit::ApiRateLimit,
+    pub socket_runtime: SocketRuntime,
 }
 
 impl std::fmt::Debug for AppState {

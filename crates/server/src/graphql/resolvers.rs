@@ -2,33 +2,16 @@
 //! token (never from input), parses its input into core types, then makes
 //! one store call.
 
-use std::sync::Arc;
-
 use async_graphql::{Context, ID, MaybeUndefined, Object, Result};
 use tasksync_core::{NewTask, PageToken, TaskDescription, TaskId, TaskPatch, TaskTitle, UserId};
-use tasksync_store::{Store, TaskWrite};
+use tasksync_store::TaskWrite;
 
-use super::error::{UNAUTHENTICATED, bad_input, coded, internal, not_found, write_error};
+use super::context::{Page, caller, limit, store};
+use super::error::{bad_input, internal, not_found, write_error};
 use super::types::{
     CreateTaskInput, DeleteTaskInput, GqlTask, SyncPage, TaskPage, UpdateTaskInput,
 };
-use crate::auth::AuthUser;
 use crate::clock::now_ms;
-
-pub(super) fn caller(ctx: &Context<'_>) -> Result<UserId> {
-    ctx.data_opt::<AuthUser>()
-        .map(|u| u.user_id)
-        .ok_or_else(|| {
-            coded(
-                UNAUTHENTICATED,
-                "sign in: send Authorization: Bearer <accessToken>",
-            )
-        })
-}
-
-pub(super) fn store<'a>(ctx: &Context<'a>) -> &'a Arc<dyn Store> {
-    ctx.data_unchecked::<Arc<dyn Store>>()
-}
 
 fn task_id(id: &ID) -> Result<TaskId> {
     TaskId::parse(id.as_str()).ok_or_else(|| bad_input("id must be a UUID"))
@@ -47,61 +30,6 @@ fn title(s: &str) -> Result<TaskTitle> {
 
 fn description(s: &str) -> Result<TaskDescription> {
     TaskDescription::parse(s).map_err(|e| bad_input(e.to_string()))
-}
-
-/// Parses a `limit` argument: 1 up to the configured maximum (1000 by
-/// default). The schema's default value is lowered to the maximum when the
-/// maximum is configured below it, so omitting `limit` always works.
-pub fn limit(ctx: &Context<'_>, limit: i32, default: i32) -> Result<u32> {
-    let max = ctx.data_unchecked::<super::Limits>().max_limit;
-    match u32::try_from(limit) {
-        Ok(n) if limit == default => Ok(n.min(max)),
-        Ok(n) if (1..=max).contains(&n) => Ok(n),
-        _ => Err(bad_input(format!("limit must be between 1 and {max}"))),
-    }
-}
-
-/// The answer bytes a listing field may use: all that its request has left
-/// ([`super::AnswerBudget`]), given back by [`Page::keep`] less what the
-/// page kept. A request run without one (none is made outside
-/// `graphql::admit`) gets a budget of its own per field.
-pub(super) struct Page {
-    budget: Option<super::AnswerBudget>,
-    pub(super) bytes: usize,
-}
-
-impl Page {
-    pub(super) fn start(ctx: &Context<'_>) -> Self {
-        match ctx.data_opt::<super::AnswerBudget>() {
-            Some(budget) => Self {
-                bytes: budget.take(),
-                budget: Some(budget.clone()),
-            },
-            None => Self {
-                budget: None,
-                bytes: ctx.data_unchecked::<super::Limits>().answer_bytes,
-            },
-        }
-    }
-
-    /// Cuts rows read with a limit of `n + 1` and this page's bytes (see
-    /// `Store::tasks_page`) down to at most `n` that fit in the bytes (at
-    /// least one), and says whether there is more (and so a next page).
-    pub(super) fn keep<T>(
-        self,
-        rows: &mut Vec<T>,
-        n: u32,
-        task: impl Fn(&T) -> &tasksync_core::Task,
-    ) -> bool {
-        let keep = tasksync_core::task::fitting(rows.iter().map(&task), self.bytes).min(n as usize);
-        let more = rows.len() > keep;
-        rows.truncate(keep);
-        if let Some(budget) = &self.budget {
-            let used: usize = rows.iter().map(|r| task(r).answer_bytes()).sum();
-            budget.give_back(self.bytes.saturating_sub(used));
-        }
-        more
-    }
 }
 
 /// What a field that reads or writes the database adds to a query's

@@ -7,8 +7,8 @@ use futures_util::{Stream, StreamExt as _};
 use tasksync_core::{ChangeOp, Cursor, SyncPosition, SyncToken, UserId};
 use tasksync_store::{LogBounds, Store};
 
+use super::context::{Page, caller, limit, store};
 use super::error::{bad_cursor, cursor_expired, internal};
-use super::resolvers::{Page, caller, limit, store};
 use super::types::{GqlTask, GqlTaskChange, SyncPage};
 use crate::feed::{Feed, FeedError};
 
@@ -114,7 +114,7 @@ fn start(owner: UserId, last_sync: Option<&str>, bounds: LogBounds) -> Result<Sy
 
 /// Where a `taskChanges` subscription starts: after the cursor given, or at
 /// the head of the log (live only).
-pub(crate) async fn starting_point(
+pub(super) async fn starting_point(
     store: &Arc<dyn Store>,
     owner: UserId,
     after: Option<&str>,
@@ -140,7 +140,7 @@ fn changes(
 ) -> impl Stream<Item = Result<tasksync_core::Change>> + use<> {
     let sub = ctx.data_unchecked::<Arc<Feed>>().subscribe(owner, start);
     // The subscription is positioned: the socket may read on.
-    if let Some(started) = ctx.data_opt::<crate::ws::Started>() {
+    if let Some(started) = ctx.data_opt::<Started>() {
         started.fire();
     }
     futures_util::stream::unfold(Some(sub), |sub| async move {
@@ -210,5 +210,26 @@ impl Subscription {
         let owner = caller(ctx)?;
         let start = starting_point(store(ctx), owner, after.as_deref()).await?;
         Ok(changes(ctx, owner, start).map(|c| c.map(|c| GqlTaskChange::from(&c))))
+    }
+}
+
+/// Put in a subscription request's data by [`Api::subscribe`](super::Api::subscribe);
+/// fired by the subscription resolver once its starting point in the log is
+/// fixed, and dropped (which counts too) when the operation ends otherwise.
+/// Until then the socket reads no further client message, so a client that
+/// got an answer to a later message knows its subscription is live.
+#[derive(Debug)]
+pub struct Started(std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>);
+
+impl Started {
+    pub(super) fn new(tx: tokio::sync::oneshot::Sender<()>) -> Self {
+        Self(std::sync::Mutex::new(Some(tx)))
+    }
+
+    /// Signals that the subscription is positioned.
+    fn fire(&self) {
+        if let Some(tx) = self.0.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = tx.send(());
+        }
     }
 }

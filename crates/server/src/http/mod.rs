@@ -3,15 +3,15 @@
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod graphql;
 pub mod health;
-pub mod rate_limit;
 pub mod serve;
 pub mod web;
 
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -20,16 +20,14 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::rate_limit::IpRateLimit;
 use crate::state::AppState;
-use rate_limit::IpRateLimit;
+use error::ApiError;
 
 /// The whole application router.
 pub fn router(state: AppState, auth_limit: IpRateLimit) -> Router {
     let auth_routes = auth::router()
-        .layer(middleware::from_fn_with_state(
-            auth_limit,
-            rate_limit::limit,
-        ))
+        .layer(middleware::from_fn_with_state(auth_limit, limit_addresses))
         // Token answers (and every other /auth answer) are never cached.
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
@@ -51,7 +49,7 @@ pub fn router(state: AppState, auth_limit: IpRateLimit) -> Router {
     let cors = cors(&state);
     app.fallback(web::fallback)
         .method_not_allowed_fallback(|| async {
-            error::ApiError::new(
+            ApiError::new(
                 axum::http::StatusCode::METHOD_NOT_ALLOWED,
                 "MethodNotAllowed",
                 "this path does not accept that method",
@@ -100,7 +98,7 @@ fn content_security_policy(dev: bool) -> HeaderValue {
 /// `POST /graphql` for queries and mutations; `GET /graphql` for the
 /// WebSocket (and GraphiQL in dev mode).
 fn graphql_route() -> axum::routing::MethodRouter<AppState> {
-    axum::routing::post(crate::graphql::post).get(crate::graphql::get)
+    axum::routing::post(graphql::post).get(graphql::get)
 }
 
 fn cors(state: &AppState) -> CorsLayer {
@@ -144,4 +142,24 @@ async fn record_metrics(request: Request, next: Next) -> Response {
     metrics::histogram!("tasksync_http_request_duration_seconds", &labels)
         .record(start.elapsed().as_secs_f64());
     response.into_response()
+}
+
+/// Middleware of `/auth/*`: refuses requests of an address that is over
+/// its limit (429 `TooManyRequests` with `Retry-After`).
+async fn limit_addresses(
+    State(limit): State<IpRateLimit>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let ip = request
+        .extensions()
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map(|ConnectInfo(addr)| limit.client_ip(addr.ip(), request.headers()));
+    if let Some(ip) = ip
+        && let Err(wait) = limit.check(ip)
+    {
+        metrics::counter!("tasksync_rate_limited_total").increment(1);
+        return ApiError::too_many_requests(wait).into_response();
+    }
+    next.run(request).await
 }

@@ -11,6 +11,14 @@ use async_graphql::Request;
 use serde::Deserialize;
 use serde_json::Value;
 
+/// The subprotocol a client must offer.
+pub const PROTOCOL: &str = "graphql-transport-ws";
+
+/// The operation a `subscribe` message carries. async-graphql's request
+/// type, so that it decodes as async-graphql decodes one over HTTP; this
+/// file and `graphql/` are the only ones that name async-graphql.
+pub type Payload = Request;
+
 /// One client message. Fields the protocol does not define are ignored.
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -29,7 +37,7 @@ pub enum ClientMessage {
     },
     Subscribe {
         id: String,
-        payload: Box<Request>,
+        payload: Box<Payload>,
     },
     Complete {
         id: String,

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tasksync_core::{SessionId, UserId};
 use tokio::sync::{mpsc, watch};
 
-use super::Close;
+use super::close::Close;
 
 #[derive(Debug)]
 struct Entry {

@@ -1,7 +1,8 @@
-//! Per-IP rate limiting of `/auth/*` with `governor` (GCRA, in memory per
-//! node). Over the limit: 429 `TooManyRequests` with `Retry-After`.
-//! [`ApiRateLimit`] does the same for the data API (`/graphql` and the
-//! operations of WebSockets) per user, counting root fields.
+//! Rate limits with `governor` (GCRA, in memory per node): [`IpRateLimit`]
+//! per address for `/auth/*` (the middleware in `http` answers 429
+//! `TooManyRequests` with `Retry-After`), and [`ApiRateLimit`] for the data
+//! API (`/graphql` and the operations of WebSockets) per caller, counting
+//! root fields. Below `graphql` and `http` so that both use them.
 //!
 //! The client is the TCP peer, unless the peer is a trusted proxy
 //! (`TASKSYNC_TRUSTED_PROXIES`): then it is the rightmost address of
@@ -9,20 +10,15 @@
 //! the header that trusted proxies appended is believed; anything a client
 //! wrote there itself is to the left of it and never used.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Request, State};
 use axum::http::HeaderMap;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 use ipnet::IpNet;
-
-use crate::http::error::ApiError;
 
 /// The address a request from `peer` is counted against: `peer` itself,
 /// unless it is one of the `trusted` proxies; then the rightmost address
@@ -160,21 +156,6 @@ impl ApiRateLimit {
         self.limiter.retain_recent();
         self.limiter.shrink_to_fit();
     }
-}
-
-/// Middleware: refuse requests of an address that is over its limit.
-pub async fn limit(State(limit): State<IpRateLimit>, request: Request, next: Next) -> Response {
-    let ip = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| limit.client_ip(addr.ip(), request.headers()));
-    if let Some(ip) = ip
-        && let Err(wait) = limit.check(ip)
-    {
-        metrics::counter!("tasksync_rate_limited_total").increment(1);
-        return ApiError::too_many_requests(wait).into_response();
-    }
-    next.run(request).await
 }
 
 #[cfg(test)]
