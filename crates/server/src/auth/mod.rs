@@ -7,6 +7,7 @@
 pub mod codes;
 pub mod error;
 pub mod mail;
+pub mod mail_texts;
 pub mod passwords;
 pub mod service;
 pub mod tokens;

@@ -20,6 +20,7 @@ use uuid::Uuid;
 use super::codes;
 use super::error::{AuthError, AuthResult};
 use super::mail::{Mail, Mailer};
+use super::mail_texts;
 use super::passwords::Hasher;
 use super::tokens::{TokenService, TokenUse};
 use super::user::AuthUser;
@@ -101,15 +102,6 @@ fn new_password(input: &str, email: &Email) -> AuthResult<Password> {
 fn code_error(check: CodeCheck) -> AuthError {
     tracing::debug!(?check, "code refused");
     AuthError::CodeMismatch
-}
-
-fn hours(d: Duration) -> String {
-    let h = d.as_secs() / 3600;
-    if h >= 1 {
-        format!("{h} hour{}", if h == 1 { "" } else { "s" })
-    } else {
-        format!("{} minutes", d.as_secs() / 60)
-    }
 }
 
 impl std::fmt::Debug for AuthService {
@@ -194,40 +186,7 @@ impl AuthService {
             metrics::counter!("tasksync_codes_refused_total").increment(1);
             return Ok(());
         }
-        let valid = hours(self.lifetimes.code);
-        let (subject, text) = match purpose {
-            CodePurpose::ConfirmSignUp if again => (
-                "Your tasksync verification code",
-                format!(
-                    "Someone signed up for tasksync again with this address, which has an \
-                     account waiting for confirmation. The code {} confirms it together with \
-                     the password chosen at this latest sign-up, and only with that password; \
-                     codes mailed before no longer work.\n\nThe code is valid for {valid}. If \
-                     you did not sign up just now, ignore this message, or sign up again with \
-                     your own password.\n",
-                    code.as_str()
-                ),
-            ),
-            CodePurpose::ConfirmSignUp => (
-                "Your tasksync verification code",
-                format!(
-                    "Your tasksync verification code is {}.\n\nIt is valid for {valid}. \
-                     If this address was signed up more than once, enter the code with the \
-                     password of the latest sign-up. If you did not sign up for tasksync, \
-                     ignore this message.\n",
-                    code.as_str()
-                ),
-            ),
-            CodePurpose::ResetPassword => (
-                "Your tasksync password reset code",
-                format!(
-                    "Your tasksync password reset code is {}.\n\nIt is valid for {valid}. \
-                     If you did not ask to reset your password, ignore this message: \
-                     your password has not changed.\n",
-                    code.as_str()
-                ),
-            ),
-        };
+        let (subject, text) = mail_texts::code(purpose, again, &code, self.lifetimes.code);
         self.mailer.send(Mail {
             to: user.email.to_string(),
             subject: subject.into(),
@@ -271,14 +230,11 @@ impl AuthService {
             Err(tasksync_store::StoreError::Conflict(_)) => {
                 if let Some(existing) = self.store.user_by_email(&email).await? {
                     if existing.confirmed {
+                        let (subject, text) = mail_texts::SIGN_UP_ATTEMPT;
                         self.mailer.send(Mail {
                             to: email.to_string(),
-                            subject: "Sign-up attempt with your tasksync address".into(),
-                            text: "Someone, perhaps you, tried to sign up for tasksync with this \
-                                   address, which already has an account. No new account was made.\n\n\
-                                   If it was you, sign in, or use \"forgot password\" to choose a new \
-                                   password. Otherwise you can ignore this message.\n"
-                                .into(),
+                            subject: subject.into(),
+                            text: text.into(),
                         });
                     } else if !existing.disabled {
                         // The latest sign-up's password stands, with its code:
