@@ -2,15 +2,30 @@
 //! tokens, and the GraphQL task API, over one store, served by axum.
 //!
 //! # Layout
-//! - [`config`]: the command line and [`config::Settings`].
-//! - [`startup`]: [`startup::Application`]: build, bind, serve, drain.
-//! - [`http`]: router, middleware (metrics, CORS, rate limits), errors, extractors.
-//! - [`auth`]: the `/auth/*` flows, tokens, Argon2id hashing, mail.
-//! - [`graphql`]: the task API on `/graphql` (schema, resolvers, sync, errors).
-//! - [`feed`]: tails the committed change log to live subscribers.
-//! - [`ws`]: the `graphql-transport-ws` protocol loop and the socket registry.
+//! Bottom to top: a module uses only the modules listed before it (those
+//! of one entry do not use each other). `tests/api/tidy.rs` keeps it
+//! so, and keeps the files inside each module in one direction too.
+//! - [`clock`], [`config`]: epoch milliseconds; the command line and
+//!   [`config::Settings`].
+//! - [`telemetry`], [`rate_limit`]: logging and the Prometheus recorder; the
+//!   per-address and per-caller rate limiters.
+//! - [`auth`]: the account flows ([`auth::AuthService`]), tokens, Argon2id
+//!   hashing, codes, mail, the principal [`auth::AuthUser`] and bearer
+//!   parsing, and [`auth::AuthError`]. No HTTP.
+//! - [`feed`]: tails the committed change log to live subscribers (core
+//!   and store only).
+//! - [`graphql`]: the data API ([`graphql::Api`]): schema, resolvers, sync,
+//!   subscriptions, the fast path of fan-out, the limits of a request. The
+//!   only module that knows async-graphql (but for `ws::protocol`).
+//! - [`ws`]: the `graphql-transport-ws` loop, given a narrow
+//!   [`ws::Context`], and the registry of sockets.
+//! - [`state`]: [`state::AppState`], the services the HTTP handlers share.
+//! - [`http`]: router, middleware, every handler (`/auth/*`, `/graphql`
+//!   and its WebSocket upgrade, health, the web app), the one
+//!   [`http::error::ApiError`] mapping, extractors, the connection loop.
+//! - [`startup`]: [`startup::Application`], the composition root: builds
+//!   the services, binds, serves, drains.
 //! - [`admin`]: `tasksync users …` and `tasksync migrate`.
-//! - [`telemetry`]: logging and the Prometheus recorder.
 
 pub mod admin;
 pub mod auth;

@@ -1,6 +1,8 @@
-//! Building and running the server: [`Application::build`] binds (port 0 in
-//! tests) and [`Application::run_until_stopped`] serves until its shutdown
-//! future resolves, then drains in-flight requests.
+//! Building and running the server, the composition root: [`Application::build`]
+//! makes every service from the settings, wires them into the
+//! [`AppState`] and binds (port 0 in tests); [`Application::run_until_stopped`]
+//! serves until its shutdown future resolves, then drains in-flight
+//! requests and stops the background jobs.
 
 use std::future::Future;
 use std::net::SocketAddr;

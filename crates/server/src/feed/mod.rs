@@ -1,4 +1,5 @@
-//! The feed: committed changes to live subscribers.
+//! The feed: committed changes to live subscribers. Uses the core and the
+//! store only (and the clock); it knows nothing of GraphQL or sockets.
 //!
 //! A subscriber is a cursor being advanced through its scope's change log.
 //! The feed keeps, per scope with subscribers, `head`: the last change it

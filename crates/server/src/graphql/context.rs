@@ -1,6 +1,6 @@
 //! What resolvers read from a request's context: the caller, the store,
 //! a `limit` argument within the configured maximum, and the share of the
-//! request's answer budget a listing field may use ([`Page`]).
+//! request's answer budget a listing field may use (`Page`).
 
 use std::sync::Arc;
 
@@ -43,7 +43,7 @@ pub(super) fn limit(ctx: &Context<'_>, limit: i32, default: i32) -> Result<u32> 
 /// The answer bytes a listing field may use: all that its request has left
 /// ([`AnswerBudget`]), given back by [`Page::keep`] less what the
 /// page kept. A request run without one (none is made outside
-/// `graphql::admit`) gets a budget of its own per field.
+/// [`Api::admit`](super::Api::admit)) gets a budget of its own per field.
 pub(super) struct Page {
     budget: Option<AnswerBudget>,
     pub(super) bytes: usize,

@@ -1,5 +1,5 @@
-//! GraphQL errors: every error carries `extensions.code` from DESIGN.md and
-//! never internal text.
+//! GraphQL errors: every error carries one of the `extensions.code` values
+//! below (the contract clients rely on) and never internal text.
 
 use async_graphql::{Error, ErrorExtensions as _};
 use tasksync_core::WriteRejection;

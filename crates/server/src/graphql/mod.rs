@@ -5,10 +5,12 @@
 //! reach it through [`Api`], which takes bodies and payloads and hands back
 //! answers, refusals and events.
 //!
-//! Files, each using only those below it: `api.rs` and `live.rs` (the
-//! entry points) → `schema.rs` → `resolvers.rs` → `sync.rs` → `context.rs`
-//! → `error.rs` → `types.rs`; `documents.rs` → `size.rs`; `fast.rs` and
-//! `limits.rs` use no sibling.
+//! Files, each using only files after it: `live.rs` (subscriptions for
+//! sockets) → `api.rs` (admission and execution) → `schema.rs` →
+//! `resolvers.rs` → `sync.rs` (and the subscription fields) → `context.rs`
+//! → `limits.rs`; any of them → `error.rs` → `types.rs`; `api.rs` →
+//! `documents.rs` → `size.rs`, and `fast.rs` (the fast path's plans and
+//! renderers), which uses no sibling.
 
 pub mod api;
 pub mod context;

@@ -1,4 +1,9 @@
-//! The HTTP surface: routes, middleware, errors and extractors.
+//! The HTTP surface: the router and its middleware (metrics, CORS,
+//! security headers, the `/auth/*` rate limit), every handler (`auth.rs`,
+//! `graphql.rs` with the WebSocket upgrade, `health.rs`, `web.rs`), the one
+//! mapping of failures to answers (`error.rs`), the extractors and the
+//! connection loop (`serve.rs`). The handlers are thin: they decode, call
+//! `auth`, `graphql` or `ws`, and encode.
 
 pub mod auth;
 pub mod error;

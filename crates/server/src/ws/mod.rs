@@ -13,10 +13,10 @@
 //! from the live path, and it reads the log at its own pace. What a
 //! subscription yields comes from `graphql::Api::subscribe`.
 //!
-//! Files, each using only those below it: `connection.rs` (the loop) →
+//! Files, each using only files after it: `connection.rs` (the loop) →
 //! `init.rs` (`connection_init`), `subscribe.rs` (`subscribe`) →
-//! `outbound.rs` (items and their encoding), `send.rs` (writes) →
-//! `registry.rs` (every socket of the node), `context.rs` → `close.rs`;
+//! `outbound.rs` (items and their encoding), `send.rs` (writes),
+//! `context.rs` → `registry.rs` (every socket of the node) → `close.rs`;
 //! `protocol.rs` (decoding client messages) uses nothing of this crate.
 
 mod close;

@@ -19,6 +19,7 @@ mod restart;
 mod review;
 mod ring;
 mod sync;
+mod tidy;
 mod tokens;
 mod ws;
 mod ws_client;

@@ -9,7 +9,8 @@
 //! - every `/auth` endpoint that takes an address × a confirmed, a pending,
 //!   a disabled and an unknown address: identical status, headers and bytes;
 //! - WebSocket protocol abuse before and after the ack, with the close
-//!   codes of DESIGN.md (what `ws.rs` covers already is not repeated).
+//!   codes of the contract (see `crates/server/src/ws/mod.rs`; what `ws.rs`
+//!   covers already is not repeated).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
