@@ -5,10 +5,11 @@
 //! Bottom to top: a module uses only the modules listed before it (those
 //! of one entry do not use each other). `tests/api/tidy.rs` keeps it
 //! so, and keeps the files inside each module in one direction too.
-//! - [`clock`], [`config`]: epoch milliseconds; the command line and
-//!   [`config::Settings`].
-//! - [`telemetry`], [`rate_limit`]: logging and the Prometheus recorder; the
-//!   per-address and per-caller rate limiters.
+//! - [`clock`], [`telemetry`]: epoch milliseconds; logging and the
+//!   Prometheus recorder.
+//! - [`config`], [`rate_limit`]: the command line, [`config::Settings`] and
+//!   the configuration reference; the per-address and per-caller rate
+//!   limiters.
 //! - [`auth`]: the account flows ([`auth::AuthService`]), tokens, Argon2id
 //!   hashing, codes, mail, the principal [`auth::AuthUser`] and bearer
 //!   parsing, and [`auth::AuthError`]. No HTTP.

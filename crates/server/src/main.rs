@@ -29,7 +29,7 @@ async fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(settings) => {
-            telemetry::init_logging(settings.log_format);
+            telemetry::init_logging(settings.log_format == LogFormat::Json);
             let app = Application::build(*settings).await?;
             let s = &app.state().settings;
             tracing::info!(
@@ -41,11 +41,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             app.run_until_stopped(shutdown_signal()).await
         }
         Command::Migrate(db) => {
-            telemetry::init_logging(LogFormat::Text);
+            // Text logs: these commands are run by hand.
+            telemetry::init_logging(false);
             admin::migrate(&db).await
         }
         Command::Users { db, command } => {
-            telemetry::init_logging(LogFormat::Text);
+            telemetry::init_logging(false);
             admin::users(&db, &command).await
         }
     }

@@ -1,4 +1,5 @@
-//! Logging and metrics set-up.
+//! Logging and metrics set-up. Uses nothing of this crate, so that every
+//! module may (`config` names the default log filter in its reference).
 
 use std::io::IsTerminal as _;
 use std::sync::OnceLock;
@@ -6,25 +7,25 @@ use std::sync::OnceLock;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
 
-use crate::config::LogFormat;
-
 /// The filter when `RUST_LOG` is not set: `info`, except PostgreSQL's
 /// notices (such as "relation _sqlx_migrations already exists, skipping"
 /// on every start), which are informational noise to an operator.
 pub const DEFAULT_LOG_FILTER: &str = "info,sqlx::postgres::notice=warn";
 
 /// Installs the global `tracing` subscriber (`RUST_LOG`, default
-/// [`DEFAULT_LOG_FILTER`]). Calling it again is harmless.
-pub fn init_logging(format: LogFormat) {
+/// [`DEFAULT_LOG_FILTER`]), writing one JSON object per event when `json`
+/// (`--log-format json`), text otherwise. Calling it again is harmless.
+pub fn init_logging(json: bool) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    let _ = if json {
+        builder.json().flatten_event(true).try_init()
+    } else {
+        builder.try_init()
     };
 }
 

@@ -21,8 +21,8 @@ use std::path::Path;
 /// modules of earlier entries only; the modules of one entry do not use
 /// each other.
 const LAYERS: &[&[&str]] = &[
-    &["clock", "config"],
-    &["telemetry", "rate_limit"],
+    &["clock", "telemetry"],
+    &["config", "rate_limit"],
     &["auth"],
     &["feed"],
     &["graphql"],
