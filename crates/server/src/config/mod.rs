@@ -2,7 +2,7 @@
 //! and an environment variable; the defaults run with no set-up.
 //!
 //! The doc comments of the fields are the settings' reference: they are
-//! the `--help` text, and [`reference`] renders them into
+//! the `--help` text, and [`reference`](mod@reference) renders them into
 //! docs/configuration.md, which a test keeps current.
 
 pub mod reference;
