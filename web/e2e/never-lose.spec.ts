@@ -5,7 +5,7 @@
 import { expect, test, type Page } from '@playwright/test'
 
 import { apiToken, graphql, serverTasks } from './api'
-import { addTask, networkSwitch, PASSWORD, renameTask, secondDevice, signIn, signUpAndSignIn, syncStatus, taskItem, uniqueEmail } from './helpers'
+import { addTask, networkSwitch, renameTask, secondDevice, signIn, signUpAndSignIn, syncStatus, taskItem, uniqueEmail } from './helpers'
 
 /** The names of this origin's IndexedDB databases. */
 async function databases(page: Page): Promise<string[]> {

@@ -1,9 +1,9 @@
 import { Fragment } from 'react'
 
 import { Button } from '../../components/ui/button'
-import type { ConflictNotice, Notice } from '../sync/outbox'
-import { reapply } from '../sync/outbox'
-import type { PendingWrite } from '../sync/types'
+import type { ConflictNotice, Notice } from '../../lib/sync/outbox'
+import { reapply } from '../../lib/sync/outbox'
+import type { PendingWrite } from '../../lib/sync/types'
 import { conflictSides, conflictTitle, refusedTitle } from './task-list'
 
 const noticeClass =

@@ -1,4 +1,4 @@
-import type { Status } from '../sync/engine'
+import type { Status } from '../../lib/sync/engine'
 
 const LOOK: Record<Status, { label: string; dot: string; text: string; hint: string }> = {
   live: { label: 'Live', dot: 'bg-emerald-500', text: 'text-emerald-800 dark:text-emerald-300', hint: 'Connected: changes arrive as they happen.' },

@@ -3,7 +3,7 @@ import { useEffect, useRef, useState, type KeyboardEvent } from 'react'
 import { Button } from '../../components/ui/button'
 import { focusRing } from '../../components/ui/focus'
 import { inputClass } from '../../components/ui/text-field'
-import type { Task } from '../sync/types'
+import type { Task } from '../../lib/sync/types'
 
 /** The id of a task's done checkbox (focus returns there). */
 export const doneId = (taskId: string) => `done-${taskId}`

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 
-import type { Task } from '../sync/types'
+import type { Task } from '../../lib/sync/types'
 import { conflictSides, countTasks, editOf, emptyMessage, filterTasks, parseFilter } from './task-list'
 
 const task = (id: string, done: boolean, version = 1): Task => ({

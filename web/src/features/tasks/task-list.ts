@@ -1,7 +1,7 @@
 // Pure helpers of the tasks screen: filters, counts, empty states, edits.
 
-import type { ConflictNotice } from '../sync/outbox'
-import type { PendingWrite, Task } from '../sync/types'
+import type { ConflictNotice } from '../../lib/sync/outbox'
+import type { PendingWrite, Task } from '../../lib/sync/types'
 
 export type Filter = 'all' | 'active' | 'done'
 

@@ -144,9 +144,10 @@ export function useSync(userId: string | null, email: string | null, auth: SyncA
     }
   }, [userId])
 
+  const current = auth.current
   useEffect(() => {
-    if (auth.current) engineRef.current?.wake()
-  }, [auth.current])
+    if (current) engineRef.current?.wake()
+  }, [current])
 
   // The engine queues a write synchronously, so a second write right after
   // it (a double click) already sees it in the outbox.

@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path'
 import WebSocket from 'ws'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
-import { AuthClient, AuthError } from '../../lib/auth'
+import { AuthClient, AuthError } from '../auth'
 import { SyncEngine } from './engine'
 import { memoryStore } from './test-server'
 import { graphqlTransport } from './transport'

@@ -1,7 +1,7 @@
 import type { ReactNode } from 'react'
 
-import { useSession } from '../auth/session'
-import { SyncContext, useSync } from './use-sync'
+import { useSession } from '../features/auth/session'
+import { SyncContext, useSync } from '../lib/sync/use-sync'
 
 /**
  * Holds the signed-in user's sync engine for the whole app, so it outlives
