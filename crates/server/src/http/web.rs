@@ -1,6 +1,7 @@
-//! The web app, built by Vite into `web/dist` and embedded in the binary
-//! (`make build` builds it first). Paths that are files are served with
-//! their type; Vite's hashed files under `assets/` are cached for a year,
+//! The web app, built by Vite into `web/dist` and embedded in the binary by
+//! the `tasksync-web` crate (`make web` builds it; `make build` and
+//! `make run` build it first). Paths that are files are served with their
+//! type; Vite's hashed files under `assets/` are cached for a year,
 //! everything else is revalidated; any other GET of a page falls back to
 //! `index.html`, so client-side routes work on reload. API paths never fall
 //! back: an unknown one is a JSON 404.
@@ -16,23 +17,19 @@ use axum::response::{Html, IntoResponse, Response};
 
 use crate::http::error::ApiError;
 
-#[derive(rust_embed::Embed)]
-#[folder = "../../web/dist"]
-#[allow_missing = true]
-struct Assets;
-
 /// Where the files come from (the embedded build, or a map in tests).
 pub trait Source {
     fn get(&self, path: &str) -> Option<Cow<'static, [u8]>>;
 }
 
-/// The files embedded at build time.
+/// The built app (`tasksync-web`: embedded in a release build, read from
+/// `web/dist` on disk in a debug build).
 #[derive(Debug, Clone, Copy)]
 pub struct Embedded;
 
 impl Source for Embedded {
     fn get(&self, path: &str) -> Option<Cow<'static, [u8]>> {
-        Assets::get(path).map(|f| f.data)
+        tasksync_web::get(path)
     }
 }
 
