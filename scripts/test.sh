@@ -38,17 +38,17 @@ apt_install() {
   if [ "$ours" = 1 ]; then rm -f "$policy"; fi
 }
 
-# The web app is built first: the server binary the tests build serves
-# web/dist, and a debug binary reads it from disk only if it existed when
-# the binary was compiled. Needs Node.js 20+ and npm, installed from
-# Debian's packages when missing and allowed.
+# The web app is built first: the server binaries the tests run serve
+# web/dist (a debug binary reads it from disk). `make web` builds it only
+# when its sources or lockfile changed, as `make run` does. Needs Node.js
+# 20+ and npm, installed from Debian's packages when missing and allowed.
 if ! command -v npm >/dev/null 2>&1 && can_apt; then
   echo "installing Node.js and npm (Debian packages)" >&2
   apt_install nodejs npm
 fi
 web=0
 if command -v npm >/dev/null 2>&1; then
-  (cd web && npm ci --no-audit --no-fund --loglevel=error && node_modules/.bin/vite build --logLevel warn)
+  "${MAKE:-make}" --no-print-directory web
   web=1
 else
   skip "Web app tests: Node.js and npm are not installed (apt-get install nodejs npm)"
