@@ -28,7 +28,7 @@ build: web/dist/index.html
 
 ## run: build, then serve at http://127.0.0.1:8080 with SQLite in ./data/
 ## (dev mode: dev mailbox, GraphiQL, relaxed CORS; TASKSYNC_DEV=0 to turn it off).
-## The binary is the test build's (target/debug, dependencies optimised),
+## The binary is the test build's (target/debug, the dev profile),
 ## which reads web/dist from disk: a web change needs no Rust rebuild.
 run: web/dist/index.html
 	$(CARGO) build --locked -p tasksync-server --bin tasksync
