@@ -9,8 +9,24 @@ mod tasks;
 
 use std::sync::Arc;
 
+use tasksync_core::{Email, UserId};
 use tasksync_store::testing::TestDatabase;
-use tasksync_store::{ConnectOptions, Store};
+use tasksync_store::{ConnectOptions, Store, UserRecord};
+
+/// A confirmed user with a unique address, for tests about other things.
+pub(crate) async fn user(store: &Arc<dyn Store>) -> UserId {
+    let id = UserId::new();
+    let u = UserRecord {
+        id,
+        email: Email::parse(&format!("{}@example.com", id.as_uuid().simple())).expect("email"),
+        password_hash: "x".into(),
+        confirmed: true,
+        disabled: false,
+        created_at: 0,
+    };
+    store.create_user(&u).await.expect("user");
+    id
+}
 
 /// Keeps a backend's database alive for the length of a test.
 #[allow(dead_code)]

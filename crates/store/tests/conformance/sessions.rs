@@ -3,22 +3,10 @@
 
 use std::sync::Arc;
 
-use tasksync_core::{Email, SessionId, UserId};
-use tasksync_store::{Rotation, SessionRecord, Store, StoreError, UserRecord};
+use crate::user;
 
-async fn user(store: &Arc<dyn Store>) -> UserId {
-    let id = UserId::new();
-    let u = UserRecord {
-        id,
-        email: Email::parse(&format!("{}@example.com", id.as_uuid().simple())).expect("email"),
-        password_hash: "x".into(),
-        confirmed: true,
-        disabled: false,
-        created_at: 0,
-    };
-    store.create_user(&u).await.expect("user");
-    id
-}
+use tasksync_core::{SessionId, UserId};
+use tasksync_store::{Rotation, SessionRecord, Store, StoreError};
 
 /// Starts an active session of `user` created at `at`, whose refresh
 /// token is `token`.

@@ -2,25 +2,12 @@
 
 use std::sync::Arc;
 
-use tasksync_core::{
-    ChangeOp, Email, NewTask, Task, TaskDescription, TaskId, TaskPatch, TaskTitle, UserId,
-    WriteRejection,
-};
-use tasksync_store::{CommitNotice, Store, TaskWrite, TaskWriteError, UserRecord, Written};
+use crate::user;
 
-async fn user(store: &Arc<dyn Store>) -> UserId {
-    let id = UserId::new();
-    let u = UserRecord {
-        id,
-        email: Email::parse(&format!("{}@example.com", id.as_uuid().simple())).expect("email"),
-        password_hash: "x".into(),
-        confirmed: true,
-        disabled: false,
-        created_at: 0,
-    };
-    store.create_user(&u).await.expect("user");
-    id
-}
+use tasksync_core::{
+    ChangeOp, NewTask, Task, TaskDescription, TaskId, TaskPatch, TaskTitle, UserId, WriteRejection,
+};
+use tasksync_store::{CommitNotice, Store, TaskWrite, TaskWriteError, Written};
 
 fn new_task(title: &str) -> NewTask {
     NewTask {
