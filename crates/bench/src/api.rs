@@ -112,6 +112,19 @@ pub async fn head_cursor(
         .context("cursor")
 }
 
+/// A new user `{prefix}-{random}@bench.example`: its access token and the
+/// cursor at the head of its (empty) log.
+pub async fn fresh_user(
+    http: &reqwest::Client,
+    base: &str,
+    prefix: &str,
+) -> anyhow::Result<(String, String)> {
+    let email = format!("{prefix}-{}@bench.example", uuid::Uuid::new_v4().simple());
+    let token = register(http, base, &email).await?;
+    let cursor = head_cursor(http, base, &token).await?;
+    Ok((token, cursor))
+}
+
 /// A lean socket with one `taskChanges` subscription after `cursor`,
 /// positioned (a pong after the subscribe proves the server has fixed its
 /// start).

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::api::{head_cursor, register, subscriber, write_load};
+use crate::api::{fresh_user, subscriber, write_load};
 use crate::args::Args;
 use crate::cpu::{Cpu, CpuMark};
 use crate::report::{Delivered, Report, dist, merged, stamp};
@@ -20,16 +20,7 @@ pub async fn run(
     subscribers: usize,
     report: &mut Report,
 ) -> anyhow::Result<f64> {
-    let token = register(
-        http,
-        &server.base,
-        &format!(
-            "fanout-{subscribers}-{}@bench.example",
-            uuid::Uuid::new_v4().simple()
-        ),
-    )
-    .await?;
-    let cursor = head_cursor(http, &server.base, &token).await?;
+    let (token, cursor) = fresh_user(http, &server.base, &format!("fanout-{subscribers}")).await?;
     let mut sockets = Vec::with_capacity(subscribers);
     for i in 0..subscribers {
         sockets.push(subscriber(server.node(i), &token, &cursor).await?);

@@ -5,7 +5,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use serde_json::json;
 
-use crate::api::{head_cursor, register, subscriber};
+use crate::api::{fresh_user, subscriber};
 use crate::args::Args;
 use crate::report::Report;
 use crate::server::Server;
@@ -45,13 +45,7 @@ pub async fn run(
         println!("memory: skipped (needs --server-pid with --url)");
         return Ok(());
     };
-    let token = register(
-        http,
-        &server.base,
-        &format!("idle-{}@bench.example", uuid::Uuid::new_v4().simple()),
-    )
-    .await?;
-    let cursor = head_cursor(http, &server.base, &token).await?;
+    let (token, cursor) = fresh_user(http, &server.base, "idle").await?;
     // Warm up with a first batch, then measure the growth caused by the
     // next `idle_sockets` sockets.
     let mut warm = Vec::new();

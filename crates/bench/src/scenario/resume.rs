@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::api::{head_cursor, register, subscriber, write_load};
+use crate::api::{fresh_user, subscriber, write_load};
 use crate::args::Args;
 use crate::report::Report;
 use crate::server::Server;
@@ -16,13 +16,7 @@ pub async fn run(
     server: &Server,
     report: &mut Report,
 ) -> anyhow::Result<()> {
-    let token = register(
-        http,
-        &server.base,
-        &format!("resume-{}@bench.example", uuid::Uuid::new_v4().simple()),
-    )
-    .await?;
-    let cursor = head_cursor(http, &server.base, &token).await?;
+    let (token, cursor) = fresh_user(http, &server.base, "resume").await?;
     let k = args.resume_changes;
     write_load(
         http,

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::api::{head_cursor, register, subscriber, write_load};
+use crate::api::{fresh_user, subscriber, write_load};
 use crate::args::Args;
 use crate::report::{Report, dist};
 use crate::server::Server;
@@ -20,13 +20,7 @@ pub async fn run(
     let mut receivers = Vec::new();
     let per_user = (args.mutations / args.users).max(1);
     for u in 0..args.users {
-        let token = register(
-            http,
-            &server.base,
-            &format!("user{u}-{}@bench.example", uuid::Uuid::new_v4().simple()),
-        )
-        .await?;
-        let cursor = head_cursor(http, &server.base, &token).await?;
+        let (token, cursor) = fresh_user(http, &server.base, &format!("user{u}")).await?;
         for i in 0..2 {
             let ws = subscriber(server.node(u * 2 + i), &token, &cursor).await?;
             receivers.push(tokio::spawn(ws.receive(per_user, Duration::from_secs(120))));
