@@ -18,6 +18,10 @@ done
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 
 skipped=()
+
+# Each suite's start, with the time since this script began: where a slow
+# run spends its minutes (CI must stay under 20).
+phase() { printf '== [%dm%02ds] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$1" >&2; }
 skip() {
   echo "SKIPPED: $1" >&2
   skipped+=("$1")
@@ -96,6 +100,7 @@ if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
   skip "Load-balancer test: nginx is not installed (apt-get install nginx)"
 fi
 
+phase "Rust tests"
 # Rust: unit tests, property tests and the integration tests against a real
 # server with a fresh SQLite file (and a fresh PostgreSQL database) per test.
 if command -v cargo >/dev/null 2>&1; then
@@ -104,6 +109,7 @@ else
   skip "Rust tests: cargo is not installed (https://rustup.rs)"
 fi
 
+phase "fuzz targets"
 # Fuzzing: every cargo-fuzz target for a short fixed time (scripts/fuzz.sh,
 # docs/fuzzing.md; FUZZ_SECONDS=N for a longer run). Exit 77: the fuzzer
 # could not be had here (its SKIPPED line says why).
@@ -117,6 +123,7 @@ if command -v cargo >/dev/null 2>&1; then
   fi
 fi
 
+phase "schemathesis"
 # GraphQL fuzzing: schemathesis against the debug binary built above (a
 # production-mode server, fresh SQLite). Needs Python 3.11+ with venv and
 # PyPI; Debian's python3-venv is installed when missing and allowed.
@@ -132,12 +139,14 @@ case "$st_status" in
   *) exit "$st_status" ;;
 esac
 
+phase "Vitest"
 # Web: unit tests (Vitest; the transport's run against the real server
 # binary built above).
 if [ "$web" = 1 ]; then
   (cd web && node_modules/.bin/vitest run)
 fi
 
+phase "Playwright"
 # Web: browser end-to-end tests (Playwright driving Debian's Chromium)
 # against the real server binary with a fresh database.
 if [ -z "${CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1 && can_apt; then
@@ -159,4 +168,5 @@ if [ ${#skipped[@]} -gt 0 ]; then
     exit 1
   fi
 fi
+phase "done"
 echo "all test suites passed"

@@ -18,6 +18,7 @@ mod queries;
 mod restart;
 mod review;
 mod ring;
+mod rolling;
 mod sync;
 mod tidy;
 mod tokens;

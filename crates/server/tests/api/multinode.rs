@@ -122,12 +122,12 @@ async fn account(node: &Http, tag: &str) -> Tokens {
     node.signed_in(&email(tag)).await
 }
 
-fn seq(cursor: &str) -> i64 {
+pub(crate) fn seq(cursor: &str) -> i64 {
     Cursor::decode(cursor).expect("a cursor").seq
 }
 
 /// The cursor at which a client that has synced stands now.
-async fn current_cursor(node: &Http, token: &str) -> String {
+pub(crate) async fn current_cursor(node: &Http, token: &str) -> String {
     let a = node
         .gql(
             Some(token),
@@ -142,7 +142,12 @@ async fn current_cursor(node: &Http, token: &str) -> String {
         .to_owned()
 }
 
-async fn create(node: &Http, token: &str, id: Uuid, title: &str) -> Result<Value, String> {
+pub(crate) async fn create(
+    node: &Http,
+    token: &str,
+    id: Uuid,
+    title: &str,
+) -> Result<Value, String> {
     let response = node
         .client
         .post(node.url("/graphql"))
@@ -165,10 +170,10 @@ async fn create(node: &Http, token: &str, id: Uuid, title: &str) -> Result<Value
 
 /// A change as a subscriber received it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Seen {
-    seq: i64,
-    task: String,
-    cursor: String,
+pub(crate) struct Seen {
+    pub(crate) seq: i64,
+    pub(crate) task: String,
+    pub(crate) cursor: String,
 }
 
 /// The next change of subscription `id`.
@@ -482,7 +487,7 @@ async fn a_node_on_a_shared_database_without_a_public_url_warns() {
 }
 
 /// Where nginx is: `TASKSYNC_NGINX`, `/usr/sbin/nginx` or the PATH.
-fn nginx_binary() -> Option<String> {
+pub(crate) fn nginx_binary() -> Option<String> {
     if let Ok(path) = std::env::var("TASKSYNC_NGINX") {
         return Some(path);
     }
@@ -498,14 +503,14 @@ fn nginx_binary() -> Option<String> {
 
 /// nginx as a child process with the repository's config in front of the
 /// given upstream addresses.
-struct Nginx {
+pub(crate) struct Nginx {
     child: Child,
-    http: Http,
+    pub(crate) http: Http,
     _dir: tempfile::TempDir,
 }
 
 impl Nginx {
-    fn start(binary: &str, upstreams: [&str; 2]) -> Self {
+    pub(crate) fn start(binary: &str, upstreams: [&str; 2]) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
