@@ -1,7 +1,7 @@
 # tasksync — the two commands: `make run` and `make test`.
 CARGO ?= cargo
 NPM ?= npm
-.PHONY: build run test lint fmt bench web
+.PHONY: build run test lint fmt bench web image
 
 # The web app is rebuilt only when one of its inputs is newer than its
 # output: node_modules from the lockfile, web/dist from the sources (unit
@@ -44,12 +44,29 @@ bench:
 	$(CARGO) build --release --locked -p tasksync-server -p tasksync-bench
 	./target/release/tasksync-bench $(BENCH_ARGS)
 
-## lint: formatting, clippy, tsc and ESLint; warnings are errors
+## lint: formatting, clippy, tsc and ESLint, warnings are errors; then
+## scripts/lint-deploy.sh: workflows, Dockerfile, shell scripts, the systemd
+## unit and the compose file, offline
 lint: web/node_modules/.package-lock.json
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 	cd web && node_modules/.bin/tsc --noEmit -p tsconfig.json
 	cd web && node_modules/.bin/eslint --max-warnings 0 .
+	bash scripts/lint-deploy.sh
+
+## image: the container image around a static release binary of this
+## machine (glibc with crt-static: no musl target here; the Dockerfile's
+## own build stage makes a musl one), checked and run by
+## scripts/image-test.sh, saved as target/image/tasksync.oci.tar
+## (`podman load -i` or `skopeo copy oci-archive:...` it). With Docker,
+## `docker build .` builds the real thing from source.
+IMAGE_HOST := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
+image: web/dist/index.html
+	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release --locked \
+		-p tasksync-server --bin tasksync --target $(IMAGE_HOST)
+	IMAGE_BIN=target/$(IMAGE_HOST)/release/tasksync IMAGE_REQUIRE_STATIC=1 \
+		IMAGE_SAVE=target/image/tasksync.oci.tar IMAGE_TAG=localhost/tasksync:dev \
+		bash scripts/image-test.sh
 
 ## fmt: format the Rust code
 fmt:

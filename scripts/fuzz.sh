@@ -98,6 +98,7 @@ for target in "${targets[@]}"; do
   else
     echo "fuzz: $target FAILED (status $status); the end of $log:" >&2
     tail -n 40 "$log" >&2
+    # shellcheck disable=SC2012 # newest first; libFuzzer names them crash-<sha1>
     artifacts="$(ls -t "fuzz/artifacts/$target" 2>/dev/null | head -3 | sed "s|^|fuzz/artifacts/$target/|" | tr '\n' ' ')"
     echo "fuzz: $target: the failing input: ${artifacts:-none written}" >&2
     echo "fuzz: replay it with: cargo fuzz run --sanitizer $sanitizer $target <that file>" >&2

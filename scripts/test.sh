@@ -73,7 +73,9 @@ if [ -z "${TASKSYNC_TEST_DATABASE_URL:-}" ] && ! pg_ready && can_apt; then
       [ -f "$hba" ] && sed -i '1i host all postgres 127.0.0.1/32 trust' "$hba"
     done
   fi
-  for version in $(ls /etc/postgresql 2>/dev/null); do
+  for dir in /etc/postgresql/*/; do
+    [ -d "$dir" ] || continue
+    version="$(basename "$dir")"
     echo "starting PostgreSQL $version" >&2
     pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
   done
@@ -107,6 +109,21 @@ if command -v cargo >/dev/null 2>&1; then
   cargo test --workspace --locked
 else
   skip "Rust tests: cargo is not installed (https://rustup.rs)"
+fi
+
+phase "container image"
+# The container image: the Dockerfile's runtime stage around the debug
+# binary built above, inspected and, where containers can run, started
+# (scripts/image-test.sh; `make image` does it with a static release
+# binary). Exit 77: buildah or podman could not be had or run here.
+if [ -x target/debug/tasksync ]; then
+  image_status=0
+  IMAGE_BIN=target/debug/tasksync bash scripts/image-test.sh || image_status=$?
+  if [ "$image_status" = 77 ]; then
+    skip "Container image test: see the SKIPPED lines above (buildah, podman)"
+  elif [ "$image_status" != 0 ]; then
+    exit "$image_status"
+  fi
 fi
 
 phase "fuzz targets"
