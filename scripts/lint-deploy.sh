@@ -92,6 +92,20 @@ if [ "$tools" = 1 ]; then
   # 3. Compose: the schema, and that the files it refers to exist.
   check "compose schema" "$venv/bin/check-jsonschema" --schemafile deploy/compose/compose-spec.json deploy/compose/compose.yaml
 fi
+# Two rules zizmor leaves to us: no token left in .git after a checkout,
+# and no permission unless a job asks for it.
+workflow_rules() {
+  local file bad=0
+  for file in .github/workflows/*.yml; do
+    grep -qx 'permissions: {}' "$file" || { echo "$file: no top-level 'permissions: {}'"; bad=1; }
+    if [ "$(grep -c 'uses: actions/checkout@' "$file")" != "$(grep -c 'persist-credentials: false' "$file")" ]; then
+      echo "$file: every actions/checkout needs persist-credentials: false"
+      bad=1
+    fi
+  done
+  return "$bad"
+}
+check "workflows: permissions: {} and persist-credentials: false" workflow_rules
 for file in nginx.conf tasksync.env.example postgres.env.example; do
   [ -f "deploy/compose/$file" ] || { echo "deploy/compose/$file is missing" >&2; failed+=("compose files"); }
 done
