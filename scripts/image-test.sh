@@ -99,7 +99,10 @@ bundle=/etc/ssl/certs/ca-certificates.crt
 [ -r "$bundle" ] || fail "no CA bundle at $bundle (apt-get install ca-certificates)"
 cp "$bundle" "$dist/etc/ssl/certs/ca-certificates.crt"
 libs=()
-if ldd "$bin" >/dev/null 2>&1; then
+# A dynamically linked binary names its loader and libraries by path; a
+# static (or static-pie) one gets "statically linked" or "not a dynamic
+# executable" from ldd, and no path.
+if ldd "$bin" 2>/dev/null | grep -q '/'; then
   [ "${IMAGE_REQUIRE_STATIC:-0}" = 1 ] && fail "$bin is dynamically linked (IMAGE_REQUIRE_STATIC=1)"
   # The loader and every library, at the paths the binary looks them up.
   # They are added to the built image as a test-only layer of their own
@@ -254,6 +257,21 @@ else
     # binary has `tasksync healthcheck` (`healthcheck --help` exits 0).
     # Until then the HEALTHCHECK is checked by inspection only (step 3).
     echo "NOT VERIFIED: $bin has no \`healthcheck\` subcommand yet: the image's HEALTHCHECK was checked by inspection only, not run" >&2
+  fi
+  # Name resolution inside the scratch image (no nsswitch.conf, no NSS
+  # libraries; the runtime provides /etc/hosts and resolv.conf): the
+  # binary connects to the test PostgreSQL by name, asking for a database
+  # that does not exist, so that the answer proves the name was resolved
+  # and the server reached, and nothing is written.
+  pg_url="${TASKSYNC_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
+  probe="$(sed -E -e 's#@127\.0\.0\.1([:/])#@localhost\1#' -e 's#/[^/?]*(\?.*)?$#/tasksync_image_test_no_such_db#' <<< "$pg_url")"
+  if command -v pg_isready >/dev/null 2>&1 && pg_isready -q -d "$pg_url"; then
+    "${run[@]}" exec "$container" /tasksync users --database-url "$probe" list > "$work/resolve.log" 2>&1 || true
+    grep -q 'tasksync_image_test_no_such_db" does not exist' "$work/resolve.log" \
+      || { cat "$work/resolve.log" >&2; fail "inside the image, the binary did not resolve and reach ${probe%%@*}@${probe#*@}"; }
+    ok "inside the image, the binary resolves the host of ${probe#*@} by name and reaches it"
+  else
+    skip_part "no PostgreSQL answers at ${pg_url#*@}: name resolution inside the image was not tried"
   fi
   "${run[@]}" stop -t 40 "$container" > /dev/null
   status="$("${run[@]}" inspect --format '{{.State.ExitCode}}' "$container")"
