@@ -5,7 +5,7 @@
 #   - the Dockerfile: hadolint;
 #   - every shell script of the repository: shellcheck;
 #   - the systemd unit: systemd-analyze security (exposure <= 2.0) and
-#     systemd-analyze verify (no warning);
+#     systemd-analyze verify (no warning); its sysusers.d file;
 #   - the compose file: the Compose Specification's schema
 #     (deploy/compose/compose-spec.json), and its nginx config: the
 #     shipped deploy/nginx/tasksync.conf but for the upstream block;
@@ -159,6 +159,17 @@ if command -v systemd-analyze >/dev/null 2>&1; then
     [ -z "$out" ] || { printf '%s\n' "$out"; return 1; }
   }
   check "systemd-analyze verify" verify_unit
+  # The sysusers.d file: systemd-sysusers makes its user in the scratch root.
+  mkdir -p "$root/etc"
+  sysusers() {
+    systemd-sysusers --root="$root" "$PWD/deploy/systemd/tasksync.sysusers" \
+      && grep -q '^tasksync:x:[0-9]*:[0-9]*:.*:/var/lib/tasksync:' "$root/etc/passwd"
+  }
+  if command -v systemd-sysusers >/dev/null 2>&1; then
+    check "systemd-sysusers deploy/systemd/tasksync.sysusers" sysusers
+  else
+    skip "systemd-sysusers is not installed (apt-get install systemd)"
+  fi
   rm -rf "$root"
 else
   skip "systemd-analyze is not installed (apt-get install systemd)"
