@@ -61,9 +61,14 @@ if [ ${#debian[@]} -gt 0 ] && can_apt; then
   apt_install "${debian[@]}"
 fi
 
+python="${PYTHON:-python3}"
+if ! "$python" -c 'import ensurepip, venv' >/dev/null 2>&1 && can_apt; then
+  echo "installing python3-venv (Debian package)" >&2
+  apt_install python3 python3-venv
+fi
+
 venv="$PWD/.tools/venv"
 requirements=scripts/lint-deploy.requirements.txt
-python="${PYTHON:-python3}"
 tools=0
 if ! command -v "$python" >/dev/null 2>&1; then
   skip "$python is not installed: no zizmor, check-jsonschema or hadolint"
