@@ -5,8 +5,9 @@
 //! Bottom to top: a module uses only the modules listed before it (those
 //! of one entry do not use each other). `tests/api/tidy.rs` keeps it
 //! so, and keeps the files inside each module in one direction too.
-//! - [`clock`], [`telemetry`]: epoch milliseconds; logging and the
-//!   Prometheus recorder.
+//! - [`clock`], [`telemetry`], [`build_info`], [`systemd`]: epoch
+//!   milliseconds; logging and the Prometheus recorder; the version and
+//!   commit of this build; notifications to systemd (`sd_notify`).
 //! - [`config`], [`rate_limit`]: the command line, [`config::Settings`] and
 //!   the configuration reference; the per-address and per-caller rate
 //!   limiters.
@@ -26,18 +27,22 @@
 //!   [`http::error::ApiError`] mapping, extractors, the connection loop.
 //! - [`startup`]: [`startup::Application`], the composition root: builds
 //!   the services, binds, serves, drains.
-//! - [`admin`]: `tasksync users …` and `tasksync migrate`.
+//! - [`admin`], [`healthcheck`]: `tasksync users …` and `tasksync
+//!   migrate`; `tasksync healthcheck`, the HTTP probe of a running server.
 
 pub mod admin;
 pub mod auth;
+pub mod build_info;
 pub mod clock;
 pub mod config;
 pub mod feed;
 pub mod graphql;
+pub mod healthcheck;
 pub mod http;
 pub mod rate_limit;
 pub mod startup;
 pub mod state;
+pub mod systemd;
 pub mod telemetry;
 pub mod ws;
 

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 use tasksync_server::config::{Cli, Command, LogFormat};
-use tasksync_server::{Application, admin, telemetry};
+use tasksync_server::{Application, admin, healthcheck, telemetry};
 
 /// mimalloc instead of glibc's malloc: glibc gives every thread (tokio
 /// workers, one thread per SQLite connection) its own arena, which made an
@@ -38,6 +38,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 mail = if app.state().dev_mailbox.is_some() { "dev mailbox" } else { "smtp" },
                 "tasksync listening"
             );
+            // An error here: the shutdown grace period ran out (exit 1).
             app.run_until_stopped(shutdown_signal()).await
         }
         Command::Migrate(db) => {
@@ -48,6 +49,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Users { db, command } => {
             telemetry::init_logging(false);
             admin::users(&db, &command).await
+        }
+        Command::Healthcheck(args) => {
+            // No logging: the answer is one line, on stdout or stderr.
+            println!("{}", healthcheck::run(&args).await?);
+            Ok(())
         }
     }
 }

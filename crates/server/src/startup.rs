@@ -1,8 +1,10 @@
 //! Building and running the server, the composition root: [`Application::build`]
 //! makes every service from the settings, wires them into the
 //! [`AppState`] and binds (port 0 in tests); [`Application::run_until_stopped`]
-//! serves until its shutdown future resolves, then drains in-flight
-//! requests and stops the background jobs.
+//! serves until its shutdown future resolves, then drains: fails
+//! `/readyz`, serves on for the drain delay, stops accepting, finishes
+//! in-flight requests, closes the sockets (1012) in spread-out batches and
+//! stops the background jobs, all within the shutdown grace period.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -81,6 +83,7 @@ impl Application {
             settings.database.db_reads_per_user,
         ));
         let metrics = metrics_handle()?;
+        crate::build_info::record_metric();
         let tokens = TokenService::load(
             store.clone(),
             settings.issuer(),
@@ -167,6 +170,7 @@ impl Application {
             ws,
             socket_runtime: crate::ws::registry::SocketRuntime::start(ws_threads)
                 .context("starting the socket runtime")?,
+            draining: crate::state::Draining::default(),
         };
         let router = crate::http::router(state.clone(), auth_limit.clone());
         Ok(Self {
@@ -190,42 +194,40 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` resolves, then stops accepting, lets
-    /// in-flight requests finish (up to the shutdown grace period) and
-    /// stops the background jobs.
+    /// Serves until `shutdown` resolves, then drains: `/readyz` answers 503
+    /// at once while the node serves on for the drain delay; then it stops
+    /// accepting, lets in-flight requests finish and closes its sockets
+    /// (1012) spread over the socket window, and stops the background jobs.
+    /// An error when the shutdown grace period, counted from the signal,
+    /// ran out first (the caller exits with status 1).
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let state = self.state;
         let (stop_tx, stop_rx) = watch::channel(false);
         let jobs = tokio::spawn(maintenance(
-            self.state.clone(),
+            state.clone(),
             self.auth_limit.clone(),
             stop_rx.clone(),
         ));
-        let grace = self.state.settings.shutdown_grace;
         // The feed publishes on the socket runtime: the socket tasks it wakes
         // are then woken on their own runtime's queues, not one by one
         // through another runtime's injection queue.
-        let feed = self
-            .state
+        let feed = state
             .socket_runtime
             .handle()
-            .spawn(self.state.feed.clone().run(stop_rx.clone()));
+            .spawn(state.feed.clone().run(stop_rx.clone()));
         let revocations = tokio::spawn(crate::ws::registry::watch_revocations(
-            self.state.ws.sockets.clone(),
-            self.state.store.clone(),
+            state.ws.sockets.clone(),
+            state.store.clone(),
             Duration::from_millis(250),
             stop_rx.clone(),
         ));
-        let sockets = self.state.ws.sockets.clone();
-        let signalled = async move {
-            shutdown.await;
-            tracing::info!("shutting down: draining in-flight requests, closing sockets");
-            sockets.shut_down();
-            let _ = stop_tx.send(true);
-        };
-        let settings = &self.state.settings;
+        // Pings systemd's watchdog until the process ends, the drain included.
+        let watchdog = crate::systemd::watchdog_interval()
+            .map(|every| tokio::spawn(watchdog(state.store.clone(), every)));
+        let settings = state.settings.clone();
         let limits = crate::http::serve::ConnectionLimits {
             header_timeout: settings.http_header_timeout,
             max_connections: match settings.max_connections {
@@ -238,35 +240,98 @@ impl Application {
             header_timeout = ?limits.header_timeout,
             "connection limits"
         );
-        let server = crate::http::serve::serve(self.listener, self.router, limits, signalled);
-        let mut stopped = stop_rx;
-        let deadline = async move {
-            let _ = stopped.changed().await;
-            tokio::time::sleep(grace).await;
+        let (stop_accepting, accepting) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(crate::http::serve::serve(
+            self.listener,
+            self.router,
+            limits,
+            async move {
+                let _ = accepting.await;
+            },
+        ));
+        crate::systemd::ready("serving");
+
+        shutdown.await;
+        let deadline = tokio::time::Instant::now() + settings.shutdown_grace;
+        state.draining.begin();
+        tracing::info!(
+            delay = ?settings.drain_delay,
+            "draining: /readyz answers 503; still serving until the drain delay is over"
+        );
+        crate::systemd::stopping("draining: /readyz answers 503");
+        let sockets = state.ws.sockets.clone();
+        let drain = async {
+            tokio::time::sleep(settings.drain_delay).await;
+            let _ = stop_accepting.send(());
+            tracing::info!(
+                sockets = sockets.open(),
+                window = ?settings.drain_socket_window,
+                "stopped accepting; finishing in-flight requests and closing sockets"
+            );
+            crate::systemd::status("stopped accepting: finishing requests, closing sockets");
+            let closing = async {
+                let closed = sockets
+                    .close_all(settings.drain_socket_window, DRAIN_BATCHES)
+                    .await;
+                while sockets.open() > 0 {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                closed
+            };
+            let (_, closed) = tokio::join!(server, closing);
+            tracing::info!(sockets = closed, "requests finished and sockets closed");
+            // The feed runs until the last socket is gone: sockets the
+            // node serves during the delay still get their changes.
+            let _ = stop_tx.send(true);
+            let _ = tokio::join!(jobs, feed, revocations);
         };
-        tokio::select! {
-            () = server => {}
-            () = deadline => tracing::warn!(?grace, "grace period over; exiting with requests in flight"),
-        }
-        let _ = jobs.await;
-        let _ = feed.await;
-        let _ = revocations.await;
-        // Sockets were told to close (1001) when the signal came; give them
-        // a moment to say so before the process ends.
-        let sockets = &self.state.ws.sockets;
-        let closing = async {
-            while sockets.count() > 0 {
-                tokio::time::sleep(Duration::from_millis(20)).await;
+        let outcome = match tokio::time::timeout_at(deadline, drain).await {
+            Ok(()) => Ok(()),
+            Err(_) => {
+                let open = sockets.open();
+                tracing::error!(
+                    grace = ?settings.shutdown_grace,
+                    sockets = open,
+                    "shutdown grace period over: exiting with requests or sockets still open"
+                );
+                Err(anyhow::anyhow!(
+                    "the shutdown took longer than TASKSYNC_SHUTDOWN_GRACE ({}): \
+                     requests or {open} socket(s) were still open",
+                    humantime::format_duration(settings.shutdown_grace)
+                ))
             }
         };
-        if tokio::time::timeout(Duration::from_secs(5), closing)
-            .await
-            .is_err()
-        {
-            tracing::warn!(open = sockets.count(), "sockets still open at exit");
+        if let Some(watchdog) = watchdog {
+            watchdog.abort();
         }
         tracing::info!("stopped");
-        Ok(())
+        crate::systemd::status("stopped");
+        outcome
+    }
+}
+
+/// Batches the sockets are closed in at shutdown, spread over
+/// `TASKSYNC_DRAIN_SOCKET_WINDOW`.
+const DRAIN_BATCHES: usize = 20;
+
+/// Pings systemd's watchdog every `every` (half its timeout) while the
+/// database answers within that time; when it does not, the ping is
+/// skipped, and systemd restarts a node that stays so.
+async fn watchdog(store: Arc<dyn tasksync_store::Store>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match tokio::time::timeout(every, store.ping()).await {
+            Ok(Ok(())) => crate::systemd::watchdog(),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "watchdog: the database does not answer; no ping")
+            }
+            Err(_) => tracing::warn!(
+                ?every,
+                "watchdog: the database did not answer in time; no ping"
+            ),
+        }
     }
 }
 

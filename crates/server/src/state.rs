@@ -3,6 +3,7 @@
 //! `http`, whose handlers take it.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use metrics_exporter_prometheus::PrometheusHandle;
 use tasksync_store::Store;
@@ -30,6 +31,22 @@ pub struct AppState {
     pub ws: crate::ws::Context,
     /// Where socket tasks run (apart from HTTP and writes).
     pub socket_runtime: SocketRuntime,
+    /// Set when a shutdown began: `/readyz` then answers 503 `draining`.
+    pub draining: Draining,
+}
+
+/// Whether this node is shutting down (shared by every clone).
+#[derive(Debug, Clone, Default)]
+pub struct Draining(Arc<AtomicBool>);
+
+impl Draining {
+    pub fn begin(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 impl std::fmt::Debug for AppState {

@@ -16,7 +16,7 @@ use url::Url;
 
 /// tasksync: real-time task synchronisation server.
 #[derive(Debug, Parser)]
-#[command(name = "tasksync", version, about)]
+#[command(name = "tasksync", version = crate::build_info::VERSION_TEXT, about)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -43,6 +43,37 @@ pub enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
+    /// Ask the server on this machine whether it is alive (`GET /healthz`)
+    /// or ready for traffic (`--ready`: `GET /readyz`), for container and
+    /// deploy health checks (no curl needed). Exits 0 when it answers 200
+    /// (and, with `--expect-version`, is that version), else 1 with the
+    /// reason on one line.
+    Healthcheck(HealthcheckArgs),
+}
+
+/// Flags of `tasksync healthcheck`.
+#[derive(Debug, Clone, Args)]
+pub struct HealthcheckArgs {
+    /// The server's base URL, `http://HOST:PORT` (plain HTTP only). Defaults
+    /// to the listen address, with `0.0.0.0` and `[::]` replaced by the
+    /// loopback address.
+    #[arg(long, env = "TASKSYNC_HEALTHCHECK_URL")]
+    pub url: Option<Url>,
+    /// The listen address the default URL is made from: the server's own
+    /// setting.
+    #[arg(long, env = "TASKSYNC_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Ask `/readyz` (ready for traffic; 503 while draining) instead of
+    /// `/healthz` (alive and its database answers).
+    #[arg(long, env = "TASKSYNC_HEALTHCHECK_READY", value_parser = clap::builder::BoolishValueParser::new(), default_value = "false", num_args = 0..=1, default_missing_value = "true")]
+    pub ready: bool,
+    /// Fail unless the server is this build: the text after `tasksync ` in
+    /// `tasksync --version`, such as `0.1.0 (commit 1a2b3c4d5e6f)`.
+    #[arg(long, env = "TASKSYNC_HEALTHCHECK_EXPECT_VERSION", value_name = "TEXT")]
+    pub expect_version: Option<String>,
+    /// How long each request may take, connecting included.
+    #[arg(long, env = "TASKSYNC_HEALTHCHECK_TIMEOUT", default_value = "3s", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Subcommand)]
@@ -381,10 +412,25 @@ pub struct Settings {
     /// its hard limit at start) less 128 kept for everything else.
     #[arg(long, env = "TASKSYNC_MAX_CONNECTIONS", default_value_t = 0, help_heading = heading::HTTP)]
     pub max_connections: usize,
-    /// How long a shutdown (SIGTERM or Ctrl-C) waits for in-flight requests
-    /// before exiting anyway; WebSockets are closed with 1001 at once.
+    /// The longest a shutdown (SIGTERM or Ctrl-C) may take, from the
+    /// signal: the drain delay, then in-flight requests and the closing of
+    /// WebSockets. When it runs out the process exits anyway, with status
+    /// 1. Longer than the drain delay and the socket window together.
     #[arg(long, env = "TASKSYNC_SHUTDOWN_GRACE", default_value = "30s", value_parser = humantime::parse_duration, help_heading = heading::SERVER)]
     pub shutdown_grace: Duration,
+    /// How long a node keeps serving after the shutdown signal, with
+    /// `/readyz` answering 503, so that a load balancer stops sending it
+    /// new requests and sockets before it stops accepting them. Make it
+    /// longer than the balancer's health-check interval times its failure
+    /// threshold; `0s` with no balancer in front.
+    #[arg(long, env = "TASKSYNC_DRAIN_DELAY", default_value = "5s", value_parser = humantime::parse_duration, help_heading = heading::SERVER)]
+    pub drain_delay: Duration,
+    /// Over how long, after the drain delay, the node closes its WebSockets
+    /// (1012 "service restart"), in batches in random order, so that their
+    /// clients reconnect to the other nodes spread out rather than all at
+    /// once.
+    #[arg(long, env = "TASKSYNC_DRAIN_SOCKET_WINDOW", default_value = "5s", value_parser = humantime::parse_duration, help_heading = heading::SERVER)]
+    pub drain_socket_window: Duration,
     /// Log format on standard error; `RUST_LOG` filters what is logged.
     #[arg(long, env = "TASKSYNC_LOG_FORMAT", default_value = "text", help_heading = heading::SERVER)]
     pub log_format: LogFormat,
@@ -509,6 +555,15 @@ impl Settings {
         if self.max_body_bytes < 1024 {
             return Err("TASKSYNC_MAX_BODY_BYTES must be at least 1024".into());
         }
+        if self.shutdown_grace <= self.drain_delay + self.drain_socket_window {
+            return Err(format!(
+                "TASKSYNC_SHUTDOWN_GRACE ({}) must be longer than TASKSYNC_DRAIN_DELAY ({}) and \
+                 TASKSYNC_DRAIN_SOCKET_WINDOW ({}) together, or a clean shutdown could never finish in time",
+                humantime::format_duration(self.shutdown_grace),
+                humantime::format_duration(self.drain_delay),
+                humantime::format_duration(self.drain_socket_window),
+            ));
+        }
         Ok(())
     }
 
@@ -592,7 +647,7 @@ mod tests {
             ..Settings::defaults()
         };
         type Change = fn(&mut Settings);
-        let cases: [(Change, &str); 13] = [
+        let cases: [(Change, &str); 15] = [
             (
                 |s| s.token_leeway = Duration::from_secs(61),
                 "TASKSYNC_TOKEN_LEEWAY",
@@ -630,6 +685,17 @@ mod tests {
                 "TASKSYNC_API_RATE_PER_SECOND",
             ),
             (|s| s.api_rate_burst = 49, "TASKSYNC_API_RATE_BURST"),
+            (
+                |s| s.shutdown_grace = Duration::from_secs(10),
+                "TASKSYNC_SHUTDOWN_GRACE",
+            ),
+            (
+                |s| {
+                    s.drain_delay = Duration::ZERO;
+                    s.drain_socket_window = Duration::from_secs(31);
+                },
+                "TASKSYNC_DRAIN_SOCKET_WINDOW",
+            ),
         ];
         for (change, name) in cases {
             let mut s = base.clone();

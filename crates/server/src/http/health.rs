@@ -1,4 +1,4 @@
-//! Operations endpoints: health and metrics.
+//! Operations endpoints: health, readiness and metrics.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -7,18 +7,50 @@ use secrecy::ExposeSecret as _;
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
 
+use crate::build_info::{COMMIT, VERSION};
 use crate::state::AppState;
 
-/// `GET /healthz`: 200 when the database answers, 503 otherwise.
+/// `GET /healthz`: alive. 200 when the database answers, 503 otherwise;
+/// either way with the version and commit of this build, so a deploy can
+/// tell which build answers. It stays 200 while the node drains.
 pub async fn healthz(State(s): State<AppState>) -> impl IntoResponse {
-    match s.store.ping().await {
-        Ok(()) => (StatusCode::OK, axum::Json(json!({ "status": "ok" }))),
+    let status = match s.store.ping().await {
+        Ok(()) => StatusCode::OK,
         Err(e) => {
             tracing::error!(error = %e, "health check: database unreachable");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                axum::Json(json!({ "status": "unavailable" })),
-            )
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+    };
+    let text = if status == StatusCode::OK {
+        "ok"
+    } else {
+        "unavailable"
+    };
+    (
+        status,
+        axum::Json(json!({ "status": text, "version": VERSION, "commit": COMMIT })),
+    )
+}
+
+/// `GET /readyz`: ready for traffic. 503 `draining` from the moment a
+/// shutdown begins (the node still serves for the drain delay, so a load
+/// balancer can stop sending it anything new), 503 `unavailable` when the
+/// database does not answer, else 200 `ready`.
+pub async fn readyz(State(s): State<AppState>) -> impl IntoResponse {
+    let unavailable = |status: &str| {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(json!({ "status": status })),
+        )
+    };
+    if s.draining.is_draining() {
+        return unavailable("draining");
+    }
+    match s.store.ping().await {
+        Ok(()) => (StatusCode::OK, axum::Json(json!({ "status": "ready" }))),
+        Err(e) => {
+            tracing::error!(error = %e, "readiness check: database unreachable");
+            unavailable("unavailable")
         }
     }
 }

@@ -47,6 +47,7 @@ pub fn router(state: AppState, auth_limit: IpRateLimit) -> Router {
         )
         .route("/graphql", graphql_route())
         .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics));
     if state.settings.dev && state.dev_mailbox.is_some() {
         app = app.route("/dev/mailbox", get(health::dev_mailbox));

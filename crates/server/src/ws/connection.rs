@@ -181,7 +181,12 @@ impl Connection {
                 }
                 () = &mut expiry, if armed => break Some(Close::new(4403, "access token expired")),
                 frame = revoked => break Some(frame),
-                _ = shutdown.changed() => break Some(Close::new(1001, "server shutting down")),
+                // `wait_for`, not `changed`: a socket upgraded after the
+                // signal went out closes at once too. (Its guard is not
+                // `Send`: dropped inside.)
+                () = async { let _ = shutdown.wait_for(|stop| *stop).await; } => {
+                    break Some(Close::new(1012, "service restart"));
+                }
             }
         };
         match close {

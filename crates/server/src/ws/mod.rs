@@ -5,7 +5,7 @@
 //! The loop is ours, not async-graphql's, so that the close codes of the
 //! contract hold (4408 init timeout, 4429 second init, 4401 subscribe
 //! before ack, 4409 duplicate id, 4400 bad message, 4403 bad or expired
-//! token or revoked session, 1001 shutdown) and so that per-socket limits,
+//! token or revoked session, 1012 shutdown) and so that per-socket limits,
 //! pings and revocation live in one place. One task serves one socket: it
 //! reads client messages, pulls the socket's subscription streams and sends
 //! their results. A stream is polled only when the socket can take more, so

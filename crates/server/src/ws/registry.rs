@@ -1,5 +1,6 @@
 //! Every live socket of this node, by user and session: the per-user cap,
-//! closing the sockets of revoked sessions, and closing all at shutdown.
+//! closing the sockets of revoked sessions, and closing all at shutdown,
+//! spread out.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -128,13 +129,61 @@ impl Sockets {
         self.lock().sockets.len()
     }
 
+    /// Socket loops still running, authenticated or not: each holds a
+    /// receiver of the shutdown signal for its whole life.
+    pub fn open(&self) -> usize {
+        self.shutdown.receiver_count()
+    }
+
     pub(super) fn shutdown_signal(&self) -> watch::Receiver<bool> {
         self.shutdown.subscribe()
     }
 
-    /// Closes every socket with 1001 so clients reconnect elsewhere.
-    pub fn shut_down(&self) {
+    /// Closes every socket with 1012 "service restart", so that clients
+    /// reconnect elsewhere, spread over `window`: the authenticated sockets
+    /// in random order, in up to `batches` batches, one at a random moment
+    /// of each of as many equal slices of the window; at its end, every
+    /// socket loop still open (one not yet authenticated, or registered
+    /// since) is told to close too. Returns how many the batches closed.
+    pub async fn close_all(&self, window: Duration, batches: usize) -> usize {
+        use rand::Rng as _;
+        use rand::seq::SliceRandom as _;
+
+        let start = tokio::time::Instant::now();
+        let mut senders: Vec<mpsc::Sender<Close>> = self
+            .lock()
+            .sockets
+            .values()
+            .map(|e| e.close.clone())
+            .collect();
+        let batches = batches.clamp(1, senders.len().max(1));
+        let (order, times) = {
+            let mut rng = rand::thread_rng();
+            senders.shuffle(&mut rng);
+            let slice = window / u32::try_from(batches).unwrap_or(u32::MAX);
+            let times: Vec<tokio::time::Instant> = (0..batches)
+                .map(|i| {
+                    let i = u32::try_from(i).unwrap_or(u32::MAX);
+                    start + slice * i + slice.mul_f64(rng.gen_range(0.0..1.0))
+                })
+                .collect();
+            (senders, times)
+        };
+        let per_batch = order.len().div_ceil(batches).max(1);
+        let mut closed = 0;
+        for (batch, at) in order.chunks(per_batch).zip(times) {
+            tokio::time::sleep_until(at).await;
+            for close in batch {
+                if close.try_send(Close::new(1012, "service restart")).is_ok() {
+                    closed += 1;
+                }
+            }
+        }
+        if self.open() > 0 {
+            tokio::time::sleep_until(start + window).await;
+        }
         let _ = self.shutdown.send(true);
+        closed
     }
 }
 

@@ -48,7 +48,8 @@ pub struct TestApp {
 }
 
 /// Settings for tests: dev mode (dev mailbox), a fresh database in `dir`,
-/// port 0 and rate limits high enough not to interfere.
+/// port 0, rate limits high enough not to interfere, and a quick drain at
+/// shutdown (no delay, sockets closed within 100 ms).
 pub fn test_settings(dir: &TempDir) -> Settings {
     let mut s = Settings::defaults();
     s.listen = "127.0.0.1:0".parse().expect("addr");
@@ -57,6 +58,8 @@ pub fn test_settings(dir: &TempDir) -> Settings {
     s.database.database_url = format!("sqlite://{}", dir.path().join("tasksync.db").display());
     s.auth_rate_per_minute = 100_000;
     s.auth_rate_burst = 100_000;
+    s.drain_delay = Duration::ZERO;
+    s.drain_socket_window = Duration::from_millis(100);
     s
 }
 

@@ -415,6 +415,9 @@ fn node_command_in(wrapper: &[&str], database_url: &str) -> Command {
             "json",
         ])
         .env("TASKSYNC_DATABASE_URL", database_url)
+        // A quick drain at SIGTERM, as in-process test servers have it.
+        .env("TASKSYNC_DRAIN_DELAY", "0s")
+        .env("TASKSYNC_DRAIN_SOCKET_WINDOW", "100ms")
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
         .stderr(Stdio::piped());

@@ -5,13 +5,37 @@ use reqwest::StatusCode;
 use crate::helpers::{email, spawn_app, spawn_with};
 
 #[tokio::test]
-async fn health_answers_ok_when_the_database_answers() {
+async fn health_answers_ok_with_the_build_and_readiness_answers_ready() {
     let app = spawn_app().await;
     let a = app.get("/healthz").await;
     assert_eq!(
         (a.status, a.body["status"].as_str()),
         (StatusCode::OK, Some("ok"))
     );
+    assert_eq!(
+        a.body["version"].as_str(),
+        Some(tasksync_server::build_info::VERSION)
+    );
+    assert_eq!(
+        a.body["commit"].as_str(),
+        Some(tasksync_server::build_info::COMMIT)
+    );
+    let r = app.get("/readyz").await;
+    assert_eq!(
+        (r.status, r.body),
+        (StatusCode::OK, serde_json::json!({ "status": "ready" }))
+    );
+    // A shutdown begun: not ready, still alive.
+    app.state.draining.begin();
+    let r = app.get("/readyz").await;
+    assert_eq!(
+        (r.status, r.body),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            serde_json::json!({ "status": "draining" })
+        )
+    );
+    assert_eq!(app.get("/healthz").await.status, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -48,6 +72,12 @@ async fn metrics_are_served_in_prometheus_format() {
         "tasksync_subscriptions",
         "tasksync_write_batch_size",
         "tasksync_feed_lag_seconds_bucket",
+        format!(
+            r#"tasksync_build_info{{version="{}",commit="{}"}} 1"#,
+            tasksync_server::build_info::VERSION,
+            tasksync_server::build_info::COMMIT
+        )
+        .as_str(),
     ] {
         assert!(text.contains(name), "{name} missing from /metrics");
     }

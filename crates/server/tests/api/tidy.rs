@@ -21,7 +21,7 @@ use std::path::Path;
 /// modules of earlier entries only; the modules of one entry do not use
 /// each other.
 const LAYERS: &[&[&str]] = &[
-    &["clock", "telemetry"],
+    &["clock", "telemetry", "build_info", "systemd"],
     &["config", "rate_limit"],
     &["auth"],
     &["feed"],
@@ -30,7 +30,7 @@ const LAYERS: &[&[&str]] = &[
     &["state"],
     &["http"],
     &["startup"],
-    &["admin"],
+    &["admin", "healthcheck"],
 ];
 
 /// Files outside `graphql/` that may name async-graphql, and why.

@@ -346,12 +346,15 @@ async fn a_socket_closes_when_its_access_token_expires() {
 }
 
 #[tokio::test]
-async fn shutting_down_closes_sockets_with_1001() {
+async fn shutting_down_closes_sockets_with_1012_service_restart() {
     let app = spawn_app().await;
     let t = app.signed_in(&email("shutdown")).await;
     let mut c = WsClient::ready(&app, &t.access).await;
+    // Not yet authenticated: closed all the same.
+    let mut fresh = WsClient::connect(&app).await;
     let _dir = app.stop().await;
-    assert_eq!(c.closed().await.0, 1001);
+    assert_eq!(c.closed().await, (1012, "service restart".to_owned()));
+    assert_eq!(fresh.closed().await.0, 1012);
 }
 
 #[tokio::test]
