@@ -8,6 +8,7 @@ mod cost;
 mod forge;
 mod graphql;
 mod helpers;
+mod lifecycle;
 mod limits;
 mod load;
 mod mail;
