@@ -91,6 +91,48 @@ describe('sync engine', () => {
     expect(server.tasks.get('a')?.version).toBe(2)
   })
 
+  it('resumes from its cursor after a short random wait, without going offline, when the server restarts (1012, 1001)', async () => {
+    for (const code of [1012, 1001]) {
+      const server = new TestServer()
+      server.apply({ kind: 'create', id: 'a', title: 'before', description: null, done: false })
+      const statuses: string[] = []
+      const waits: number[] = []
+      let resume = () => {}
+      const sleep = (ms: number) => {
+        waits.push(ms)
+        return new Promise<void>((r) => (resume = r))
+      }
+      const engine = new SyncEngine(memoryStore(), server.transport(), { onStatus: (s) => statuses.push(s) }, { sleep, random: () => 0.25 })
+      await engine.start()
+      expect(statuses.at(-1)).toBe('live')
+      statuses.length = 0
+      server.restart(code)
+      // While it waits, a change is made elsewhere: the resumed subscription brings it, once.
+      server.apply({ kind: 'create', id: 'b', title: 'while restarting', description: null, done: false })
+      expect(waits).toEqual([250])
+      expect(statuses).toEqual(['syncing'])
+      resume()
+      await vi.waitFor(() => expect(statuses.at(-1)).toBe('live'))
+      server.apply({ kind: 'create', id: 'c', title: 'after', description: null, done: false })
+      expect(engine.tasks().map((t) => t.id)).toEqual(['a', 'b', 'c'])
+      expect(statuses).not.toContain('offline')
+      expect(engine.cursor()).toBe('c3')
+      engine.close()
+    }
+  })
+
+  it('says offline and backs off when the connection is lost otherwise', async () => {
+    const server = new TestServer()
+    const statuses: string[] = []
+    const engine = new SyncEngine(memoryStore(), server.transport(), { onStatus: (s) => statuses.push(s) }, noWait)
+    await engine.start()
+    statuses.length = 0
+    server.disconnect()
+    await vi.waitFor(() => expect(statuses.at(-1)).toBe('live'))
+    expect(statuses[0]).toBe('offline')
+    engine.close()
+  })
+
   it('does a full sync when its cursor has expired', async () => {
     const server = new TestServer()
     const store = memoryStore()

@@ -7,7 +7,11 @@
 // outbox, one at a time and in order. When the connection drops, a write
 // fails to reach the server or the browser goes offline, it says so and
 // reconnects with exponential backoff and jitter, resuming from the cursor;
-// the network coming back (`wake`) cuts the wait short.
+// the network coming back (`wake`) cuts the wait short. A socket the server
+// closed because it is stopping (1012 service restart, 1001 going away) is
+// no failure: the engine stays "syncing", waits a random moment (up to a
+// second, so a node's clients do not all arrive at once) and resumes, most
+// likely on another node.
 //
 // One engine per signed-in user and tab, started once. Writes made before
 // the stored snapshot is loaded are queued behind the stored outbox, never
@@ -65,6 +69,8 @@ const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.str
 
 /** The socket close code for a refused or expired token (graphql-transport-ws, tasksync). */
 const FORBIDDEN_CLOSE = 4403
+/** Close codes of a server that stops on purpose (1012 service restart, 1001 going away): resume soon, without saying "offline". */
+const RESTART_CLOSES: ReadonlySet<number> = new Set([1012, 1001])
 
 /** A delete inside its undo window, and the task it hides. */
 export interface HeldDelete {
@@ -75,6 +81,8 @@ export interface HeldDelete {
 export interface EngineOptions {
   backoffBaseMs?: number
   backoffMaxMs?: number
+  /** The longest random wait before resuming after a server restart (1012, 1001). */
+  restartJitterMs?: number
   random?: () => number
   now?: () => string
   /** Epoch milliseconds (undo windows). */
@@ -121,6 +129,7 @@ export class SyncEngine {
     this.opts = {
       backoffBaseMs: options.backoffBaseMs ?? 500,
       backoffMaxMs: options.backoffMaxMs ?? 30_000,
+      restartJitterMs: options.restartJitterMs ?? 1_000,
       random: options.random ?? Math.random,
       now: options.now ?? (() => new Date().toISOString()),
       clock: options.clock ?? Date.now,
@@ -321,6 +330,16 @@ export class SyncEngine {
     void this.connect()
   }
 
+  /** The server closed the socket because it is stopping: connect again after a short random wait, still "syncing". */
+  private resume(): void {
+    this.setStatus('syncing')
+    const delay = Math.round(this.opts.random() * this.opts.restartJitterMs)
+    void this.opts.sleep(delay).then(() => {
+      // Unless something else connected meanwhile (a wake, a failed write).
+      if (!this.closed && this.stop === null && !this.connecting) void this.connect()
+    })
+  }
+
   private async sync(): Promise<void> {
     let next: string | null = null
     let first = true
@@ -353,7 +372,9 @@ export class SyncEngine {
           if (end.kind === 'cursor-expired') this.replica = { ...this.replica, cursor: null }
           if (end.kind === 'closed' && end.code === FORBIDDEN_CLOSE) this.events.onUnauthorized?.()
           if (!up) failed(new Error(`subscription ended: ${end.kind}`))
-          else if (!this.closed) this.reconnect()
+          else if (this.closed) return
+          else if (end.kind === 'closed' && end.code !== undefined && RESTART_CLOSES.has(end.code)) this.resume()
+          else this.reconnect()
         },
         () => {
           up = true

@@ -65,6 +65,12 @@ export class TestServer {
     this.subscribers.clear()
   }
 
+  /** Closes every live subscription with `code`, as a server that stops does (1012 service restart). */
+  restart(code: number): void {
+    for (const s of this.subscribers) s.end({ kind: 'closed', reason: 'service restart', code })
+    this.subscribers.clear()
+  }
+
   transport(): Transport {
     return {
       syncPage: async (lastSync, nextToken): Promise<SyncPage> => {
