@@ -110,6 +110,8 @@ env "${limits[@]}" \
   TASKSYNC_METRICS_TOKEN="$metrics_token" \
   TASKSYNC_ACCESS_TOKEN_TTL=1h \
   TASKSYNC_SHUTDOWN_GRACE=5s \
+  TASKSYNC_DRAIN_DELAY=0s \
+  TASKSYNC_DRAIN_SOCKET_WINDOW=1s \
   TASKSYNC_LOG_FORMAT=json \
   RUST_LOG=info \
   "$bin" serve > "$work/server.log" 2>&1 &

@@ -12,7 +12,7 @@ import { VitePWA } from 'vite-plugin-pwa'
 const api = process.env.TASKSYNC_URL ?? 'http://127.0.0.1:8080'
 
 /** Paths the server answers itself: never from the service worker's cache, never the app's index.html. */
-const SERVER_PATHS = [/^\/graphql/, /^\/auth\//, /^\/dev\//, /^\/metrics/, /^\/healthz/, /^\/\.well-known\//]
+const SERVER_PATHS = [/^\/graphql/, /^\/auth\//, /^\/dev\//, /^\/metrics/, /^\/healthz/, /^\/readyz/, /^\/\.well-known\//]
 
 /**
  * Writes `.br` and `.gz` copies beside the built text files, so the server

@@ -56,6 +56,9 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
       TASKSYNC_DATABASE_URL: `sqlite://${join(dir, 't.db')}`,
       TASKSYNC_AUTH_RATE_PER_MINUTE: '100000',
       TASKSYNC_AUTH_RATE_BURST: '100000',
+      // No load balancer to wait for: stop at once at teardown.
+      TASKSYNC_DRAIN_DELAY: '0s',
+      TASKSYNC_DRAIN_SOCKET_WINDOW: '100ms',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   })

@@ -59,7 +59,7 @@ test('a reload or a new tab while offline opens the app from the cache with the 
     return urls
   })
   expect(cached).toContain('/index.html')
-  expect(cached.filter((p) => /^\/(graphql|auth\/|dev\/|metrics|healthz|\.well-known\/)/.test(p))).toEqual([])
+  expect(cached.filter((p) => /^\/(graphql|auth\/|dev\/|metrics|healthz|readyz|\.well-known\/)/.test(p))).toEqual([])
 })
 
 test('a new deploy is picked up: its service worker takes over and the open page reloads into it', async ({ page }) => {
