@@ -67,6 +67,10 @@ pub fn router(state: AppState, auth_limit: IpRateLimit) -> Router {
             state.settings.http_body_timeout,
         ))
         .layer(middleware::from_fn(record_metrics))
+        .layer(middleware::from_fn_with_state(
+            state.draining.clone(),
+            close_when_draining,
+        ))
         .layer(cors)
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
@@ -148,6 +152,24 @@ async fn record_metrics(request: Request, next: Next) -> Response {
     metrics::histogram!("tasksync_http_request_duration_seconds", &labels)
         .record(start.elapsed().as_secs_f64());
     response.into_response()
+}
+
+/// While the node drains, answers end their connection (`Connection:
+/// close`), so that a proxy's kept-alive connections are gone before the
+/// node stops accepting, instead of being cut under a request. Upgrades
+/// (WebSockets) keep theirs.
+async fn close_when_draining(
+    State(draining): State<crate::state::Draining>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    if draining.is_draining() && response.status() != axum::http::StatusCode::SWITCHING_PROTOCOLS {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }
 
 /// Middleware of `/auth/*`: refuses requests of an address that is over

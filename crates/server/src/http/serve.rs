@@ -60,8 +60,8 @@ pub fn connections_that_fit(reserve: u64) -> usize {
     usize::try_from(soft.saturating_sub(reserve).max(16)).unwrap_or(usize::MAX)
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves, then stops
-/// accepting, lets every connection finish its requests, and returns when
+/// Serves `router` on `listener` until `shutdown` resolves, then closes the
+/// listener, lets every connection finish its requests, and returns when
 /// all are closed (upgraded ones, WebSockets, are closed by their own loop).
 pub async fn serve(
     listener: TcpListener,
@@ -136,6 +136,10 @@ pub async fn serve(
             drop(closed);
         });
     }
+    // Closed now, not when the last connection is done: a connection
+    // attempt is refused at once (a proxy retries it on another node)
+    // rather than left in the backlog until the process exits.
+    drop(listener);
     drop(stop_tx);
     drop(closed_rx);
     closed_tx.closed().await;

@@ -209,7 +209,9 @@ async fn sigterm_fails_readiness_at_once_serves_through_the_delay_then_closes_so
         .subscribe("s", &changes_q(), json!({ "after": null }))
         .await;
     before.round_trip().await;
-    assert_eq!(server.get("/readyz").await.status, StatusCode::OK);
+    let ready = server.get("/readyz").await;
+    assert_eq!(ready.status, StatusCode::OK);
+    assert_eq!(ready.headers.get("connection"), None, "kept alive");
     assert!(server.healthcheck(&["--ready"]).status.success());
 
     server.sigterm();
@@ -217,11 +219,19 @@ async fn sigterm_fails_readiness_at_once_serves_through_the_delay_then_closes_so
         wait_until_draining(&server).await,
         json!({ "status": "draining" })
     );
-    // Still serving: alive, answering requests, taking new sockets.
+    // Still serving: alive, answering requests, taking new sockets; each
+    // answer ends its connection, so a proxy keeps none to this node.
     let health = server.get("/healthz").await;
     assert_eq!(
         (health.status, health.body["status"].as_str()),
         (StatusCode::OK, Some("ok"))
+    );
+    assert_eq!(
+        health
+            .headers
+            .get("connection")
+            .and_then(|v| v.to_str().ok()),
+        Some("close")
     );
     let mut during = WsClient::ready(&server, &t.access).await;
     during
@@ -303,12 +313,12 @@ async fn sockets_are_closed_in_batches_spread_over_the_window() {
 }
 
 /// A request still in flight when the grace period runs out: the process
-/// says so and exits 1. The request is a POST whose body never comes; its
+/// says so and exits 1; new connections were refused meanwhile. The request is a POST whose body never comes; its
 /// `100 Continue` shows that the server is reading it.
 #[test]
 fn a_request_in_flight_past_the_grace_period_makes_the_exit_status_1() {
     let mut server = Server::start(&[
-        ("TASKSYNC_SHUTDOWN_GRACE", "1s"),
+        ("TASKSYNC_SHUTDOWN_GRACE", "3s"),
         ("TASKSYNC_HTTP_BODY_TIMEOUT", "60s"),
     ]);
     let mut slow = std::net::TcpStream::connect(&server.addr).expect("connects");
@@ -329,6 +339,18 @@ fn a_request_in_flight_past_the_grace_period_makes_the_exit_status_1() {
     );
 
     server.sigterm();
+    // The listener closes when the node stops accepting (here at once),
+    // not at exit: a new connection is refused while the request holds
+    // the process, rather than left waiting in the backlog.
+    let deadline = Instant::now() + PATIENCE;
+    while std::net::TcpStream::connect(&server.addr).is_ok() {
+        assert!(Instant::now() < deadline, "still accepting");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        server.child.try_wait().expect("wait").is_none(),
+        "refused while still running"
+    );
     let status = server.exit_status();
     assert_eq!(status.code(), Some(1), "the grace period ran out");
     let messages = server.messages();
