@@ -24,15 +24,18 @@
 # `current` and `previous` (symlinks into releases/) and backups/. The
 # service's settings, the database URL among them, are read from
 # $TASKSYNC_ENV_FILE (default /etc/tasksync/tasksync.env) for the backup,
-# the migration and the health check; $TASKSYNC_NODE_RESTART (default `systemctl restart
-# tasksync`) restarts the service. The last $TASKSYNC_KEEP_RELEASES (default
-# 5) releases and backups are kept.
+# the migration and the health check; the backup and the migration run as
+# $TASKSYNC_SERVICE_USER (default tasksync, deploy/systemd/tasksync.sysusers)
+# when that user exists. $TASKSYNC_NODE_RESTART (default `systemctl
+# restart tasksync`) restarts the service. The last $TASKSYNC_KEEP_RELEASES
+# (default 5) releases and backups are kept.
 set -euo pipefail
 
 root="${TASKSYNC_ROOT:-/opt/tasksync}"
 env_file="${TASKSYNC_ENV_FILE:-/etc/tasksync/tasksync.env}"
 restart="${TASKSYNC_NODE_RESTART:-systemctl restart tasksync}"
 keep="${TASKSYNC_KEEP_RELEASES:-5}"
+service_user="${TASKSYNC_SERVICE_USER:-tasksync}"
 
 say() { echo "node.sh [$(hostname 2>/dev/null || echo node)]: $*" >&2; }
 die() {
@@ -51,6 +54,17 @@ load_env() {
     # shellcheck disable=SC1090
     . "$env_file"
     set +a
+  fi
+}
+
+# Runs a command as the service's user when there is one (root runs this
+# script): a SQLite file or backup made by root is one the service cannot
+# write.
+as_service() {
+  if [ "$(id -u)" = 0 ] && id -u "$service_user" >/dev/null 2>&1; then
+    runuser -u "$service_user" -- "$@"
+  else
+    "$@"
   fi
 }
 
@@ -153,12 +167,16 @@ activate() {
   load_env
   if [ "$migrate" = 1 ]; then
     mkdir -p "$root/backups"
+    if [ "$(id -u)" = 0 ] && id -u "$service_user" >/dev/null 2>&1; then
+      chown "$service_user:" "$root/backups"
+      chmod 0700 "$root/backups"
+    fi
     stamp="$(date -u +%Y%m%dT%H%M%SZ)"
     local backup="$root/backups/before-$release-$stamp"
     say "backing the database up to $backup"
-    "$root/releases/$release/tasksync" backup "$backup" >&2 || die "backup failed: not migrating"
+    as_service "$root/releases/$release/tasksync" backup "$backup" >&2 || die "backup failed: not migrating"
     say "applying the migrations of $release"
-    "$root/releases/$release/tasksync" migrate >&2 || die "migration failed (backup: $backup)"
+    as_service "$root/releases/$release/tasksync" migrate >&2 || die "migration failed (backup: $backup)"
     prune "$root/backups"
   fi
   if [ -n "$before" ] && [ "$before" != "$release" ]; then

@@ -160,7 +160,9 @@ pub(crate) async fn create(
         .await
         .map_err(|e| e.to_string())?;
     let status = response.status();
-    let body: Value = response.json().await.map_err(|e| e.to_string())?;
+    let text = response.text().await.map_err(|e| e.to_string())?;
+    // A proxy's own error page (nginx's 502) is not JSON.
+    let body: Value = serde_json::from_str(&text).map_err(|_| format!("{status}: not JSON"))?;
     if status.is_success() && body["errors"].is_null() {
         Ok(body["data"]["createTask"].clone())
     } else {

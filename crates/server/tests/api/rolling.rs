@@ -98,7 +98,7 @@ impl Hosts {
         let out = Command::new("bash")
             .arg(repo().join("deploy/rolling-deploy.sh"))
             .args(args)
-            .args(["--ready-timeout", "15", "--settle", "1"])
+            .args(["--ready-timeout", "15", "--settle", "2"])
             .args(Self::NAMES)
             .env(
                 "TASKSYNC_DEPLOY_EXEC",
