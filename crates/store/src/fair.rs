@@ -94,6 +94,9 @@ impl Store for FairReads {
     async fn migrate(&self) -> Result<()> {
         self.inner.migrate().await
     }
+    async fn schema(&self) -> Result<crate::SchemaStatus> {
+        self.inner.schema().await
+    }
     async fn create_user(&self, user: &UserRecord) -> Result<()> {
         self.inner.create_user(user).await
     }

@@ -16,12 +16,16 @@
 //!   compiled for each backend; the adapters keep what differs.
 //! - `rows`: decoding rows into records, once for both backends.
 //! - [`fair`]: a wrapper that bounds each user's concurrent reads.
-//! - `migrations/{sqlite,postgres}`: the schemas, applied by [`Store::migrate`].
+//! - [`schema`]: the expand/contract rule, which decides whether this
+//!   binary may use a database that a newer one migrated.
+//! - `migrations/{sqlite,postgres}`: the schemas, applied by [`Store::migrate`]
+//!   (the rules for writing one: `migrations/README.md`).
 //! - `testing` (feature `testing`): a fresh PostgreSQL database per test.
 
 pub mod fair;
 pub mod postgres;
 mod rows;
+pub mod schema;
 mod sql;
 pub mod sqlite;
 #[cfg(feature = "testing")]
@@ -34,6 +38,7 @@ use tasksync_core::{
 
 pub use fair::FairReads;
 pub use postgres::PgStore;
+pub use schema::{Compatibility, SchemaStatus};
 pub use sqlite::SqliteStore;
 
 /// Connection settings shared by every backend. Its `Debug` output hides
@@ -126,6 +131,21 @@ pub enum StoreError {
     /// A database worker thread (the writer, the session reader) has stopped.
     #[error("a database worker thread is not running")]
     WorkerGone,
+    /// The database was migrated by a newer binary with a contract
+    /// migration this binary predates (see [`schema`]).
+    #[error(
+        "the database was migrated by a newer tasksync (schema {schema}); this binary knows \
+         schema {known} and that database needs at least {minimum}: install the newer release \
+         or restore the backup taken before the upgrade"
+    )]
+    NeedsNewerBinary {
+        schema: i64,
+        known: i64,
+        minimum: i64,
+    },
+    /// A backup could not be written or a restore could not be made.
+    #[error("{0}")]
+    Backup(String),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
@@ -414,7 +434,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Succeeds when the database answers.
     async fn ping(&self) -> Result<()>;
     /// Applies pending schema migrations. Safe to call on every start.
+    /// Refuses ([`StoreError::NeedsNewerBinary`]) a database that a newer
+    /// binary migrated past what this one can use, and warns when it runs
+    /// on one that a newer binary only expanded ([`schema`]).
     async fn migrate(&self) -> Result<()>;
+    /// The database's schema against this binary's migrations, read
+    /// without migrating.
+    async fn schema(&self) -> Result<SchemaStatus>;
 
     /// Creates an unconfirmed account. `Conflict` if the address is taken.
     async fn create_user(&self, user: &UserRecord) -> Result<()>;

@@ -122,6 +122,11 @@ impl PgStore {
         })
     }
 
+    /// The versions of the migrations this binary knows, ascending.
+    pub fn known_schema() -> Vec<i64> {
+        crate::schema::known(&MIGRATOR)
+    }
+
     /// The pool, for tests and tools that need plain SQL.
     pub fn pool(&self) -> &PgPool {
         &self.pool
@@ -197,8 +202,11 @@ impl Store for PgStore {
     async fn migrate(&self) -> Result<()> {
         // sqlx holds a database-wide advisory lock while it migrates, so
         // nodes starting at once on an empty database take turns.
-        MIGRATOR.run(&self.pool).await?;
-        Ok(())
+        crate::schema::migrate(self.db(), &MIGRATOR).await
+    }
+
+    async fn schema(&self) -> Result<crate::SchemaStatus> {
+        crate::schema::status(self.db(), &MIGRATOR).await
     }
 
     async fn create_user(&self, user: &UserRecord) -> Result<()> {

@@ -31,8 +31,11 @@ use crate::{
     Throttle, UserRecord, Written, rows,
 };
 
+mod backup;
 mod sessions;
 mod writer;
+
+pub use backup::{Restored, path_of, restore};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -89,6 +92,11 @@ impl SqliteStore {
         })
     }
 
+    /// The versions of the migrations this binary knows, ascending.
+    pub fn known_schema() -> Vec<i64> {
+        crate::schema::known(&MIGRATOR)
+    }
+
     /// A transaction on the writer connection. IMMEDIATE takes the write
     /// lock at once: a transaction that reads before it writes can then
     /// never fail with SQLITE_BUSY_SNAPSHOT when another connection (the
@@ -120,8 +128,11 @@ impl Store for SqliteStore {
     }
 
     async fn migrate(&self) -> Result<()> {
-        MIGRATOR.run(&self.writer).await?;
-        Ok(())
+        crate::schema::migrate(self.writes(), &MIGRATOR).await
+    }
+
+    async fn schema(&self) -> Result<crate::SchemaStatus> {
+        crate::schema::status(self.reads(), &MIGRATOR).await
     }
 
     async fn create_user(&self, user: &UserRecord) -> Result<()> {
