@@ -151,7 +151,7 @@ pub(crate) async fn status(pool: Pool<'_>, migrator: &Migrator) -> Result<Schema
 pub(crate) async fn migrate(pool: Pool<'_>, migrator: &'static Migrator) -> Result<()> {
     let status = status(pool, migrator).await?;
     match status.compatibility()? {
-        Compatibility::Known => on!(pool, |p| migrator.run(p).await)?,
+        Compatibility::Known => run(pool, migrator).await?,
         Compatibility::NewerExpand { schema, known } => {
             tracing::warn!(
                 schema,
@@ -163,10 +163,29 @@ pub(crate) async fn migrate(pool: Pool<'_>, migrator: &'static Migrator) -> Resu
             );
             let mut lenient = Migrator::with_migrations(migrator.iter().cloned().collect());
             lenient.set_ignore_missing(true);
-            on!(pool, |p| lenient.run(p).await)?;
+            run(pool, &lenient).await?;
         }
     }
     Ok(())
+}
+
+/// Runs a migrator on a connection of its own. sqlx returns a refusal
+/// (such as a changed checksum) without releasing PostgreSQL's advisory
+/// lock; the connection that holds it is then closed rather than put back
+/// into the pool, where it would make every later migration wait.
+/// (`run_direct` is what `Migrator::run` calls; sqlx names it as the way
+/// around the "`Acquire` is not general enough" error in `async_trait`s.)
+async fn run(pool: Pool<'_>, migrator: &Migrator) -> Result<()> {
+    on!(pool, |p| {
+        let mut conn = p.acquire().await?;
+        match migrator.run_direct(None, &mut *conn, false).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let _ = conn.close().await;
+                Err(e.into())
+            }
+        }
+    })
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! PostgreSQL database (see `tasksync_store::testing`).
 
 mod accounts;
+mod schema;
 mod sessions;
 mod tasks;
 
@@ -30,9 +31,39 @@ pub(crate) async fn user(store: &Arc<dyn Store>) -> UserId {
 
 /// Keeps a backend's database alive for the length of a test.
 #[allow(dead_code)]
-enum Guard {
-    Dir(tempfile::TempDir),
+pub(crate) enum Guard {
+    Dir(tempfile::TempDir, String),
     Db(TestDatabase),
+}
+
+impl Guard {
+    /// The database's URL.
+    pub(crate) fn url(&self) -> &str {
+        match self {
+            Self::Dir(_, url) => url,
+            Self::Db(db) => db.url(),
+        }
+    }
+
+    /// Runs `sqlite` or `postgres` (plain SQL, several statements) on the
+    /// database beside the store, as another binary or a person would.
+    pub(crate) async fn exec(&self, sqlite: &str, postgres: &str) {
+        use sqlx::Connection as _;
+        let url = self.url();
+        if url.starts_with("sqlite:") {
+            let mut conn = sqlx::SqliteConnection::connect(url).await.expect("connect");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sqlite.to_owned()))
+                .execute(&mut conn)
+                .await
+                .expect(sqlite);
+        } else {
+            let mut conn = sqlx::PgConnection::connect(url).await.expect("connect");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(postgres.to_owned()))
+                .execute(&mut conn)
+                .await
+                .expect(postgres);
+        }
+    }
 }
 
 async fn open(url: String) -> Arc<dyn Store> {
@@ -51,7 +82,8 @@ async fn sqlite() -> Option<(Guard, Arc<dyn Store>)> {
     let dir = tempfile::tempdir().expect("tempdir");
     // A directory that does not exist yet: connecting creates it.
     let url = format!("sqlite://{}", dir.path().join("a/b/test.db").display());
-    Some((Guard::Dir(dir), open(url).await))
+    let store = open(url.clone()).await;
+    Some((Guard::Dir(dir, url), store))
 }
 
 async fn postgres() -> Option<(Guard, Arc<dyn Store>)> {
@@ -98,7 +130,24 @@ macro_rules! conformance {
                 tasks::each_commit_wakes_subscribers_with_its_scope_head_and_changes,
                 tasks::resyncs_tick_once_listening_where_notices_can_be_lost,
             );
+            conformance!(@beside $backend;
+                schema::a_database_a_newer_binary_only_expanded_opens_and_works,
+                schema::a_database_a_newer_contract_migration_needs_is_refused_with_the_way_out,
+                schema::a_known_migration_whose_checksum_changed_still_fails,
+            );
         }
+    };
+    // Tests that also touch the database beside the store (`Guard::exec`).
+    (@beside $backend:ident; $($module:ident :: $name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let Some((guard, store)) = super::$backend().await else {
+                    return;
+                };
+                super::$module::$name(&guard, store).await;
+            }
+        )*
     };
     (@tests $backend:ident; $($module:ident :: $name:ident),* $(,)?) => {
         $(
