@@ -27,8 +27,9 @@
 //!   [`http::error::ApiError`] mapping, extractors, the connection loop.
 //! - [`startup`]: [`startup::Application`], the composition root: builds
 //!   the services, binds, serves, drains.
-//! - [`admin`], [`healthcheck`]: `tasksync users …` and `tasksync
-//!   migrate`; `tasksync healthcheck`, the HTTP probe of a running server.
+//! - [`admin`]: `tasksync users …`, `migrate`, `backup`, `restore` and
+//!   `check-config`; [`healthcheck`]: `tasksync healthcheck`, the HTTP
+//!   probe of a running server.
 
 pub mod admin;
 pub mod auth;

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use clap::Parser as _;
+use clap::{CommandFactory as _, FromArgMatches as _};
 use tasksync_server::config::{Cli, Command, LogFormat};
 use tasksync_server::{Application, admin, healthcheck, telemetry};
 
@@ -15,9 +15,11 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(cli).await {
-        Ok(()) => ExitCode::SUCCESS,
+    // Parsed in two steps: `check-config` prints the raw values.
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    match run(cli, &matches).await {
+        Ok(code) => code,
         Err(e) => {
             // One line, with the chain of causes: "what failed: why".
             eprintln!("tasksync: {e:#}");
@@ -26,7 +28,7 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+async fn run(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(settings) => {
             telemetry::init_logging(settings.log_format == LogFormat::Json);
@@ -39,23 +41,37 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "tasksync listening"
             );
             // An error here: the shutdown grace period ran out (exit 1).
-            app.run_until_stopped(shutdown_signal()).await
+            app.run_until_stopped(shutdown_signal()).await?;
         }
         Command::Migrate(db) => {
             // Text logs: these commands are run by hand.
             telemetry::init_logging(false);
-            admin::migrate(&db).await
+            admin::migrate(&db).await?;
         }
         Command::Users { db, command } => {
             telemetry::init_logging(false);
-            admin::users(&db, &command).await
+            admin::users(&db, &command).await?;
+        }
+        Command::Backup { db, path } => {
+            telemetry::init_logging(false);
+            admin::backup(&db, &path).await?;
+        }
+        Command::Restore { db, path } => {
+            telemetry::init_logging(false);
+            admin::restore(&db, &path).await?;
+        }
+        Command::CheckConfig(args) => {
+            telemetry::init_logging(false);
+            let empty = clap::ArgMatches::default();
+            let own = matches.subcommand_matches("check-config").unwrap_or(&empty);
+            return Ok(admin::check_config(&args, own).await);
         }
         Command::Healthcheck(args) => {
             // No logging: the answer is one line, on stdout or stderr.
             println!("{}", healthcheck::run(&args).await?);
-            Ok(())
         }
     }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -55,11 +55,19 @@ pub async fn open_store(
     Ok(store)
 }
 
+/// Refuses settings that cannot work, with the reason: what `serve` checks
+/// before it opens anything, and all that `tasksync check-config` checks.
+pub fn check_settings(settings: &Settings) -> anyhow::Result<()> {
+    settings.validate().map_err(anyhow::Error::msg)?;
+    Mailer::from_settings(settings)?;
+    Ok(())
+}
+
 impl Application {
     /// Checks the settings, opens and migrates the database, loads (or
     /// creates) the signing keys and binds the listener.
     pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
-        settings.validate().map_err(anyhow::Error::msg)?;
+        check_settings(&settings)?;
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("listening on {}", settings.listen))?;

@@ -8,6 +8,7 @@
 pub mod reference;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
@@ -49,6 +50,36 @@ pub enum Command {
     /// (and, with `--expect-version`, is that version), else 1 with the
     /// reason on one line.
     Healthcheck(HealthcheckArgs),
+    /// Write a backup of the database to PATH, which must not exist. SQLite:
+    /// a consistent copy (`VACUUM INTO`), taken while a server serves.
+    /// PostgreSQL: `pg_dump --format=custom` (the PostgreSQL client tools
+    /// must be on PATH; the password goes to them in `PGPASSWORD`, never on
+    /// their command line).
+    Backup {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        /// The file to write.
+        path: PathBuf,
+    },
+    /// Replace the database with the backup at PATH. Stop every server of
+    /// the database first: a SQLite database in use is refused, and so is a
+    /// PostgreSQL one with tasksync connections open.
+    ///
+    /// The backup is checked first: SQLite: a SQLite file that passes
+    /// `PRAGMA integrity_check`, whose schema this binary can use; it then
+    /// replaces the database file atomically. PostgreSQL: a `pg_dump`
+    /// custom-format archive whose schema this binary can use, restored by
+    /// `pg_restore --clean --if-exists --no-owner --single-transaction`.
+    Restore {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        /// The backup, as `tasksync backup` wrote it.
+        path: PathBuf,
+    },
+    /// Check the settings of `serve` (the same flags and environment) and
+    /// print each one as `TASKSYNC_NAME=value`, secrets as `<redacted>`.
+    /// Exits with status 2 and the reason when a setting cannot work.
+    CheckConfig(Box<CheckConfig>),
 }
 
 /// Flags of `tasksync healthcheck`.
@@ -74,6 +105,17 @@ pub struct HealthcheckArgs {
     /// How long each request may take, connecting included.
     #[arg(long, env = "TASKSYNC_HEALTHCHECK_TIMEOUT", default_value = "3s", value_parser = humantime::parse_duration)]
     pub timeout: Duration,
+}
+
+/// `tasksync check-config`: the settings of `serve`, and one more.
+#[derive(Debug, Args)]
+pub struct CheckConfig {
+    #[command(flatten)]
+    pub settings: Settings,
+    /// Also open the database (without migrating it) and check that this
+    /// binary can use its schema.
+    #[arg(long)]
+    pub connect: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -162,6 +162,29 @@ impl PgStore {
     }
 }
 
+/// Connections of tasksync nodes (and of other tasksync commands) that
+/// are open on the database of `url`, besides the one this call opens: a
+/// restore must not run under them.
+pub async fn tasksync_connections(url: &str) -> Result<i64> {
+    use sqlx::Connection as _;
+    let options = PgConnectOptions::from_str(url).map_err(|e| {
+        StoreError::Config(format!(
+            "bad PostgreSQL URL {:?}: {e}",
+            crate::redact_url(url)
+        ))
+    })?;
+    let mut conn = PgConnection::connect_with(&options).await?;
+    let open: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()
+           AND application_name LIKE 'tasksync%'",
+    )
+    .fetch_one(&mut conn)
+    .await?;
+    let _ = conn.close().await;
+    Ok(open)
+}
+
 /// An acknowledged write must survive a crash of the database server, so
 /// its commit must be flushed before we answer: `synchronous_commit = off`,
 /// whether set for the server, the database or the role, is turned back on

@@ -1,4 +1,12 @@
-//! Administrative commands: `tasksync users …` and `tasksync migrate`.
+//! Administrative commands: `tasksync users …`, `tasksync migrate`,
+//! `tasksync backup` and `restore` ([`backup`]), and `tasksync
+//! check-config` ([`check_config`]).
+
+pub mod backup;
+pub mod check_config;
+
+pub use backup::{backup, restore};
+pub use check_config::check_config;
 
 use anyhow::Context as _;
 use tasksync_core::Email;
