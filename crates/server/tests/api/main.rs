@@ -15,6 +15,7 @@ mod mail;
 mod matrix;
 mod multinode;
 mod ops;
+mod ops_cli;
 mod queries;
 mod restart;
 mod review;
