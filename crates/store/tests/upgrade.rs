@@ -40,7 +40,10 @@ async fn open(url: String) -> Arc<dyn Store> {
     })
     .await
     .expect("connect");
-    store.migrate().await.expect("the release's database migrates");
+    store
+        .migrate()
+        .await
+        .expect("the release's database migrates");
     store
 }
 
@@ -69,7 +72,9 @@ async fn check(store: &Arc<dyn Store>, expected: &Value, backend: &str, what: &s
     let revoked = store.sessions_revoked_since(0).await.expect("revoked");
     assert_eq!(
         revoked.len() as u64,
-        expected["revoked_sessions"].as_u64().expect("revoked_sessions"),
+        expected["revoked_sessions"]
+            .as_u64()
+            .expect("revoked_sessions"),
         "{what}: ended sessions"
     );
     for want in wanted {

@@ -312,9 +312,13 @@ mod tests {
 
     #[test]
     fn the_password_leaves_the_url_for_the_environment_decoded() {
-        let t = PgTarget::parse("postgres://app:p%40ss%2Fw0rd@db.internal:5433/tasks?sslmode=require")
-            .expect("parses");
-        assert_eq!(t.url, "postgres://app@db.internal:5433/tasks?sslmode=require");
+        let t =
+            PgTarget::parse("postgres://app:p%40ss%2Fw0rd@db.internal:5433/tasks?sslmode=require")
+                .expect("parses");
+        assert_eq!(
+            t.url,
+            "postgres://app@db.internal:5433/tasks?sslmode=require"
+        );
         assert_eq!(t.password.as_deref(), Some("p@ss/w0rd"));
         let t = PgTarget::parse("postgres://app@db/tasks").expect("parses");
         assert_eq!(t.password, None);
@@ -342,7 +346,10 @@ COPY public.schema_minimum (id, version) FROM stdin;
             copied_column(script, "_sqlx_migrations", "version", Some("success")),
             [1, 2, 3]
         );
-        assert_eq!(copied_column(script, "schema_minimum", "version", None), [2]);
+        assert_eq!(
+            copied_column(script, "schema_minimum", "version", None),
+            [2]
+        );
         assert!(copied_column(script, "tasks", "version", None).is_empty());
     }
 }

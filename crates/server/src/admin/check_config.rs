@@ -81,11 +81,7 @@ pub fn redact_password(url: &str) -> String {
         return url.to_owned();
     };
     match url[start..at].find(':') {
-        Some(colon) => format!(
-            "{}{REDACTED}{}",
-            &url[..start + colon + 1],
-            &url[at..]
-        ),
+        Some(colon) => format!("{}{REDACTED}{}", &url[..start + colon + 1], &url[at..]),
         None => url.to_owned(),
     }
 }

@@ -96,9 +96,7 @@ fn terminate(node: Node) {
 /// `PRAGMA integrity_check` of a SQLite file.
 async fn integrity(path: &Path) -> String {
     let url = format!("sqlite://{}?mode=ro", path.display());
-    let mut conn = sqlx::SqliteConnection::connect(&url)
-        .await
-        .expect("opens");
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.expect("opens");
     let rows: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check")
         .fetch_all(&mut conn)
         .await
@@ -150,8 +148,7 @@ impl Writer {
     async fn stop(self) -> Vec<String> {
         self.stop.store(true, Ordering::SeqCst);
         self.task.await.expect("writer");
-        let acked = self.acked.lock().expect("lock").clone();
-        acked
+        self.acked.lock().expect("lock").clone()
     }
 }
 
@@ -318,7 +315,10 @@ async fn restore_refuses_what_it_cannot_use_and_a_database_in_use() {
         .expect("the target's directory")
         .map(|e| e.expect("entry").file_name())
         .collect();
-    assert!(leftovers.is_empty(), "no temporary files left: {leftovers:?}");
+    assert!(
+        leftovers.is_empty(),
+        "no temporary files left: {leftovers:?}"
+    );
 
     // A good backup, but a server has the target open.
     let node = Node::start("target", &target);
@@ -356,7 +356,10 @@ async fn restore_refuses_what_it_cannot_use_and_a_database_in_use() {
 async fn check_config_prints_settings_without_secrets_and_refuses_what_serve_refuses() {
     let secrets = [
         ("TASKSYNC_METRICS_TOKEN", "metrics-secret-1"),
-        ("TASKSYNC_SMTP_URL", "smtps://mail:smtp-secret-2@mail.internal"),
+        (
+            "TASKSYNC_SMTP_URL",
+            "smtps://mail:smtp-secret-2@mail.internal",
+        ),
     ];
     let run = |args: &[&str], env: &[(&str, &str)]| {
         let mut command = Command::new(BIN);
@@ -445,7 +448,11 @@ async fn check_config_connect_checks_the_schema_without_migrating() {
     let url = sqlite_url(&path);
     let out = tasksync(&url, &["check-config", "--dev", "--connect"]).await;
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains("does not exist yet"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("does not exist yet"),
+        "{}",
+        stderr(&out)
+    );
     assert!(!path.exists(), "check-config creates no database");
 
     let out = tasksync(&url, &["migrate"]).await;

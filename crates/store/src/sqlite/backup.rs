@@ -48,13 +48,11 @@ fn backup_error(text: String) -> StoreError {
 
 /// A path beside `path` for a file being written, unique to this call.
 fn partial_beside(path: &Path, what: &str) -> PathBuf {
-    let name = path
-        .file_name()
-        .map_or_else(|| "tasksync.db".into(), |n| n.to_string_lossy().into_owned());
-    path.with_file_name(format!(
-        ".{name}.{what}-{}",
-        uuid::Uuid::new_v4().simple()
-    ))
+    let name = path.file_name().map_or_else(
+        || "tasksync.db".into(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    path.with_file_name(format!(".{name}.{what}-{}", uuid::Uuid::new_v4().simple()))
 }
 
 /// Flushes a directory, so that a rename or link in it survives a crash.
@@ -212,9 +210,8 @@ pub fn restore(backup: &Path, target_url: &str) -> Result<Restored> {
     if let Some(dir) = target.parent()
         && !dir.as_os_str().is_empty()
     {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            backup_error(format!("cannot create directory {}: {e}", dir.display()))
-        })?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| backup_error(format!("cannot create directory {}: {e}", dir.display())))?;
     }
     let copy = partial_beside(&target, "restore");
     let result = restore_via(backup, &copy, &target);
