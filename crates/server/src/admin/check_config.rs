@@ -36,14 +36,14 @@ pub async fn check_config(args: &CheckConfig, matches: &clap::ArgMatches) -> Exi
     ExitCode::SUCCESS
 }
 
-/// `TASKSYNC_NAME=value` for every setting of `check-config` (those of
-/// `serve`), in their order: the value given (flag or environment) or the
+/// `TASKSYNC_NAME=value` for every setting of `serve` (`check-config`
+/// takes them all), in their order: the value given (flag or environment) or the
 /// default, empty when there is neither. A setting whose environment value
 /// is hidden from `--help` (every `SecretString`, and the database URL) is
 /// a secret: printed as [`REDACTED`] (the database URL: its password only).
 pub fn effective(matches: &clap::ArgMatches) -> Vec<String> {
     let cli = Cli::command();
-    let Some(command) = cli.find_subcommand("check-config") else {
+    let Some(command) = cli.find_subcommand("serve") else {
         return Vec::new();
     };
     command

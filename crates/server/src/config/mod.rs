@@ -114,7 +114,7 @@ pub struct CheckConfig {
     pub settings: Settings,
     /// Also open the database (without migrating it) and check that this
     /// binary can use its schema.
-    #[arg(long)]
+    #[arg(long, env = "TASKSYNC_CHECK_CONNECT", value_parser = clap::builder::BoolishValueParser::new(), default_value = "false", num_args = 0..=1, default_missing_value = "true")]
     pub connect: bool,
 }
 
