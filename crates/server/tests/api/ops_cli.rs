@@ -554,6 +554,42 @@ async fn a_postgres_backup_restores_into_a_fresh_database() {
     assert_eq!(ids, written);
     terminate(node);
 
+    // A backup of a database a newer release contracted: refused before
+    // anything is dropped.
+    {
+        let mut conn = sqlx::PgConnection::connect(fresh.url())
+            .await
+            .expect("connect");
+        sqlx::raw_sql(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+             VALUES (1000, 'a future contract', TRUE, '\\x00'::bytea, 0);
+             UPDATE schema_minimum SET version = 1000;",
+        )
+        .execute(&mut conn)
+        .await
+        .expect("fake a newer release");
+    }
+    let newer = dir.path().join("newer.dump");
+    let out = tasksync(fresh.url(), &["backup", newer.to_str().expect("utf-8")]).await;
+    assert!(out.status.success(), "backup: {}", stderr(&out));
+    let out = tasksync(source.url(), &["restore", newer.to_str().expect("utf-8")]).await;
+    assert!(!out.status.success(), "a schema this binary cannot use");
+    assert!(
+        stderr(&out).contains("needs at least 1000"),
+        "{}",
+        stderr(&out)
+    );
+    let kept: i64 = {
+        let mut conn = sqlx::PgConnection::connect(source.url())
+            .await
+            .expect("connect");
+        sqlx::query_scalar("SELECT count(*) FROM tasks")
+            .fetch_one(&mut conn)
+            .await
+            .expect("the source's tasks are still there")
+    };
+    assert_eq!(kept, 5, "nothing was dropped");
+
     let junk = dir.path().join("junk.dump");
     std::fs::write(&junk, "not an archive").expect("write");
     let out = tasksync(fresh.url(), &["restore", junk.to_str().expect("utf-8")]).await;
