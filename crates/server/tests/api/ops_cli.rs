@@ -325,13 +325,13 @@ async fn restore_refuses_what_it_cannot_use_and_a_database_in_use() {
     let tokens = node.signed_in(&email("in-use")).await;
     let kept = create(&node, &tokens.access, "kept").await.expect("write");
     let good = dir.path().join("good.db");
-    let out = tasksync(
-        &sqlite_url(&dir.path().join("other/tasksync.db")),
-        &["migrate"],
-    )
-    .await;
+    // Made by `backup`, not by copying the file: a copy of a WAL database
+    // without its -wal file may lack what was committed.
+    let other = sqlite_url(&dir.path().join("other/tasksync.db"));
+    let out = tasksync(&other, &["migrate"]).await;
     assert!(out.status.success(), "{}", stderr(&out));
-    std::fs::copy(dir.path().join("other/tasksync.db"), &good).expect("copy");
+    let out = tasksync(&other, &["backup", &good.display().to_string()]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
     let out = restore(&good).await;
     assert!(!out.status.success(), "must refuse a database in use");
     assert!(stderr(&out).contains("is in use"), "{}", stderr(&out));
