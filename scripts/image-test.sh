@@ -40,17 +40,8 @@ fail() {
 }
 ok() { echo "ok: $1"; }
 
-can_apt() { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; }
-# As in scripts/test.sh: install without starting any service.
-apt_install() {
-  local policy=/usr/sbin/policy-rc.d ours=0
-  if [ ! -e "$policy" ]; then
-    printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && ours=1
-  fi
-  apt-get update -qq || true
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null || true
-  if [ "$ours" = 1 ]; then rm -f "$policy"; fi
-}
+# shellcheck source=scripts/apt.sh
+. scripts/apt.sh
 
 # 0. Tools: buildah builds, jq reads its JSON; podman with runc runs (crun
 # refuses hybrid cgroup hierarchies, which some sandboxes have).

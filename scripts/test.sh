@@ -27,20 +27,8 @@ skip() {
   skipped+=("$1")
 }
 
-can_apt() { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; }
-
-# apt-get install without starting the packages' services (nginx would
-# take port 80): policy-rc.d answers "not now" for the install's duration.
-apt_install() {
-  local policy=/usr/sbin/policy-rc.d ours=0
-  if [ ! -e "$policy" ]; then
-    printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && ours=1
-  fi
-  # An index that cannot be refreshed is no reason not to try the install.
-  apt-get update -qq || true
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null || true
-  if [ "$ours" = 1 ]; then rm -f "$policy"; fi
-}
+# shellcheck source=scripts/apt.sh
+. scripts/apt.sh
 
 # The web app is built first: the server binaries the tests run serve
 # web/dist (a debug binary reads it from disk). `make web` builds it only

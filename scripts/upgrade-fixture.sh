@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# GraphQL documents are in single quotes: their $variables are GraphQL's.
+# shellcheck disable=SC2016
 # Writes the upgrade fixture of a release (docs/deploy.md, "Upgrades"):
 # crates/store/tests/fixtures/upgrade/VERSION/{sqlite.db,postgres.sql,expected.json},
 # the databases that release's binary writes, which the upgrade test

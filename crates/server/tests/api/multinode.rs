@@ -492,7 +492,7 @@ async fn a_node_on_a_shared_database_without_a_public_url_warns() {
 }
 
 /// Where nginx is: `TASKSYNC_NGINX`, `/usr/sbin/nginx` or the PATH.
-pub(crate) fn nginx_binary() -> Option<String> {
+fn nginx_binary() -> Option<String> {
     if let Ok(path) = std::env::var("TASKSYNC_NGINX") {
         return Some(path);
     }
@@ -504,6 +504,21 @@ pub(crate) fn nginx_binary() -> Option<String> {
         .output()
         .ok()
         .map(|_| "nginx".into())
+}
+
+/// nginx, or `None` after a loud skip (a failure with
+/// `TASKSYNC_REQUIRE_ALL=1`).
+pub(crate) fn nginx_or_skip() -> Option<String> {
+    let binary = nginx_binary();
+    if binary.is_none() {
+        let message = "nginx is not installed (apt-get install nginx)";
+        assert!(
+            std::env::var("TASKSYNC_REQUIRE_ALL").as_deref() != Ok("1"),
+            "TASKSYNC_REQUIRE_ALL=1: {message}"
+        );
+        eprintln!("SKIPPED (nginx): {message}");
+    }
+    binary
 }
 
 /// nginx as a child process with the repository's config in front of the
@@ -648,13 +663,7 @@ async fn resilient_subscriber(
 /// cursor, and ends with every acknowledged change exactly once, in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nginx_in_front_of_two_nodes_survives_a_node_killed_mid_stream() {
-    let Some(binary) = nginx_binary() else {
-        let message = "nginx is not installed (apt-get install nginx)";
-        assert!(
-            std::env::var("TASKSYNC_REQUIRE_ALL").as_deref() != Ok("1"),
-            "TASKSYNC_REQUIRE_ALL=1: {message}"
-        );
-        eprintln!("SKIPPED (nginx): {message}");
+    let Some(binary) = nginx_or_skip() else {
         return;
     };
     let Some(db) = TestDatabase::create().await else {

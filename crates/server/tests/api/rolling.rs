@@ -23,7 +23,7 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::helpers::{Http, email};
-use crate::multinode::{Nginx, Seen, create, current_cursor, nginx_binary, seq};
+use crate::multinode::{Nginx, Seen, create, current_cursor, nginx_or_skip, seq};
 use crate::ws_client::{Event, WsClient, changes_q};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tasksync");
@@ -286,13 +286,7 @@ fn version_text() -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rolling_deploys_and_a_rollback_lose_no_write_and_no_change() {
-    let Some(nginx) = nginx_binary() else {
-        let message = "nginx is not installed (apt-get install nginx)";
-        assert!(
-            std::env::var("TASKSYNC_REQUIRE_ALL").as_deref() != Ok("1"),
-            "TASKSYNC_REQUIRE_ALL=1: {message}"
-        );
-        eprintln!("SKIPPED (nginx): {message}");
+    let Some(nginx) = nginx_or_skip() else {
         return;
     };
     let Some(db) = TestDatabase::create().await else {
