@@ -217,6 +217,13 @@ rollback() {
 
 action="${1:-}"
 [ $# -gt 0 ] && shift
+# One change at a time per node: a second deploy (or a rollback) that
+# starts while one runs is refused, not interleaved.
+if [ "$action" != current ] && command -v flock >/dev/null 2>&1; then
+  mkdir -p "$root"
+  exec 9>"$root/.lock"
+  flock -n 9 || die "another deploy or rollback is running on this node"
+fi
 case "$action" in
   install) [ $# -eq 1 ] || die "usage: node.sh install RELEASE < binary"; install_release "$1" ;;
   activate) [ $# -ge 1 ] || die "usage: node.sh activate RELEASE [--migrate] [--ready-timeout S]"; activate "$@" ;;
