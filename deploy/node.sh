@@ -93,7 +93,8 @@ restart_and_wait() {
   expected="$(version_of "$release")"
   [ -n "$expected" ] || die "release $release has no version"
   say "restarting on $release ($expected)"
-  $restart || return 1
+  # Without the lock: a service started by the restart must not hold it.
+  $restart 9>&- || return 1
   deadline=$((SECONDS + timeout))
   until "$root/releases/$release/tasksync" healthcheck --ready --expect-version "$expected" 2>/dev/null; do
     if [ "$SECONDS" -ge "$deadline" ]; then
