@@ -11,6 +11,7 @@ pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
 pub const NOT_FOUND: &str = "NOT_FOUND";
 pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
 pub const CONFLICT: &str = "CONFLICT";
+pub const FORBIDDEN: &str = "FORBIDDEN";
 pub const INTERNAL: &str = "INTERNAL";
 pub const CURSOR_EXPIRED: &str = "CURSOR_EXPIRED";
 pub const RATE_LIMITED: &str = "RATE_LIMITED";
@@ -64,6 +65,10 @@ pub fn write_error(e: TaskWriteError) -> Error {
                     e.set("current", value.clone());
                 })
         }
+        TaskWriteError::Rejected(WriteRejection::Forbidden) => coded(
+            FORBIDDEN,
+            "your role in this list does not allow changing its tasks",
+        ),
         TaskWriteError::Rejected(WriteRejection::IdTaken) => {
             bad_input("a different task already uses this id; choose a new id")
         }

@@ -131,6 +131,7 @@ impl Mutation {
                 Some(id) => task_id(id)?,
                 None => TaskId::new(),
             },
+            list: None,
             title: title(&input.title)?,
             description: input.description.as_deref().map(description).transpose()?,
             done: input.done.unwrap_or(false),
@@ -145,6 +146,7 @@ impl Mutation {
         let patch = TaskPatch {
             id: task_id(&input.id)?,
             expected_version: version(input.expected_version)?,
+            list: None,
             title: input.title.as_deref().map(title).transpose()?,
             description: match &input.description {
                 MaybeUndefined::Undefined => None,

@@ -162,7 +162,10 @@ async fn of_kind(
     let start = starting_point(store(ctx), owner, None).await?;
     Ok(changes(ctx, owner, start).filter_map(move |c| async move {
         match c {
-            Ok(c) if c.op == op => Some(Ok(GqlTask::from(c.task))),
+            // A task that left the view is gone for `onDeleteTask` too.
+            Ok(c) if c.op == op || (op == ChangeOp::Delete && c.op == ChangeOp::Remove) => {
+                c.task().cloned().map(|t| Ok(GqlTask::from(t)))
+            }
             Ok(_) => None,
             Err(e) => Some(Err(e)),
         }
@@ -209,7 +212,12 @@ impl Subscription {
     ) -> Result<impl Stream<Item = Result<GqlTaskChange>> + use<>> {
         let owner = caller(ctx)?;
         let start = starting_point(store(ctx), owner, after.as_deref()).await?;
-        Ok(changes(ctx, owner, start).map(|c| c.map(|c| GqlTaskChange::from(&c))))
+        Ok(changes(ctx, owner, start).filter_map(|c| async move {
+            match c {
+                Ok(c) => GqlTaskChange::of(&c).map(Ok),
+                Err(e) => Some(Err(e)),
+            }
+        }))
     }
 }
 

@@ -48,8 +48,10 @@ pub struct GqlTask {
     /// At most 10 000 characters.
     pub description: Option<String>,
     pub done: bool,
-    /// The owner's user id.
+    /// The id of the user who created it.
     pub owner: ID,
+    /// The list it is in (a user's personal list has the user's id).
+    pub list_id: ID,
     pub created_at: DateTime,
     pub updated_at: DateTime,
     /// 1 on create, +1 on every change.
@@ -66,6 +68,7 @@ impl From<Task> for GqlTask {
             description: t.description,
             done: t.done,
             owner: ID(t.owner.to_string()),
+            list_id: ID(t.list_id.to_string()),
             created_at: DateTime(t.created_at),
             updated_at: DateTime(t.updated_at),
             version: i32::try_from(t.version).unwrap_or(i32::MAX),
@@ -122,6 +125,10 @@ pub enum GqlChangeOp {
     Create,
     Update,
     Delete,
+    /// The task left your view: you lost access to its list, or it moved
+    /// to a list you cannot see. The task is a tombstone (`deleted: true`)
+    /// one version past the last you saw: drop it.
+    Remove,
 }
 
 impl From<tasksync_core::ChangeOp> for GqlChangeOp {
@@ -130,6 +137,7 @@ impl From<tasksync_core::ChangeOp> for GqlChangeOp {
             tasksync_core::ChangeOp::Create => Self::Create,
             tasksync_core::ChangeOp::Update => Self::Update,
             tasksync_core::ChangeOp::Delete => Self::Delete,
+            tasksync_core::ChangeOp::Remove => Self::Remove,
         }
     }
 }
@@ -139,20 +147,22 @@ impl From<tasksync_core::ChangeOp> for GqlChangeOp {
 #[graphql(name = "TaskChange")]
 pub struct GqlTaskChange {
     pub op: GqlChangeOp,
-    /// The task after the change (a tombstone for DELETE).
+    /// The task after the change (a tombstone for DELETE and REMOVE).
     pub task: GqlTask,
     /// Where this change sits in your change log: resume with
     /// `taskChanges(after: cursor)` or `syncTasks(lastSync: cursor)`.
     pub cursor: String,
 }
 
-impl From<&tasksync_core::Change> for GqlTaskChange {
-    fn from(c: &tasksync_core::Change) -> Self {
-        Self {
+impl GqlTaskChange {
+    /// The change as `taskChanges` shows it; `None` for a change that is
+    /// not about a task.
+    pub fn of(c: &tasksync_core::Change) -> Option<Self> {
+        Some(Self {
             op: c.op.into(),
-            task: c.task.clone().into(),
+            task: c.task()?.clone().into(),
             cursor: tasksync_core::Cursor::new(c.scope, c.seq).encode(),
-        }
+        })
     }
 }
 

@@ -33,7 +33,7 @@ use std::sync::Arc;
 
 use sqlx::{PgConnection, PgPool};
 use tasksync_core::task::{apply_delete, apply_update};
-use tasksync_core::{Change, ChangeOp, Task, TaskId, UserId, WriteRejection};
+use tasksync_core::{Change, ChangeOp, Subject, Task, TaskId, UserId, WriteRejection};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use uuid::Uuid;
 
@@ -256,17 +256,17 @@ pub(super) async fn apply_all(
                 let (head, moved) = heads.entry(owner.as_uuid()).or_insert((0, false));
                 *head += 1;
                 *moved = true;
+                state.apply(op, &task);
                 let change = Change {
                     scope: owner,
                     seq: *head,
                     op,
-                    task,
+                    subject: Subject::Task(task.clone()),
                     at: now,
                 };
-                state.apply(&change);
                 changes.push(change.clone());
                 Ok(Written {
-                    task: change.task.clone(),
+                    task,
                     change: Some(change),
                 })
             }
@@ -315,7 +315,7 @@ impl Snapshot {
             .map(|(_, w, _)| w.task_id().as_uuid())
             .collect();
         let rows = sqlx::query(
-            "SELECT id, owner, title, description, done, created_at, updated_at, version, deleted
+            "SELECT id, owner, list_id, title, description, done, created_at, updated_at, version, deleted
              FROM tasks WHERE id = ANY($1)",
         )
         .bind(&ids)
@@ -341,7 +341,8 @@ impl Snapshot {
             .unzip();
         if !ids.is_empty() {
             let rows = sqlx::query(
-                "SELECT c.task_id AS id, c.scope AS owner, c.title, c.description, c.done,
+                "SELECT c.task_id AS id, COALESCE(c.owner, c.scope) AS owner,
+                        COALESCE(c.list_id, c.scope) AS list_id, c.title, c.description, c.done,
                         c.created_at, c.updated_at, c.version, c.deleted
                  FROM unnest($1::uuid[], $2::uuid[]) AS k(scope, task_id)
                  JOIN changes c ON c.scope = k.scope AND c.task_id = k.task_id AND c.op = 'create'",
@@ -413,12 +414,12 @@ impl Snapshot {
     }
 
     /// Takes a decided change into the state.
-    fn apply(&mut self, change: &Change) {
-        let id = change.task.id;
-        if change.op == ChangeOp::Create {
-            self.created.insert(id, change.task.clone());
+    fn apply(&mut self, op: ChangeOp, task: &Task) {
+        let id = task.id;
+        if op == ChangeOp::Create {
+            self.created.insert(id, task.clone());
         }
-        self.tasks.insert(id, change.task.clone());
+        self.tasks.insert(id, task.clone());
     }
 }
 
@@ -436,10 +437,11 @@ async fn record(
     let mut latest: Vec<&Change> = Vec::new();
     let mut at: HashMap<TaskId, usize> = HashMap::new();
     for change in changes {
-        match at.get(&change.task.id) {
+        let Some(task) = change.task() else { continue };
+        match at.get(&task.id) {
             Some(&i) => latest[i] = change,
             None => {
-                at.insert(change.task.id, latest.len());
+                at.insert(task.id, latest.len());
                 latest.push(change);
             }
         }
@@ -458,37 +460,38 @@ async fn record(
         .collect();
     let (written, _notified): (i64, i64) = sqlx::query_as(
         "WITH t AS (
-             INSERT INTO tasks (id, owner, title, description, done, created_at, updated_at,
-                                version, deleted, last_seq)
-             SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::boolean[],
-                                  $6::bigint[], $7::bigint[], $8::bigint[], $9::boolean[],
-                                  $10::bigint[])
+             INSERT INTO tasks (id, owner, list_id, title, description, done, created_at,
+                                updated_at, version, deleted, last_seq)
+             SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[],
+                                  $6::boolean[], $7::bigint[], $8::bigint[], $9::bigint[],
+                                  $10::boolean[], $11::bigint[])
              ON CONFLICT (id) DO UPDATE
-                 SET title = EXCLUDED.title, description = EXCLUDED.description,
-                     done = EXCLUDED.done, updated_at = EXCLUDED.updated_at,
-                     version = EXCLUDED.version, deleted = EXCLUDED.deleted,
-                     last_seq = EXCLUDED.last_seq
+                 SET list_id = EXCLUDED.list_id, title = EXCLUDED.title,
+                     description = EXCLUDED.description, done = EXCLUDED.done,
+                     updated_at = EXCLUDED.updated_at, version = EXCLUDED.version,
+                     deleted = EXCLUDED.deleted, last_seq = EXCLUDED.last_seq
                  WHERE tasks.owner = EXCLUDED.owner
              RETURNING 1),
          c AS (
-             INSERT INTO changes (scope, seq, op, at, task_id, title, description, done,
-                                  created_at, updated_at, version, deleted)
-             SELECT l.owner, l.seq, l.op, l.at, l.id, l.title, l.description, l.done,
-                    l.created_at, l.updated_at, l.version, l.deleted
-             FROM unnest($11::uuid[], $12::uuid[], $13::text[], $14::text[], $15::boolean[],
-                         $16::bigint[], $17::bigint[], $18::bigint[], $19::boolean[],
-                         $20::bigint[], $21::text[], $22::bigint[])
-                  AS l(id, owner, title, description, done, created_at, updated_at, version,
-                       deleted, seq, op, at)),
+             INSERT INTO changes (scope, seq, op, at, task_id, owner, list_id, title, description,
+                                  done, created_at, updated_at, version, deleted)
+             SELECT l.scope, l.seq, l.op, l.at, l.id, l.owner, l.list_id, l.title, l.description,
+                    l.done, l.created_at, l.updated_at, l.version, l.deleted
+             FROM unnest($12::uuid[], $13::uuid[], $14::uuid[], $15::uuid[], $16::text[],
+                         $17::text[], $18::boolean[], $19::bigint[], $20::bigint[],
+                         $21::bigint[], $22::boolean[], $23::bigint[], $24::text[], $25::bigint[])
+                  AS l(id, scope, owner, list_id, title, description, done, created_at,
+                       updated_at, version, deleted, seq, op, at)),
          h AS (
              UPDATE scopes SET seq = h.seq
-             FROM unnest($23::uuid[], $24::bigint[]) AS h(scope, seq)
+             FROM unnest($26::uuid[], $27::bigint[]) AS h(scope, seq)
              WHERE scopes.scope = h.scope)
          SELECT (SELECT count(*) FROM t),
-                (SELECT count(pg_notify($25, p)) FROM unnest($26::text[]) p)",
+                (SELECT count(pg_notify($28, p)) FROM unnest($29::text[]) p)",
     )
     .bind(&tasks.id)
     .bind(&tasks.owner)
+    .bind(&tasks.list)
     .bind(&tasks.title)
     .bind(&tasks.description)
     .bind(&tasks.done)
@@ -498,7 +501,9 @@ async fn record(
     .bind(&tasks.deleted)
     .bind(&tasks.seq)
     .bind(&log.id)
+    .bind(&log.scope)
     .bind(&log.owner)
+    .bind(&log.list)
     .bind(&log.title)
     .bind(&log.description)
     .bind(&log.done)
@@ -522,7 +527,9 @@ async fn record(
 #[derive(Default)]
 struct ChangeArrays {
     id: Vec<Uuid>,
+    scope: Vec<Uuid>,
     owner: Vec<Uuid>,
+    list: Vec<Uuid>,
     title: Vec<String>,
     description: Vec<Option<String>>,
     done: Vec<bool>,
@@ -539,9 +546,11 @@ impl ChangeArrays {
     fn of<'a>(changes: impl Iterator<Item = &'a Change>) -> Self {
         let mut c = Self::default();
         for change in changes {
-            let t = &change.task;
+            let Some(t) = change.task() else { continue };
             c.id.push(t.id.as_uuid());
-            c.owner.push(change.scope.as_uuid());
+            c.scope.push(change.scope.as_uuid());
+            c.owner.push(t.owner.as_uuid());
+            c.list.push(t.list_id.as_uuid());
             c.title.push(t.title.clone());
             c.description.push(t.description.clone());
             c.done.push(t.done);

@@ -9,8 +9,9 @@ use crate::rows;
 use crate::{LogBounds, Result, Synced};
 
 pub(crate) async fn task(pool: Pool<'_>, owner: UserId, id: TaskId) -> Result<Option<Task>> {
-    on!(pool, |p| sqlx::query(
-        "SELECT id, owner, title, description, done, created_at, updated_at, version, deleted
+    on!(pool, |p| {
+        sqlx::query(
+        "SELECT id, owner, list_id, title, description, done, created_at, updated_at, version, deleted
          FROM tasks WHERE id = $1 AND owner = $2",
     )
     .bind(id.as_uuid())
@@ -19,7 +20,8 @@ pub(crate) async fn task(pool: Pool<'_>, owner: UserId, id: TaskId) -> Result<Op
     .await?
     .as_ref()
     .map(rows::task)
-    .transpose())
+    .transpose()
+    })
 }
 
 pub(crate) async fn tasks_page(
@@ -32,12 +34,12 @@ pub(crate) async fn tasks_page(
     let (at, id) = after.map_or((i64::MIN, Uuid::nil()), |(at, id)| (at, id.as_uuid()));
     // Each predicate matches its backend's partial index `tasks_live`.
     let sql = pool.pick(
-        "SELECT id, owner, title, description, done, created_at, updated_at, version, deleted
+        "SELECT id, owner, list_id, title, description, done, created_at, updated_at, version, deleted
          FROM tasks
          WHERE owner = $1 AND deleted = 0 AND (created_at > $2 OR (created_at = $2 AND id > $3))
          ORDER BY created_at, id
          LIMIT $4",
-        "SELECT id, owner, title, description, done, created_at, updated_at, version, deleted
+        "SELECT id, owner, list_id, title, description, done, created_at, updated_at, version, deleted
          FROM tasks
          WHERE owner = $1 AND NOT deleted AND (created_at, id) > ($2, $3)
          ORDER BY created_at, id
@@ -62,8 +64,8 @@ pub(crate) async fn changes_after(
 ) -> Result<Vec<Change>> {
     on!(pool, |p| rows::all(
         &sqlx::query(
-            "SELECT scope, seq, op, at, task_id, title, description, done, created_at, updated_at,
-                    version, deleted
+            "SELECT scope, seq, op, at, task_id, owner, list_id, title, description, done,
+                    created_at, updated_at, version, deleted
              FROM changes WHERE scope = $1 AND seq > $2 ORDER BY seq LIMIT $3",
         )
         .bind(scope.as_uuid())
@@ -110,7 +112,7 @@ pub(crate) async fn changed_tasks(
 ) -> Result<Vec<Synced>> {
     on!(pool, |p| {
         let rows = sqlx::query(
-            "SELECT id, owner, title, description, done, created_at, updated_at, version, deleted,
+            "SELECT id, owner, list_id, title, description, done, created_at, updated_at, version, deleted,
                     last_seq
              FROM tasks WHERE owner = $1 AND last_seq > $2 AND last_seq <= $3
              ORDER BY last_seq LIMIT $4",

@@ -17,7 +17,9 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension as _, Row, TransactionBehavior, params};
 use tasksync_core::task::{apply_delete, apply_update};
-use tasksync_core::{Change, ChangeOp, NewTask, Task, TaskId, TaskPatch, UserId, WriteRejection};
+use tasksync_core::{
+    Change, ChangeOp, ListId, NewTask, Subject, Task, TaskId, TaskPatch, UserId, WriteRejection,
+};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use uuid::Uuid;
 
@@ -152,16 +154,20 @@ impl From<WriteRejection> for Failure {
 }
 
 fn task_from_row(row: &Row<'_>) -> rusqlite::Result<Task> {
+    let owner = UserId::from_uuid(row.get::<_, Uuid>(1)?);
     Ok(Task {
         id: TaskId::from_uuid(row.get::<_, Uuid>(0)?),
-        owner: UserId::from_uuid(row.get::<_, Uuid>(1)?),
-        title: row.get(2)?,
-        description: row.get(3)?,
-        done: row.get(4)?,
-        created_at: row.get(5)?,
-        updated_at: row.get(6)?,
-        version: row.get(7)?,
-        deleted: row.get(8)?,
+        owner,
+        list_id: row
+            .get::<_, Option<Uuid>>(2)?
+            .map_or(ListId::personal(owner), ListId::from_uuid),
+        title: row.get(3)?,
+        description: row.get(4)?,
+        done: row.get(5)?,
+        created_at: row.get(6)?,
+        updated_at: row.get(7)?,
+        version: row.get(8)?,
+        deleted: row.get(9)?,
     })
 }
 
@@ -193,7 +199,7 @@ fn apply(
 
 fn owned(conn: &Connection, owner: UserId, id: TaskId) -> rusqlite::Result<Option<Task>> {
     conn.prepare_cached(
-        "SELECT id, owner, title, description, done, created_at, updated_at, version, deleted
+        "SELECT id, owner, list_id, title, description, done, created_at, updated_at, version, deleted
          FROM tasks WHERE id = ?1 AND owner = ?2",
     )?
     .query_row(params![id.as_uuid(), owner.as_uuid()], task_from_row)
@@ -203,7 +209,7 @@ fn owned(conn: &Connection, owner: UserId, id: TaskId) -> rusqlite::Result<Optio
 fn create(conn: &Connection, owner: UserId, new: &NewTask, now: i64) -> Result<Written, Failure> {
     let existing = conn
         .prepare_cached(
-            "SELECT id, owner, title, description, done, created_at, updated_at, version, deleted
+            "SELECT id, owner, list_id, title, description, done, created_at, updated_at, version, deleted
              FROM tasks WHERE id = ?1",
         )?
         .query_row(params![new.id.as_uuid()], task_from_row)
@@ -217,7 +223,7 @@ fn create(conn: &Connection, owner: UserId, new: &NewTask, now: i64) -> Result<W
         // log no longer has it, the current task does while unchanged.
         let created = conn
             .prepare_cached(
-                "SELECT task_id, scope, title, description, done, created_at, updated_at, version, deleted
+                "SELECT task_id, COALESCE(owner, scope), COALESCE(list_id, scope), title, description, done, created_at, updated_at, version, deleted
                  FROM changes WHERE scope = ?1 AND task_id = ?2 AND op = 'create'",
             )?
             .query_row(params![owner.as_uuid(), new.id.as_uuid()], task_from_row)
@@ -267,10 +273,10 @@ fn record(conn: &Connection, op: ChangeOp, task: Task, now: i64) -> Result<Writt
         )?
         .query_row(params![task.owner.as_uuid()], |r| r.get(0))?;
     conn.prepare_cached(
-        "INSERT INTO tasks (id, owner, title, description, done, created_at, updated_at, version, deleted, last_seq)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+        "INSERT INTO tasks (id, owner, title, description, done, created_at, updated_at, version, deleted, last_seq, list_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
          ON CONFLICT (id) DO UPDATE SET
-           title = excluded.title, description = excluded.description, done = excluded.done,
+           list_id = excluded.list_id, title = excluded.title, description = excluded.description, done = excluded.done,
            updated_at = excluded.updated_at, version = excluded.version, deleted = excluded.deleted,
            last_seq = excluded.last_seq",
     )?
@@ -284,11 +290,12 @@ fn record(conn: &Connection, op: ChangeOp, task: Task, now: i64) -> Result<Writt
         task.updated_at,
         task.version,
         task.deleted,
-        seq
+        seq,
+        task.list_id.as_uuid()
     ])?;
     conn.prepare_cached(
-        "INSERT INTO changes (scope, seq, op, at, task_id, title, description, done, created_at, updated_at, version, deleted)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        "INSERT INTO changes (scope, seq, op, at, task_id, title, description, done, created_at, updated_at, version, deleted, owner, list_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )?
     .execute(params![
         task.owner.as_uuid(),
@@ -302,13 +309,15 @@ fn record(conn: &Connection, op: ChangeOp, task: Task, now: i64) -> Result<Writt
         task.created_at,
         task.updated_at,
         task.version,
-        task.deleted
+        task.deleted,
+        task.owner.as_uuid(),
+        task.list_id.as_uuid()
     ])?;
     let change = Change {
         scope: task.owner,
         seq,
         op,
-        task: task.clone(),
+        subject: Subject::Task(task.clone()),
         at: now,
     };
     Ok(Written {
