@@ -8,7 +8,9 @@
 use sqlx::Row as _;
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
-use tasksync_core::{Change, ChangeOp, Email, ListId, SessionId, Subject, Task, TaskId, UserId};
+use tasksync_core::{
+    Change, ChangeOp, Email, ListId, ListView, SessionId, Subject, Task, TaskId, TaskList, UserId,
+};
 use uuid::Uuid;
 
 use crate::{Result, SessionRecord, SigningKeyRecord, StoreError, Synced, Throttle, UserRecord};
@@ -161,6 +163,37 @@ pub(crate) fn change(row: &impl Columns) -> Result<Change> {
             version: row.int("version")?,
             deleted: row.flag("deleted")?,
         }),
+    })
+}
+
+/// A row of a scope's whole log (`crate::sql::tasks::changes_after`):
+/// `kind` says whether it is a task's change or a list's.
+pub(crate) fn logged(row: &impl Columns) -> Result<Change> {
+    if row.text("kind")? == "task" {
+        return change(row);
+    }
+    let view = ListView {
+        list: TaskList {
+            id: ListId::from_uuid(row.uuid("task_id")?),
+            owner: UserId::from_uuid(row.uuid("owner")?),
+            name: row.text("name")?,
+            personal: row.flag("personal")?,
+            created_at: row.int("created_at")?,
+            updated_at: row.int("updated_at")?,
+            version: row.int("version")?,
+            deleted: row.flag("deleted")?,
+        },
+        role: tasksync_core::ListRole::parse(&row.text("role")?)
+            .ok_or(StoreError::Corrupt("list role"))?,
+        members: serde_json::from_str(&row.text("members")?)
+            .map_err(|_| StoreError::Corrupt("list members"))?,
+    };
+    Ok(Change {
+        scope: UserId::from_uuid(row.uuid("scope")?),
+        seq: row.int("seq")?,
+        op: ChangeOp::parse(&row.text("op")?).ok_or(StoreError::Corrupt("change op"))?,
+        at: row.int("at")?,
+        subject: Subject::List(Box::new(view)),
     })
 }
 
