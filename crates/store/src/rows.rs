@@ -8,9 +8,7 @@
 use sqlx::Row as _;
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
-use tasksync_core::{
-    Change, ChangeOp, Email, ListId, ListView, SessionId, Subject, Task, TaskId, TaskList, UserId,
-};
+use tasksync_core::{Change, ChangeOp, Email, ListId, SessionId, Subject, Task, TaskId, UserId};
 use uuid::Uuid;
 
 use crate::{Result, SessionRecord, SigningKeyRecord, StoreError, Synced, Throttle, UserRecord};
@@ -172,22 +170,8 @@ pub(crate) fn logged(row: &impl Columns) -> Result<Change> {
     if row.text("kind")? == "task" {
         return change(row);
     }
-    let view = ListView {
-        list: TaskList {
-            id: ListId::from_uuid(row.uuid("task_id")?),
-            owner: UserId::from_uuid(row.uuid("owner")?),
-            name: row.text("name")?,
-            personal: row.flag("personal")?,
-            created_at: row.int("created_at")?,
-            updated_at: row.int("updated_at")?,
-            version: row.int("version")?,
-            deleted: row.flag("deleted")?,
-        },
-        role: tasksync_core::ListRole::parse(&row.text("role")?)
-            .ok_or(StoreError::Corrupt("list role"))?,
-        members: serde_json::from_str(&row.text("members")?)
-            .map_err(|_| StoreError::Corrupt("list members"))?,
-    };
+    // The union names the list id `task_id` (its first branch's name).
+    let view = crate::sql::lists::view_at(row, "task_id")?;
     Ok(Change {
         scope: UserId::from_uuid(row.uuid("scope")?),
         seq: row.int("seq")?,

@@ -211,7 +211,8 @@ fn leaf(set: &SelectionSet, arguments: &[(Positioned<Name>, Positioned<Value>)])
     set.items.is_empty() && arguments.is_empty()
 }
 
-fn task_fields(set: &SelectionSet) -> Option<Vec<(String, TaskField)>> {
+/// The fields of a selection that must all be leaves, each named by `pick`.
+fn leaves<F>(set: &SelectionSet, pick: impl Fn(&str) -> Option<F>) -> Option<Vec<(String, F)>> {
     let wrapped = Positioned::new(set.clone(), async_graphql::Pos::default());
     plain_fields(&wrapped)?
         .into_iter()
@@ -219,43 +220,40 @@ fn task_fields(set: &SelectionSet) -> Option<Vec<(String, TaskField)>> {
             if !leaf(sel, args) {
                 return None;
             }
-            let f = match name.as_str() {
-                "__typename" => TaskField::Typename,
-                "id" => TaskField::Id,
-                "title" => TaskField::Title,
-                "description" => TaskField::Description,
-                "done" => TaskField::Done,
-                "owner" => TaskField::Owner,
-                "listId" => TaskField::ListId,
-                "createdAt" => TaskField::CreatedAt,
-                "updatedAt" => TaskField::UpdatedAt,
-                "version" => TaskField::Version,
-                "deleted" => TaskField::Deleted,
-                _ => return None,
-            };
-            Some((key, f))
+            Some((key, pick(name.as_str())?))
         })
         .collect()
 }
 
-fn member_fields(set: &SelectionSet) -> Option<Vec<(String, MemberField)>> {
-    let wrapped = Positioned::new(set.clone(), async_graphql::Pos::default());
-    plain_fields(&wrapped)?
-        .into_iter()
-        .map(|(key, name, args, sel)| {
-            if !leaf(sel, args) {
-                return None;
-            }
-            let f = match name.as_str() {
-                "__typename" => MemberField::Typename,
-                "email" => MemberField::Email,
-                "role" => MemberField::Role,
-                "pending" => MemberField::Pending,
-                _ => return None,
-            };
-            Some((key, f))
+fn task_fields(set: &SelectionSet) -> Option<Vec<(String, TaskField)>> {
+    leaves(set, |name| {
+        Some(match name {
+            "__typename" => TaskField::Typename,
+            "id" => TaskField::Id,
+            "title" => TaskField::Title,
+            "description" => TaskField::Description,
+            "done" => TaskField::Done,
+            "owner" => TaskField::Owner,
+            "listId" => TaskField::ListId,
+            "createdAt" => TaskField::CreatedAt,
+            "updatedAt" => TaskField::UpdatedAt,
+            "version" => TaskField::Version,
+            "deleted" => TaskField::Deleted,
+            _ => return None,
         })
-        .collect()
+    })
+}
+
+fn member_fields(set: &SelectionSet) -> Option<Vec<(String, MemberField)>> {
+    leaves(set, |name| {
+        Some(match name {
+            "__typename" => MemberField::Typename,
+            "email" => MemberField::Email,
+            "role" => MemberField::Role,
+            "pending" => MemberField::Pending,
+            _ => return None,
+        })
+    })
 }
 
 fn list_fields(set: &SelectionSet) -> Option<Vec<(String, ListField)>> {

@@ -388,13 +388,7 @@ impl Store for PgStore {
     ) -> Result<ListWritten, ListWriteError> {
         let (written, heads) =
             lists::write_list(self.begin().await?, caller, &write, &limits, now, self.node).await?;
-        for (scope, seq) in heads.0 {
-            let _ = self.commits.send(CommitNotice {
-                scope,
-                seq,
-                committed: None,
-            });
-        }
+        heads.announce(&self.commits);
         Ok(written)
     }
 

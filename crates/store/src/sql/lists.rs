@@ -54,8 +54,13 @@ fn member(row: &impl Columns) -> Result<(Uuid, Member)> {
 }
 
 pub(crate) fn list(row: &impl Columns) -> Result<TaskList> {
+    list_at(row, "id")
+}
+
+/// A list from a row whose list id is in column `id`.
+fn list_at(row: &impl Columns, id: &str) -> Result<TaskList> {
     Ok(TaskList {
-        id: ListId::from_uuid(row.uuid("id")?),
+        id: ListId::from_uuid(row.uuid(id)?),
         owner: UserId::from_uuid(row.uuid("owner")?),
         name: row.text("name")?,
         personal: row.flag("personal")?,
@@ -152,10 +157,15 @@ pub(crate) async fn changed_lists(
 
 /// A `list_changes` row's list as its scope's user saw it.
 pub(crate) fn list_view(row: &impl Columns) -> Result<ListView> {
+    view_at(row, "id")
+}
+
+/// The same, from a row whose list id is in column `id`.
+pub(crate) fn view_at(row: &impl Columns, id: &str) -> Result<ListView> {
     let members: Vec<MemberView> = serde_json::from_str(&row.text("members")?)
         .map_err(|_| StoreError::Corrupt("list members"))?;
     Ok(ListView {
-        list: list(row)?,
+        list: list_at(row, id)?,
         role: ListRole::parse(&row.text("role")?).ok_or(StoreError::Corrupt("list role"))?,
         members,
     })
@@ -316,36 +326,51 @@ fn active(members: &[Member]) -> Vec<(UserId, ListRole)> {
 pub(crate) struct Heads(pub BTreeMap<UserId, i64>);
 
 impl Heads {
+    /// Wakes this process's feed for each log that moved (the changes are
+    /// not attached: the feed reads them).
+    pub(crate) fn announce(self, commits: &tokio::sync::broadcast::Sender<crate::CommitNotice>) {
+        for (scope, seq) in self.0 {
+            let _ = commits.send(crate::CommitNotice {
+                scope,
+                seq,
+                committed: None,
+            });
+        }
+    }
+
     fn moved(&mut self, scope: UserId, head: i64) {
         let h = self.0.entry(scope).or_insert(head);
         *h = (*h).max(head);
     }
 }
 
-/// Logs one list change for each of `to` (each with their role).
-async fn fan_out_list(
+/// Stores a list's new state and gives every member its `UPDATE` (each
+/// with their role); the owner's view is the answer.
+async fn updated(
     tx: &mut Tx,
     heads: &mut Heads,
-    op: ChangeOp,
-    list: &TaskList,
+    next: &TaskList,
     members: &[Member],
-    to: &[(UserId, ListRole)],
     now: i64,
-) -> Result<()> {
-    for &(user, role) in to {
+) -> Result<ListWritten, ListWriteError> {
+    store_list(tx.conn(), next).await?;
+    for (user, role) in active(members) {
         let seq = take_seqs(tx.conn(), user, 1).await?;
         log_list(
             tx.conn(),
             user,
             seq,
-            op,
-            &view_for(list, role, members),
+            ChangeOp::Update,
+            &view_for(next, role, members),
             now,
         )
         .await?;
         heads.moved(user, seq);
     }
-    Ok(())
+    Ok(ListWritten {
+        view: view_for(next, ListRole::Owner, members),
+        changed: true,
+    })
 }
 
 /// Gives `user` a list they just gained: the list, then its live tasks.
@@ -517,21 +542,7 @@ async fn apply(
                 name: name.as_str().to_owned(),
                 ..bumped(&list, now)
             };
-            store_list(tx.conn(), &next).await?;
-            fan_out_list(
-                tx,
-                heads,
-                ChangeOp::Update,
-                &next,
-                &members,
-                &active(&members),
-                now,
-            )
-            .await?;
-            Ok(ListWritten {
-                view: view_for(&next, ListRole::Owner, &members),
-                changed: true,
-            })
+            updated(tx, heads, &next, &members, now).await
         }
         ListWrite::Delete {
             expected_version, ..
@@ -604,22 +615,7 @@ async fn apply(
                 }
                 m.role = *new_role;
                 set_role(tx.conn(), id, &address, *new_role).await?;
-                let next = bumped(&list, now);
-                store_list(tx.conn(), &next).await?;
-                fan_out_list(
-                    tx,
-                    heads,
-                    ChangeOp::Update,
-                    &next,
-                    &members,
-                    &active(&members),
-                    now,
-                )
-                .await?;
-                return Ok(ListWritten {
-                    view: view_for(&next, ListRole::Owner, &members),
-                    changed: true,
-                });
+                return updated(tx, heads, &bumped(&list, now), &members, now).await;
             }
             if members.len() >= limits.members_per_list as usize {
                 return Err(rejected(ListRejection::Limit(format!(

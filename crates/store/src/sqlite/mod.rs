@@ -296,13 +296,7 @@ impl Store for SqliteStore {
     ) -> Result<ListWritten, ListWriteError> {
         let (written, heads) =
             lists::write_list(self.begin().await?, caller, &write, &limits, now, 0).await?;
-        for (scope, seq) in heads.0 {
-            let _ = self.commits.send(crate::CommitNotice {
-                scope,
-                seq,
-                committed: None,
-            });
-        }
+        heads.announce(&self.commits);
         Ok(written)
     }
 
