@@ -13,7 +13,7 @@ type Mode = { kind: 'idle' } | { kind: 'rename' } | { kind: 'confirm-delete' } |
  * The shown list's name and marks (shared by, view only), and what the
  * user may do with it: rename (owner), share and delete (owner, not the
  * personal list), leave (a member). Every action goes to the server at once
- * and says when it failed.
+ * and says when it failed. Keyed by list: another list starts over.
  */
 export function ListHeader({
   list,
@@ -32,12 +32,6 @@ export function ListHeader({
   const nameRef = useRef<HTMLInputElement>(null)
   const by = sharedBy(list)
   const others = guests(list)
-
-  // Another list shown: start over.
-  useEffect(() => {
-    setMode({ kind: 'idle' })
-    setError(null)
-  }, [list.id])
 
   useEffect(() => {
     if (mode.kind === 'rename') nameRef.current?.select()

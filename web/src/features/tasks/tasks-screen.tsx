@@ -162,10 +162,12 @@ export function TasksScreen() {
     void write({ kind: 'create', id: crypto.randomUUID(), title, description, done: false, ...(listId ? { listId } : {}) })
   }
 
-  /** Runs a list action; a list just made or renamed is shown. */
+  /** Runs a list action; a list just made is shown, and after a delete or leave the personal list. */
   const act = async (action: ListAction) => {
     const result = await listAction(action)
     if (result.ok && result.list && !result.list.deleted && action.kind === 'create') navigate(linkTo(result.list))
+    // The user's own delete or leave needs no news of the list being gone.
+    if (result.ok && (action.kind === 'delete' || action.kind === 'leave')) navigate(href('/tasks', { filter: filterParam }))
     return result
   }
   const createList = async (name: string) => {
