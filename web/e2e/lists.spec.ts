@@ -65,7 +65,7 @@ test('a shared list: live edits both ways, a viewer reads only, a removed member
   await dialog.getByRole('button', { name: 'Invite' }).click()
   await expect(dialog.getByRole('list', { name: 'Members' }).getByText(memberEmail)).toBeVisible()
   await expect(dialog.getByRole('combobox', { name: `Role of ${memberEmail}` })).toHaveValue('EDITOR')
-  await dialog.getByRole('button', { name: 'Done' }).click()
+  await dialog.getByRole('button', { name: 'Close' }).click()
   await expect(dialog).toBeHidden()
   await expect(page.getByText('Shared with 1 person')).toBeVisible()
 

@@ -17,12 +17,12 @@ type Mode = { kind: 'idle' } | { kind: 'rename' } | { kind: 'confirm-delete' } |
  */
 export function ListHeader({
   list,
-  openTasks,
+  taskCount,
   act,
 }: {
   list: TaskList
-  /** The list's open tasks (said before a delete). */
-  openTasks: number
+  /** How many tasks the list has (said before a delete). */
+  taskCount: number
   act: (action: ListAction) => Promise<ListResult>
 }) {
   const [mode, setMode] = useState<Mode>({ kind: 'idle' })
@@ -147,7 +147,7 @@ export function ListHeader({
         <div role="alertdialog" aria-labelledby="list-confirm" className="flex flex-col gap-3 rounded-md border border-rose-200 bg-rose-50 px-3 py-2 text-sm text-rose-900 sm:flex-row sm:items-center sm:justify-between dark:border-rose-900 dark:bg-rose-950 dark:text-rose-100">
           <p id="list-confirm">
             {mode.kind === 'confirm-delete'
-              ? `Delete "${list.name}" and its tasks${openTasks > 0 ? ` (${openTasks} open)` : ''} for everyone it is shared with?`
+              ? `Delete "${list.name}"${taskCount > 0 ? ` and its ${taskCount === 1 ? 'task' : `${taskCount} tasks`}` : ''}${list.members.length > 1 ? ' for everyone it is shared with' : ''}?`
               : `Leave "${list.name}"? Its tasks will no longer be shown to you.`}
           </p>
           <div className="flex shrink-0 gap-2">
@@ -159,7 +159,8 @@ export function ListHeader({
             >
               {mode.kind === 'confirm-delete' ? 'Yes, delete list' : 'Yes, leave list'}
             </Button>
-            <Button size="sm" variant="secondary" onClick={() => setMode({ kind: 'idle' })}>
+            {/* Focus goes to the way back, not to the destructive choice. */}
+            <Button size="sm" variant="secondary" autoFocus onClick={() => setMode({ kind: 'idle' })}>
               Cancel
             </Button>
           </div>

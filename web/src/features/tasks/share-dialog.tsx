@@ -140,7 +140,7 @@ export function ShareDialog({ list, act, onClose }: { list: TaskList; act: (acti
 
         <div className="flex justify-end">
           <Button variant="secondary" onClick={() => ref.current?.close()}>
-            Done
+            Close
           </Button>
         </div>
       </div>

@@ -186,7 +186,7 @@ export function TasksScreen() {
         <div className="min-w-0 space-y-5">
           {lostName ? <Alert tone="info">The list "{lostName}" was deleted or is no longer shared with you.</Alert> : null}
 
-          {list ? <ListHeader key={list.id} list={list} openTasks={counts.active} act={act} /> : null}
+          {list ? <ListHeader key={list.id} list={list} taskCount={counts.all} act={act} /> : null}
 
           {sync.notices.length > 0 ? (
             <div className="space-y-2">
