@@ -8,7 +8,7 @@ import { resolve } from 'node:path'
 import { buildSchema, parse, validate } from 'graphql'
 import { describe, expect, it } from 'vitest'
 
-import { CHANGES, CREATE, CREATE_LIST, DELETE, DELETE_LIST, LEAVE_LIST, LISTS, SHARE_LIST, SYNC, UNSHARE_LIST, UPDATE, UPDATE_LIST } from './transport'
+import { CHANGES, CREATE, CREATE_LIST, DELETE, DELETE_LIST, LEAVE_LIST, SHARE_LIST, SYNC, UNSHARE_LIST, UPDATE, UPDATE_LIST } from './transport'
 
 const schema = buildSchema(readFileSync(resolve(__dirname, '../../../../schema.graphql'), 'utf8'))
 
@@ -19,7 +19,6 @@ describe('GraphQL documents', () => {
     ['createTask', CREATE],
     ['updateTask', UPDATE],
     ['deleteTask', DELETE],
-    ['lists', LISTS],
     ['createList', CREATE_LIST],
     ['updateList', UPDATE_LIST],
     ['deleteList', DELETE_LIST],

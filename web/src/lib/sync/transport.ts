@@ -15,7 +15,6 @@ export const CHANGES = `subscription Changes($after: String) { taskChanges(after
 export const CREATE = `mutation Create($input: CreateTaskInput!) { createTask(input: $input) { ${TASK} } }`
 export const UPDATE = `mutation Update($input: UpdateTaskInput!) { updateTask(input: $input) { ${TASK} } }`
 export const DELETE = `mutation Delete($input: DeleteTaskInput!) { deleteTask(input: $input) { ${TASK} } }`
-export const LISTS = `query Lists { lists { ${LIST} } }`
 export const CREATE_LIST = `mutation CreateList($input: CreateListInput!) { createList(input: $input) { ${LIST} } }`
 export const UPDATE_LIST = `mutation UpdateList($input: UpdateListInput!) { updateList(input: $input) { ${LIST} } }`
 export const DELETE_LIST = `mutation DeleteList($input: DeleteListInput!) { deleteList(input: $input) { ${LIST} } }`
