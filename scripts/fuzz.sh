@@ -36,7 +36,7 @@ command -v cargo >/dev/null 2>&1 || skip "fuzzing: cargo is not installed (https
 toolchain=()
 if [ "$sanitizer" != none ]; then
   # Sanitizers are still nightly-only (-Zsanitizer).
-  if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+  if grep -q '^nightly' <<<"$(rustup toolchain list 2>/dev/null || true)"; then
     toolchain=(+nightly)
   else
     skip "fuzzing with FUZZ_SANITIZER=$sanitizer: no nightly toolchain (rustup toolchain install nightly)"

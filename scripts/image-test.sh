@@ -92,8 +92,11 @@ cp "$bundle" "$dist/etc/ssl/certs/ca-certificates.crt"
 libs=()
 # A dynamically linked binary names its loader and libraries by path; a
 # static (or static-pie) one gets "statically linked" or "not a dynamic
-# executable" from ldd, and no path.
-if ldd "$bin" 2>/dev/null | grep -q '/'; then
+# executable" from ldd, and no path. (Read whole, not through `grep -q`:
+# under pipefail, grep leaving early makes ldd die of SIGPIPE, and a
+# dynamic binary would pass for a static one.)
+deps="$(ldd "$bin" 2>/dev/null || true)"
+if grep -q '/' <<<"$deps"; then
   [ "${IMAGE_REQUIRE_STATIC:-0}" = 1 ] && fail "$bin is dynamically linked (IMAGE_REQUIRE_STATIC=1)"
   # The loader and every library, at the paths the binary looks them up.
   # They are added to the built image as a test-only layer of their own
@@ -102,7 +105,7 @@ if ldd "$bin" 2>/dev/null | grep -q '/'; then
     mkdir -p "$work/libs$(dirname "$lib")"
     cp -L "$lib" "$work/libs$lib"
     libs+=("${lib#/}")
-  done < <(ldd "$bin" | grep -o '/[^ ]*' | sort -u)
+  done < <(grep -o '/[^ ]*' <<<"$deps" | sort -u)
   echo "NOTE: $bin is dynamically linked: this test image carries ${#libs[@]} shared libraries (${libs[*]}); the released image carries a static musl binary alone" >&2
 else
   ok "$bin is statically linked"

@@ -63,3 +63,15 @@ uuid_id!(
     /// A task. Clients may choose it (offline create), so it is any UUID.
     TaskId
 );
+uuid_id!(
+    /// A task list. A user's personal list has the user's own id; other
+    /// lists any UUID (clients may choose it).
+    ListId
+);
+
+impl ListId {
+    /// The personal list of `user`.
+    pub const fn personal(user: UserId) -> Self {
+        Self::from_uuid(user.as_uuid())
+    }
+}

@@ -15,6 +15,7 @@ pub mod code;
 pub mod cursor;
 pub mod email;
 pub mod ids;
+pub mod list;
 pub mod lockout;
 pub mod password;
 pub mod task;
@@ -22,9 +23,13 @@ pub mod task;
 pub use code::VerificationCode;
 pub use cursor::{Cursor, PageToken, SyncPosition, SyncToken};
 pub use email::{Email, EmailError};
-pub use ids::{SessionId, TaskId, UserId};
+pub use ids::{ListId, SessionId, TaskId, UserId};
+pub use list::{
+    ListInputError, ListLimits, ListName, ListRejection, ListRole, ListView, ListWrite, MemberView,
+    TaskList,
+};
 pub use password::{Password, PasswordError};
 pub use task::{
-    Change, ChangeOp, NewTask, Task, TaskDescription, TaskInputError, TaskPatch, TaskTitle,
-    WriteRejection,
+    Change, ChangeOp, NewTask, Subject, Task, TaskDescription, TaskInputError, TaskPatch,
+    TaskTitle, WriteRejection,
 };

@@ -4,7 +4,8 @@
 //! as given (no trimming, no normalisation), so a client reads back the
 //! bytes it wrote.
 
-use crate::{TaskId, UserId};
+use crate::list::ListView;
+use crate::{ListId, TaskId, UserId};
 
 /// Most characters in a title.
 pub const MAX_TITLE_CHARS: usize = 256;
@@ -82,7 +83,10 @@ impl TaskDescription {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Task {
     pub id: TaskId,
+    /// The user who created it.
     pub owner: UserId,
+    /// The list it is in.
+    pub list_id: ListId,
     pub title: String,
     pub description: Option<String>,
     pub done: bool,
@@ -127,6 +131,9 @@ pub enum ChangeOp {
     Create,
     Update,
     Delete,
+    /// The task or list left the scope's view (its user lost access to
+    /// the list); the image is a tombstone.
+    Remove,
 }
 
 impl ChangeOp {
@@ -135,6 +142,7 @@ impl ChangeOp {
             Self::Create => "create",
             Self::Update => "update",
             Self::Delete => "delete",
+            Self::Remove => "remove",
         }
     }
 
@@ -143,28 +151,83 @@ impl ChangeOp {
             "create" => Some(Self::Create),
             "update" => Some(Self::Update),
             "delete" => Some(Self::Delete),
+            "remove" => Some(Self::Remove),
             _ => None,
         }
     }
 }
 
-/// One entry of a scope's change log: the task's new image after change
-/// number `seq` of that scope.
+/// What a change is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    /// A task's image after the change.
+    Task(Task),
+    /// A list as the scope's user sees it after the change.
+    List(Box<ListView>),
+}
+
+/// One entry of a scope's change log: the new image of a task or list
+/// after change number `seq` of that scope.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
     pub scope: UserId,
     pub seq: i64,
     pub op: ChangeOp,
-    pub task: Task,
+    pub subject: Subject,
     /// Epoch milliseconds when the write was made (the writer's clock;
     /// within one commit these need not follow `seq`).
     pub at: i64,
+}
+
+impl Change {
+    /// The task, when the change is about one.
+    pub fn task(&self) -> Option<&Task> {
+        match &self.subject {
+            Subject::Task(t) => Some(t),
+            Subject::List(_) => None,
+        }
+    }
+
+    /// About how many bytes the change takes in an answer (see
+    /// [`Task::answer_bytes`]).
+    pub fn answer_bytes(&self) -> usize {
+        match &self.subject {
+            Subject::Task(t) => t.answer_bytes(),
+            Subject::List(l) => l
+                .members
+                .iter()
+                .fold(256usize.saturating_add(l.list.name.len()), |n, m| {
+                    n.saturating_add(64 + m.email.len())
+                }),
+        }
+    }
+
+    /// The list, when the change is about one.
+    pub fn list(&self) -> Option<&ListView> {
+        match &self.subject {
+            Subject::List(l) => Some(l),
+            Subject::Task(_) => None,
+        }
+    }
+}
+
+/// The tombstone a user who lost access to a task's list receives: its
+/// version one past the last, so that a client that keeps the newest
+/// version of each task drops it too.
+pub fn removal(task: &Task) -> Task {
+    Task {
+        deleted: true,
+        version: task.version + 1,
+        ..task.clone()
+    }
 }
 
 /// A create request, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewTask {
     pub id: TaskId,
+    /// The list to create it in; `None`: the creator's personal list.
+    pub list: Option<ListId>,
     pub title: TaskTitle,
     pub description: Option<TaskDescription>,
     pub done: bool,
@@ -176,6 +239,7 @@ impl NewTask {
         Task {
             id: self.id,
             owner,
+            list_id: self.list.unwrap_or(ListId::personal(owner)),
             title: self.title.0,
             description: self.description.map(|d| d.0),
             done: self.done,
@@ -191,6 +255,7 @@ impl NewTask {
     pub fn is_retry_of(&self, created: &Task, owner: UserId) -> bool {
         created.owner == owner
             && created.id == self.id
+            && created.list_id == self.list.unwrap_or(ListId::personal(owner))
             && created.title == self.title.0
             && created.description.as_deref() == self.description.as_ref().map(|d| d.0.as_str())
             && created.done == self.done
@@ -203,6 +268,8 @@ impl NewTask {
 pub struct TaskPatch {
     pub id: TaskId,
     pub expected_version: Option<i64>,
+    /// Moves the task to this list.
+    pub list: Option<ListId>,
     pub title: Option<TaskTitle>,
     pub description: Option<Option<TaskDescription>>,
     pub done: Option<bool>,
@@ -221,6 +288,27 @@ pub enum WriteRejection {
     /// The id is already used by a different task.
     #[error("a different task already has this id")]
     IdTaken,
+    /// The caller may read the task's list but not write it (a viewer).
+    #[error("your role in this list does not allow changing its tasks")]
+    Forbidden,
+}
+
+/// Whether a caller whose roles in the lists a write touches are these
+/// may make it: `current` is the role in the task's list (for a create,
+/// the list it is created in), `target` the role in the list it moves to.
+/// Not a member is `NotFound`, as for a task that does not exist.
+pub fn check_access(
+    current: Option<crate::ListRole>,
+    target: Option<Option<crate::ListRole>>,
+) -> Result<(), WriteRejection> {
+    for role in std::iter::once(current).chain(target) {
+        match role {
+            None => return Err(WriteRejection::NotFound),
+            Some(r) if !r.can_write() => return Err(WriteRejection::Forbidden),
+            Some(_) => {}
+        }
+    }
+    Ok(())
 }
 
 fn check_version(current: &Task, expected: Option<i64>) -> Result<(), WriteRejection> {
@@ -250,6 +338,9 @@ pub fn apply_update(
     }
     if let Some(done) = patch.done {
         next.done = done;
+    }
+    if let Some(list) = patch.list {
+        next.list_id = list;
     }
     if next == *current {
         return Ok(None);
@@ -286,6 +377,7 @@ mod tests {
     fn task() -> Task {
         NewTask {
             id: TaskId::new(),
+            list: None,
             title: TaskTitle::parse("Buy milk").expect("title"),
             description: None,
             done: false,
@@ -296,6 +388,7 @@ mod tests {
     fn patch(t: &Task) -> TaskPatch {
         TaskPatch {
             id: t.id,
+            list: None,
             expected_version: None,
             title: None,
             description: None,
@@ -445,6 +538,7 @@ mod tests {
         let owner = UserId::new();
         let req = NewTask {
             id: TaskId::new(),
+            list: None,
             title: TaskTitle::parse("a").expect("t"),
             description: None,
             done: false,

@@ -104,6 +104,7 @@ impl Application {
         let hasher = Hasher::new().await?;
         let mailer = Mailer::from_settings(&settings)?;
         let dev_mailbox = mailer.dev_mailbox();
+        let notices = mailer.clone();
         let lifetimes = Lifetimes {
             refresh: settings.refresh_token_ttl,
             code: settings.code_ttl,
@@ -141,6 +142,10 @@ impl Application {
             query_bytes: settings.graphql_max_query_bytes,
             selections: settings.graphql_max_selections,
             root_fields: settings.graphql_max_root_fields,
+            lists: tasksync_core::ListLimits {
+                members_per_list: settings.max_list_members,
+                lists_per_user: settings.max_lists_per_user,
+            },
         };
         let api_rate = ApiRateLimit::per_second(
             settings.api_rate_per_second,
@@ -158,6 +163,7 @@ impl Application {
             api_rate,
             limits,
             features,
+            notices,
         ));
         let ws = crate::ws::Context {
             auth: auth.clone(),

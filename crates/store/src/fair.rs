@@ -196,6 +196,30 @@ impl Store for FairReads {
         self.inner.write_task(owner, write, now).await
     }
 
+    async fn write_list(
+        &self,
+        caller: UserId,
+        write: tasksync_core::ListWrite,
+        limits: tasksync_core::ListLimits,
+        now: i64,
+    ) -> Result<crate::ListWritten, crate::ListWriteError> {
+        self.inner.write_list(caller, write, limits, now).await
+    }
+    async fn lists(&self, user: UserId) -> Result<Vec<tasksync_core::ListView>> {
+        self.read(user, move |s| async move { s.lists(user).await })
+            .await
+    }
+    async fn changed_lists(
+        &self,
+        user: UserId,
+        after_seq: i64,
+        upto_seq: i64,
+    ) -> Result<Vec<tasksync_core::ListView>> {
+        self.read(user, move |s| async move {
+            s.changed_lists(user, after_seq, upto_seq).await
+        })
+        .await
+    }
     async fn task(&self, owner: UserId, id: TaskId) -> Result<Option<Task>> {
         self.read(owner, move |s| async move { s.task(owner, id).await })
             .await

@@ -33,7 +33,8 @@ pub mod testing;
 
 use async_trait::async_trait;
 use tasksync_core::{
-    Change, Email, NewTask, SessionId, Task, TaskId, TaskPatch, UserId, WriteRejection,
+    Change, Email, ListLimits, ListRejection, ListView, ListWrite, NewTask, SessionId, Task,
+    TaskId, TaskPatch, UserId, WriteRejection,
 };
 
 pub use fair::FairReads;
@@ -181,9 +182,54 @@ impl TaskWrite {
 pub struct Written {
     /// The task after the write.
     pub task: Task,
-    /// The change-log entry the write appended; `None` when the write changed
-    /// nothing (an idempotent retry or a patch equal to the current state).
+    /// The entry the write appended to the writer's own log; `None` when
+    /// the write changed nothing (an idempotent retry or a patch equal to
+    /// the current state).
     pub change: Option<Change>,
+    /// The entries it appended to the logs of the list's other members
+    /// (fan-out on write), in user-id order.
+    pub others: Vec<Change>,
+}
+
+impl Written {
+    /// A write that changed nothing.
+    pub fn unchanged(task: Task) -> Self {
+        Self {
+            task,
+            change: None,
+            others: Vec::new(),
+        }
+    }
+
+    /// Every log entry the write appended.
+    pub fn changes(&self) -> impl Iterator<Item = &Change> {
+        self.change.iter().chain(&self.others)
+    }
+}
+
+/// The result of a list write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListWritten {
+    /// The list as the writer sees it afterwards (a tombstone after a
+    /// delete or a leave).
+    pub view: ListView,
+    /// Whether anything changed (false: a retry, or the list already so).
+    pub changed: bool,
+}
+
+/// Why a list write did not happen. Nothing was written in either case.
+#[derive(Debug, thiserror::Error)]
+pub enum ListWriteError {
+    #[error(transparent)]
+    Rejected(#[from] ListRejection),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for ListWriteError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Store(StoreError::Database(e))
+    }
 }
 
 /// Why a task write did not happen. Nothing was written in either case.
@@ -537,17 +583,40 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn extend_lockout(&self, email: &Email, until: i64) -> Result<()>;
     async fn clear_login_failures(&self, email: &Email) -> Result<()>;
 
-    /// Applies one task write for `owner`: the task row, the scope's next
-    /// sequence number and the change-log row in one transaction, or nothing.
+    /// Applies one task write of `caller`, who must be allowed to write the
+    /// task's list (and, for a move, the list it moves to): the task row,
+    /// and for every member of the list (of both lists, for a move) the
+    /// next number of their log and their change-log row, in one
+    /// transaction, or nothing.
     async fn write_task(
         &self,
-        owner: UserId,
+        caller: UserId,
         write: TaskWrite,
         now: i64,
     ) -> Result<Written, TaskWriteError>;
-    /// A task of `owner` (tombstones included; callers hide them).
-    async fn task(&self, owner: UserId, id: TaskId) -> Result<Option<Task>>;
-    /// Live tasks of `owner`, oldest first, after the given `(created_at, id)`:
+    /// Applies one write of a list or its membership by `caller`, with its
+    /// fan-out (move-in and revocation included) in one transaction.
+    async fn write_list(
+        &self,
+        caller: UserId,
+        write: ListWrite,
+        limits: ListLimits,
+        now: i64,
+    ) -> Result<ListWritten, ListWriteError>;
+    /// The live lists `user` is a member of, personal first.
+    async fn lists(&self, user: UserId) -> Result<Vec<ListView>>;
+    /// The lists of `user`'s log whose latest change is in
+    /// `(after_seq, upto_seq]`, at that state (tombstones included).
+    async fn changed_lists(
+        &self,
+        user: UserId,
+        after_seq: i64,
+        upto_seq: i64,
+    ) -> Result<Vec<ListView>>;
+    /// A task in one of `user`'s lists (tombstones included; callers hide
+    /// them).
+    async fn task(&self, user: UserId, id: TaskId) -> Result<Option<Task>>;
+    /// Live tasks of `owner`'s lists, oldest first, after the given `(created_at, id)`:
     /// at most `limit`, and no more than one past those that take over
     /// `max_bytes` of answer (`Task::answer_bytes`; the rest is not read).
     async fn tasks_page(
@@ -563,10 +632,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn head(&self, scope: UserId) -> Result<i64>;
     /// The retained range of a scope's log.
     async fn log_bounds(&self, scope: UserId) -> Result<LogBounds>;
-    /// Delta sync: tasks of `owner` (tombstones included) whose latest change
-    /// is in `(after_seq, upto_seq]`, by that change's seq, at most `limit`
-    /// and within `max_bytes` as for `tasks_page`. Served by the
-    /// `(owner, last_seq)` index.
+    /// Delta sync: the tasks of `owner`'s log (tombstones included) whose
+    /// latest change there is in `(after_seq, upto_seq]`, at that change's
+    /// image, by its seq, at most `limit` and within `max_bytes` as for
+    /// `tasks_page`. Served by the `(scope, task_id, seq)` index of the log.
     async fn changed_tasks(
         &self,
         owner: UserId,

@@ -8,7 +8,9 @@
 use sqlx::Row as _;
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
-use tasksync_core::{Change, ChangeOp, Email, SessionId, Task, TaskId, UserId};
+use tasksync_core::{
+    Change, ChangeOp, Email, ListId, ListView, SessionId, Subject, Task, TaskId, TaskList, UserId,
+};
 use uuid::Uuid;
 
 use crate::{Result, SessionRecord, SigningKeyRecord, StoreError, Synced, Throttle, UserRecord};
@@ -16,6 +18,7 @@ use crate::{Result, SessionRecord, SigningKeyRecord, StoreError, Synced, Throttl
 /// Typed column access shared by the backends' row types.
 pub(crate) trait Columns {
     fn uuid(&self, column: &str) -> Result<Uuid>;
+    fn opt_uuid(&self, column: &str) -> Result<Option<Uuid>>;
     fn int(&self, column: &str) -> Result<i64>;
     fn opt_int(&self, column: &str) -> Result<Option<i64>>;
     fn text(&self, column: &str) -> Result<String>;
@@ -28,6 +31,9 @@ macro_rules! columns {
     ($row:ty) => {
         impl Columns for $row {
             fn uuid(&self, column: &str) -> Result<Uuid> {
+                Ok(self.try_get(column)?)
+            }
+            fn opt_uuid(&self, column: &str) -> Result<Option<Uuid>> {
                 Ok(self.try_get(column)?)
             }
             fn int(&self, column: &str) -> Result<i64> {
@@ -102,12 +108,18 @@ pub(crate) fn throttle(row: &impl Columns) -> Result<Throttle> {
     })
 }
 
-/// A task row: `id, owner, title, description, done, created_at,
+/// A task row: `id, owner, list_id, title, description, done, created_at,
 /// updated_at, version, deleted`.
 pub(crate) fn task(row: &impl Columns) -> Result<Task> {
+    let owner = UserId::from_uuid(row.uuid("owner")?);
     Ok(Task {
         id: TaskId::from_uuid(row.uuid("id")?),
-        owner: UserId::from_uuid(row.uuid("owner")?),
+        owner,
+        // NULL only for a moment after an older binary's insert (its
+        // trigger fills it in): the owner's personal list.
+        list_id: row
+            .opt_uuid("list_id")?
+            .map_or(ListId::personal(owner), ListId::from_uuid),
         title: row.text("title")?,
         description: row.opt_text("description")?,
         done: row.flag("done")?,
@@ -126,17 +138,23 @@ pub(crate) fn synced(row: &impl Columns) -> Result<Synced> {
     })
 }
 
-/// A change-log row: `scope, seq, op, at, task_id` and the task's image.
+/// A change-log row: `scope, seq, op, at, task_id, owner, list_id` and the
+/// task's image. (`owner` and `list_id` are NULL in rows written before
+/// lists: the scope's own task in its personal list.)
 pub(crate) fn change(row: &impl Columns) -> Result<Change> {
     let scope = UserId::from_uuid(row.uuid("scope")?);
+    let owner = row.opt_uuid("owner")?.map_or(scope, UserId::from_uuid);
     Ok(Change {
         scope,
         seq: row.int("seq")?,
         op: ChangeOp::parse(&row.text("op")?).ok_or(StoreError::Corrupt("change op"))?,
         at: row.int("at")?,
-        task: Task {
+        subject: Subject::Task(Task {
             id: TaskId::from_uuid(row.uuid("task_id")?),
-            owner: scope,
+            owner,
+            list_id: row
+                .opt_uuid("list_id")?
+                .map_or(ListId::personal(scope), ListId::from_uuid),
             title: row.text("title")?,
             description: row.opt_text("description")?,
             done: row.flag("done")?,
@@ -144,7 +162,38 @@ pub(crate) fn change(row: &impl Columns) -> Result<Change> {
             updated_at: row.int("updated_at")?,
             version: row.int("version")?,
             deleted: row.flag("deleted")?,
+        }),
+    })
+}
+
+/// A row of a scope's whole log (`crate::sql::tasks::changes_after`):
+/// `kind` says whether it is a task's change or a list's.
+pub(crate) fn logged(row: &impl Columns) -> Result<Change> {
+    if row.text("kind")? == "task" {
+        return change(row);
+    }
+    let view = ListView {
+        list: TaskList {
+            id: ListId::from_uuid(row.uuid("task_id")?),
+            owner: UserId::from_uuid(row.uuid("owner")?),
+            name: row.text("name")?,
+            personal: row.flag("personal")?,
+            created_at: row.int("created_at")?,
+            updated_at: row.int("updated_at")?,
+            version: row.int("version")?,
+            deleted: row.flag("deleted")?,
         },
+        role: tasksync_core::ListRole::parse(&row.text("role")?)
+            .ok_or(StoreError::Corrupt("list role"))?,
+        members: serde_json::from_str(&row.text("members")?)
+            .map_err(|_| StoreError::Corrupt("list members"))?,
+    };
+    Ok(Change {
+        scope: UserId::from_uuid(row.uuid("scope")?),
+        seq: row.int("seq")?,
+        op: ChangeOp::parse(&row.text("op")?).ok_or(StoreError::Corrupt("change op"))?,
+        at: row.int("at")?,
+        subject: Subject::List(Box::new(view)),
     })
 }
 

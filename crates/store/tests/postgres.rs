@@ -38,6 +38,7 @@ async fn user(store: &PgStore) -> UserId {
 fn create(title: &str) -> TaskWrite {
     TaskWrite::Create(NewTask {
         id: TaskId::new(),
+        list: None,
         title: TaskTitle::parse(title).expect("title"),
         description: None,
         done: false,
@@ -80,6 +81,7 @@ async fn a_later_write_cannot_commit_before_an_earlier_one_of_its_scope() {
     let mut a = store.pool().begin().await.expect("begin A");
     let update = TaskWrite::Update(TaskPatch {
         id: task,
+        list: None,
         expected_version: Some(1),
         title: Some(TaskTitle::parse("by A").expect("title")),
         description: None,
@@ -150,7 +152,7 @@ async fn a_rolled_back_write_leaves_no_gap() {
     assert_eq!(written_b.change.as_ref().map(|c| c.seq), Some(1));
     let log = store.changes_after(owner, 0, 10).await.expect("log");
     assert_eq!(log.len(), 1);
-    assert_eq!(log[0].task.title, "kept");
+    assert_eq!(log[0].task().expect("a task").title, "kept");
 }
 
 /// Several nodes starting at once on an empty database: every one migrates
@@ -339,6 +341,7 @@ async fn a_create_racing_another_owners_create_of_the_same_id_is_refused_cleanly
     let (first, second) = (user(&store).await, user(&store).await);
     let same = TaskWrite::Create(NewTask {
         id: TaskId::new(),
+        list: None,
         title: TaskTitle::parse("mine").expect("title"),
         description: None,
         done: false,

@@ -98,7 +98,7 @@ async fn check(store: &Arc<dyn Store>, expected: &Value, backend: &str, what: &s
             .await
             .expect("changes")
             .into_iter()
-            .map(|c| (c.seq, c.task.id.to_string(), c.op))
+            .map(|c| (c.seq, c.task().expect("a task").id.to_string(), c.op))
             .collect();
         let want_log: Vec<(i64, String, ChangeOp)> = want["log"]
             .as_array()
@@ -195,6 +195,7 @@ async fn check(store: &Arc<dyn Store>, expected: &Value, backend: &str, what: &s
             alice.id,
             TaskWrite::Create(NewTask {
                 id: TaskId::new(),
+                list: None,
                 title: TaskTitle::parse("written after the upgrade").expect("title"),
                 description: None,
                 done: false,

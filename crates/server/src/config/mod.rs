@@ -388,6 +388,16 @@ pub struct Settings {
     /// operation.
     #[arg(long, env = "TASKSYNC_GRAPHQL_MAX_ROOT_FIELDS", default_value_t = 50, help_heading = heading::GRAPHQL)]
     pub graphql_max_root_fields: usize,
+    /// Most members of one shared list, its owner and pending invitations
+    /// included (`shareList` beyond it: `BAD_USER_INPUT`).
+    #[arg(long, env = "TASKSYNC_MAX_LIST_MEMBERS", default_value_t = 100, help_heading = heading::GRAPHQL)]
+    pub max_list_members: u32,
+    /// Most lists one user may be in, the personal one included
+    /// (`createList` beyond it: `BAD_USER_INPUT`). Lists shared with the
+    /// user count, but a share is never refused for it: that answer would
+    /// tell the sharer something of the invitee.
+    #[arg(long, env = "TASKSYNC_MAX_LISTS_PER_USER", default_value_t = 1000, help_heading = heading::GRAPHQL)]
+    pub max_lists_per_user: u32,
     /// Root fields one user may run per second over `/graphql` and their
     /// WebSockets together (anonymous callers: per client address), counted
     /// in memory by each node. Beyond it: 429 `RATE_LIMITED` with
@@ -581,6 +591,12 @@ impl Settings {
             || self.graphql_max_answer_bytes == 0
         {
             return Err("GraphQL limits must be at least 1".into());
+        }
+        if self.max_list_members < 2 || self.max_lists_per_user < 1 {
+            return Err(
+                "TASKSYNC_MAX_LIST_MEMBERS must be at least 2 (the owner and one more) and TASKSYNC_MAX_LISTS_PER_USER at least 1 (the personal list)"
+                    .into(),
+            );
         }
         if self.graphql_max_root_fields == 0 || self.api_rate_per_second == 0 {
             return Err(

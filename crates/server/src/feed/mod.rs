@@ -296,7 +296,15 @@ impl Feed {
 
 /// How many of `changes` (at least one) fit in about `budget` bytes.
 fn within_bytes(changes: &[Change], budget: usize) -> usize {
-    tasksync_core::task::fitting(changes.iter().map(|c| &c.task), budget)
+    let mut used = 0usize;
+    let fits = changes
+        .iter()
+        .take_while(|c| {
+            used = used.saturating_add(c.answer_bytes());
+            used <= budget
+        })
+        .count();
+    fits.max(1)
 }
 
 /// Publishes `changes` (consecutive, after the head) as one batch; the new head.
@@ -463,9 +471,10 @@ mod tests {
             scope: owner,
             seq,
             op: tasksync_core::ChangeOp::Create,
-            task: tasksync_core::Task {
+            subject: tasksync_core::Subject::Task(tasksync_core::Task {
                 id: tasksync_core::TaskId::new(),
                 owner,
+                list_id: tasksync_core::ListId::personal(owner),
                 title: "t".into(),
                 description: Some("x".repeat(description)),
                 done: false,
@@ -473,7 +482,7 @@ mod tests {
                 updated_at: 0,
                 version: 1,
                 deleted: false,
-            },
+            }),
             at: 0,
         };
         let big: Vec<Change> = (1..=500).map(|i| change(i, 4000)).collect();

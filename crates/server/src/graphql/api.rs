@@ -73,9 +73,16 @@ impl Api {
         rate: ApiRateLimit,
         limits: Limits,
         features: Features,
+        mailer: crate::auth::mail::Mailer,
     ) -> Self {
         Self {
-            schema: schema(store.clone(), feed.clone(), limits, features.introspection),
+            schema: schema(
+                store.clone(),
+                feed.clone(),
+                limits,
+                mailer,
+                features.introspection,
+            ),
             documents: Documents::default(),
             renderers: Renderers::default(),
             rate,

@@ -2,8 +2,8 @@
 //! below (the contract clients rely on) and never internal text.
 
 use async_graphql::{Error, ErrorExtensions as _};
-use tasksync_core::WriteRejection;
-use tasksync_store::TaskWriteError;
+use tasksync_core::{ListRejection, WriteRejection};
+use tasksync_store::{ListWriteError, TaskWriteError};
 
 use super::types::GqlTask;
 
@@ -11,6 +11,7 @@ pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
 pub const NOT_FOUND: &str = "NOT_FOUND";
 pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
 pub const CONFLICT: &str = "CONFLICT";
+pub const FORBIDDEN: &str = "FORBIDDEN";
 pub const INTERNAL: &str = "INTERNAL";
 pub const CURSOR_EXPIRED: &str = "CURSOR_EXPIRED";
 pub const RATE_LIMITED: &str = "RATE_LIMITED";
@@ -48,6 +49,39 @@ pub fn internal(cause: impl std::fmt::Display) -> Error {
     coded(INTERNAL, "internal error")
 }
 
+/// The answer to a refused or failed list write.
+pub fn list_error(e: ListWriteError) -> Error {
+    match e {
+        ListWriteError::Rejected(ListRejection::NotFound) => coded(NOT_FOUND, "list not found"),
+        ListWriteError::Rejected(ListRejection::Forbidden) => coded(
+            FORBIDDEN,
+            "only the owner of a list renames, shares or deletes it",
+        ),
+        ListWriteError::Rejected(ListRejection::Conflict(current)) => {
+            let version = i32::try_from(current.version).unwrap_or(i32::MAX);
+            Error::new("the list has changed since expectedVersion; see extensions.current")
+                .extend_with(|_, e| {
+                    e.set("code", CONFLICT);
+                    e.set(
+                        "current",
+                        async_graphql::Value::from_json(serde_json::json!({
+                            "id": current.id.to_string(),
+                            "name": current.name,
+                            "version": version,
+                        }))
+                        .unwrap_or(async_graphql::Value::Null),
+                    );
+                })
+        }
+        ListWriteError::Rejected(ListRejection::IdTaken) => {
+            bad_input("a different list already uses this id; choose a new id")
+        }
+        ListWriteError::Rejected(ListRejection::Invalid(why)) => bad_input(why),
+        ListWriteError::Rejected(ListRejection::Limit(why)) => bad_input(why),
+        ListWriteError::Store(e) => internal(e),
+    }
+}
+
 /// The answer to a refused or failed task write.
 pub fn write_error(e: TaskWriteError) -> Error {
     match e {
@@ -64,6 +98,10 @@ pub fn write_error(e: TaskWriteError) -> Error {
                     e.set("current", value.clone());
                 })
         }
+        TaskWriteError::Rejected(WriteRejection::Forbidden) => coded(
+            FORBIDDEN,
+            "your role in this list does not allow changing its tasks",
+        ),
         TaskWriteError::Rejected(WriteRejection::IdTaken) => {
             bad_input("a different task already uses this id; choose a new id")
         }

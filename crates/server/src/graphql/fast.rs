@@ -37,6 +37,7 @@ enum TaskField {
     Description,
     Done,
     Owner,
+    ListId,
     CreatedAt,
     UpdatedAt,
     Version,
@@ -202,6 +203,7 @@ fn task_fields(set: &SelectionSet) -> Option<Vec<(String, TaskField)>> {
                 "description" => TaskField::Description,
                 "done" => TaskField::Done,
                 "owner" => TaskField::Owner,
+                "listId" => TaskField::ListId,
                 "createdAt" => TaskField::CreatedAt,
                 "updatedAt" => TaskField::UpdatedAt,
                 "version" => TaskField::Version,
@@ -259,6 +261,7 @@ fn render_task(out: &mut String, task: &Task, fields: &[(String, TaskField)]) {
             },
             TaskField::Done => out.push_str(if task.done { "true" } else { "false" }),
             TaskField::Owner => push_str(out, &task.owner.to_string()),
+            TaskField::ListId => push_str(out, &task.list_id.to_string()),
             TaskField::CreatedAt => push_str(out, &rfc3339(task.created_at)),
             TaskField::UpdatedAt => push_str(out, &rfc3339(task.updated_at)),
             TaskField::Version => {
@@ -274,20 +277,29 @@ impl Plan {
     /// Whether this subscription shows `change` at all.
     pub fn wants(&self, change: &Change) -> bool {
         match self.root {
-            Root::Changes { .. } => true,
-            Root::Kind(op) => change.op == op,
+            // Changes of lists reach only documents that select them.
+            Root::Changes { .. } => change.task().is_some(),
+            // A task that left the view is gone for `onDeleteTask` too.
+            Root::Kind(op) => {
+                change.task().is_some()
+                    && (change.op == op
+                        || (op == ChangeOp::Delete && change.op == ChangeOp::Remove))
+            }
         }
     }
 
-    /// The `payload` of a `next` message for `change`:
-    /// `{"data":{"<key>":{…}}}`.
+    /// The `payload` of a `next` message for `change`, one this plan
+    /// [`wants`](Self::wants): `{"data":{"<key>":{…}}}`.
     pub fn render(&self, change: &Change) -> String {
+        let Some(task) = change.task() else {
+            return "{\"data\":null}".to_owned();
+        };
         let mut out = String::with_capacity(256);
         out.push_str("{\"data\":{");
         push_str(&mut out, &self.key);
         out.push(':');
         match &self.shape {
-            Shape::Task(fields) => render_task(&mut out, &change.task, fields),
+            Shape::Task(fields) => render_task(&mut out, task, fields),
             Shape::Change(fields) => {
                 out.push('{');
                 let mut first = true;
@@ -301,12 +313,13 @@ impl Plan {
                                 ChangeOp::Create => "CREATE",
                                 ChangeOp::Update => "UPDATE",
                                 ChangeOp::Delete => "DELETE",
+                                ChangeOp::Remove => "REMOVE",
                             },
                         ),
                         ChangeField::Cursor => {
                             push_str(&mut out, &Cursor::new(change.scope, change.seq).encode())
                         }
-                        ChangeField::Task(fields) => render_task(&mut out, &change.task, fields),
+                        ChangeField::Task(fields) => render_task(&mut out, task, fields),
                     }
                 }
                 out.push('}');
@@ -453,9 +466,10 @@ mod tests {
             seq: 7,
             op: ChangeOp::Update,
             at: 0,
-            task: Task {
+            subject: tasksync_core::Subject::Task(Task {
                 id: TaskId::new(),
                 owner: scope,
+                list_id: tasksync_core::ListId::personal(scope),
                 title: "quote \" backslash \\ newline-free <img src=x>".into(),
                 description: None,
                 done: true,
@@ -463,7 +477,7 @@ mod tests {
                 updated_at: 1,
                 version: 3,
                 deleted: false,
-            },
+            }),
         };
         let p = plan(&request(
             "subscription { taskChanges { op cursor task { title description done version } } }",
@@ -474,7 +488,10 @@ mod tests {
         let c = &v["data"]["taskChanges"];
         assert_eq!(c["op"], "UPDATE");
         assert_eq!(c["cursor"], Cursor::new(scope, 7).encode());
-        assert_eq!(c["task"]["title"], change.task.title.as_str());
+        assert_eq!(
+            c["task"]["title"],
+            change.task().expect("a task").title.as_str()
+        );
         assert_eq!(c["task"]["description"], serde_json::Value::Null);
         assert_eq!(
             (c["task"]["done"].as_bool(), c["task"]["version"].as_i64()),

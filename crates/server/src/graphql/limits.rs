@@ -21,6 +21,9 @@ pub struct Limits {
     /// Most root fields of one request, batches included
     /// (`TASKSYNC_GRAPHQL_MAX_ROOT_FIELDS`).
     pub root_fields: usize,
+    /// Members per list and lists per user (`TASKSYNC_MAX_LIST_MEMBERS`,
+    /// `TASKSYNC_MAX_LISTS_PER_USER`).
+    pub lists: tasksync_core::ListLimits,
 }
 
 /// What is left of the bytes of tasks one request may answer with

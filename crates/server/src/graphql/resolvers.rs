@@ -3,13 +3,19 @@
 //! one store call.
 
 use async_graphql::{Context, ID, MaybeUndefined, Object, Result};
-use tasksync_core::{NewTask, PageToken, TaskDescription, TaskId, TaskPatch, TaskTitle, UserId};
+use tasksync_core::{
+    Email, ListId, ListName, ListWrite, NewTask, PageToken, TaskDescription, TaskId, TaskPatch,
+    TaskTitle, UserId,
+};
 use tasksync_store::TaskWrite;
 
 use super::context::{Page, caller, limit, store};
-use super::error::{bad_input, internal, not_found, write_error};
+use super::error::{bad_input, internal, list_error, not_found, write_error};
+use super::limits::Limits;
 use super::types::{
-    CreateTaskInput, DeleteTaskInput, GqlTask, SyncPage, TaskPage, UpdateTaskInput,
+    CreateListInput, CreateTaskInput, DeleteListInput, DeleteTaskInput, GqlTask, GqlTaskList,
+    LeaveListInput, ShareListInput, SyncPage, TaskPage, UnshareListInput, UpdateListInput,
+    UpdateTaskInput,
 };
 use crate::clock::now_ms;
 
@@ -22,6 +28,18 @@ fn version(v: Option<i32>) -> Result<Option<i64>> {
         Some(v) if v < 1 => Err(bad_input("expectedVersion must be at least 1")),
         v => Ok(v.map(i64::from)),
     }
+}
+
+fn list_id(id: &ID) -> Result<ListId> {
+    ListId::parse(id.as_str()).ok_or_else(|| bad_input("listId must be a UUID"))
+}
+
+fn list_name(s: &str) -> Result<ListName> {
+    ListName::parse(s).map_err(|e| bad_input(e.to_string()))
+}
+
+fn email(s: &str) -> Result<Email> {
+    Email::parse(s).map_err(|e| bad_input(e.to_string()))
 }
 
 fn title(s: &str) -> Result<TaskTitle> {
@@ -114,13 +132,25 @@ impl Query {
     ) -> Result<SyncPage> {
         super::sync::sync_tasks(ctx, last_sync, limit, next_token).await
     }
+
+    /// Your lists: the personal one first, then the others by creation.
+    #[graphql(complexity = "DB_COST + 1000 * child_complexity")]
+    async fn lists(&self, ctx: &Context<'_>) -> Result<Vec<GqlTaskList>> {
+        let user = caller(ctx)?;
+        let lists = store(ctx).lists(user).await.map_err(internal)?;
+        Ok(lists.into_iter().map(GqlTaskList::from).collect())
+    }
 }
 
+/// Every mutation: those of tasks and those of lists.
+#[derive(Debug, Default, async_graphql::MergedObject)]
+pub struct Mutation(TaskMutation, ListMutation);
+
 #[derive(Debug, Default)]
-pub struct Mutation;
+pub struct TaskMutation;
 
 #[Object]
-impl Mutation {
+impl TaskMutation {
     /// Creates a task. The same id with the same content again is an
     /// idempotent retry that returns the task.
     #[graphql(complexity = "DB_COST + child_complexity")]
@@ -131,6 +161,7 @@ impl Mutation {
                 Some(id) => task_id(id)?,
                 None => TaskId::new(),
             },
+            list: input.list_id.as_ref().map(list_id).transpose()?,
             title: title(&input.title)?,
             description: input.description.as_deref().map(description).transpose()?,
             done: input.done.unwrap_or(false),
@@ -145,6 +176,7 @@ impl Mutation {
         let patch = TaskPatch {
             id: task_id(&input.id)?,
             expected_version: version(input.expected_version)?,
+            list: input.list_id.as_ref().map(list_id).transpose()?,
             title: input.title.as_deref().map(title).transpose()?,
             description: match &input.description {
                 MaybeUndefined::Undefined => None,
@@ -167,6 +199,130 @@ impl Mutation {
         };
         write(ctx, owner, write_).await
     }
+}
+
+#[Object]
+impl ListMutation {
+    /// Creates a list, which you own. The same id and name again is an
+    /// idempotent retry that returns the list.
+    #[graphql(complexity = "DB_COST + child_complexity")]
+    async fn create_list(&self, ctx: &Context<'_>, input: CreateListInput) -> Result<GqlTaskList> {
+        let w = ListWrite::Create {
+            id: match &input.id {
+                Some(id) => list_id(id)?,
+                None => ListId::new(),
+            },
+            name: list_name(&input.name)?,
+        };
+        write_list(ctx, w).await
+    }
+
+    /// Renames a list (owner only; `FORBIDDEN` for members).
+    #[graphql(complexity = "DB_COST + child_complexity")]
+    async fn update_list(&self, ctx: &Context<'_>, input: UpdateListInput) -> Result<GqlTaskList> {
+        let w = ListWrite::Rename {
+            id: list_id(&input.id)?,
+            expected_version: version(input.expected_version)?,
+            name: list_name(&input.name)?,
+        };
+        write_list(ctx, w).await
+    }
+
+    /// Deletes a list and its tasks, for every member (owner only); returns
+    /// its tombstone. The personal list cannot be deleted.
+    #[graphql(complexity = "DB_COST + child_complexity")]
+    async fn delete_list(&self, ctx: &Context<'_>, input: DeleteListInput) -> Result<GqlTaskList> {
+        let w = ListWrite::Delete {
+            id: list_id(&input.id)?,
+            expected_version: version(input.expected_version)?,
+        };
+        write_list(ctx, w).await
+    }
+
+    /// Shares a list with an address as `EDITOR` or `VIEWER`, or changes
+    /// that member's role (owner only). The answer is the same whether or
+    /// not the address has an account; an address without one joins when
+    /// it signs up and confirms. The address is told by mail either way.
+    #[graphql(complexity = "DB_COST + child_complexity")]
+    async fn share_list(&self, ctx: &Context<'_>, input: ShareListInput) -> Result<GqlTaskList> {
+        let to = email(&input.email)?;
+        let w = ListWrite::Share {
+            id: list_id(&input.list_id)?,
+            email: to.clone(),
+            role: input.role.into(),
+        };
+        let user = caller(ctx)?;
+        let written = store(ctx)
+            .write_list(user, w, ctx.data_unchecked::<Limits>().lists, now_ms())
+            .await
+            .map_err(list_error)?;
+        if written.changed {
+            notify_invitee(ctx, &written.view, &to);
+        }
+        Ok(written.view.into())
+    }
+
+    /// Removes a member from a list (owner only): they lose it and its
+    /// tasks at once, on every device.
+    #[graphql(complexity = "DB_COST + child_complexity")]
+    async fn unshare_list(
+        &self,
+        ctx: &Context<'_>,
+        input: UnshareListInput,
+    ) -> Result<GqlTaskList> {
+        let w = ListWrite::Unshare {
+            id: list_id(&input.list_id)?,
+            email: email(&input.email)?,
+        };
+        write_list(ctx, w).await
+    }
+
+    /// Leaves a list shared with you (its owner cannot: delete it instead).
+    #[graphql(complexity = "DB_COST")]
+    async fn leave_list(&self, ctx: &Context<'_>, input: LeaveListInput) -> Result<bool> {
+        let w = ListWrite::Leave {
+            id: list_id(&input.list_id)?,
+        };
+        write_list(ctx, w).await.map(|_| true)
+    }
+}
+
+/// The mutations of lists, merged into `Mutation`.
+#[derive(Debug, Default)]
+pub struct ListMutation;
+
+async fn write_list(ctx: &Context<'_>, w: ListWrite) -> Result<GqlTaskList> {
+    let user = caller(ctx)?;
+    let written = store(ctx)
+        .write_list(user, w, ctx.data_unchecked::<Limits>().lists, now_ms())
+        .await
+        .map_err(list_error)?;
+    Ok(written.view.into())
+}
+
+/// Mails the invitee of a share (in the background, as every mail: the
+/// answer neither waits for it nor depends on it). One text whether or not
+/// the address has an account.
+fn notify_invitee(ctx: &Context<'_>, view: &tasksync_core::ListView, to: &Email) {
+    let Some(mailer) = ctx.data_opt::<crate::auth::mail::Mailer>() else {
+        return;
+    };
+    let owner = view
+        .members
+        .iter()
+        .find(|m| m.role == tasksync_core::ListRole::Owner)
+        .map_or("Someone", |m| m.email.as_str());
+    mailer.send(crate::auth::mail::Mail {
+        to: to.as_str().to_owned(),
+        subject: "A tasksync list was shared with you".to_owned(),
+        text: format!(
+            "{owner} shared the list \"{}\" with you on tasksync.\n\nSign in with this \
+             address to see it. If you have no account yet, sign up with this address: \
+             the list is yours to see once you confirm it. If you do not know {owner}, \
+             ignore this message.\n",
+            view.list.name
+        ),
+    });
 }
 
 async fn write(ctx: &Context<'_>, owner: UserId, w: TaskWrite) -> Result<GqlTask> {

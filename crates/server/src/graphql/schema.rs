@@ -18,10 +18,12 @@ pub fn schema(
     store: Arc<dyn Store>,
     feed: Arc<Feed>,
     limits: Limits,
+    mailer: crate::auth::mail::Mailer,
     introspection: bool,
 ) -> TaskSchema {
-    let builder = Schema::build(Query, Mutation, Subscription)
+    let builder = Schema::build(Query, Mutation::default(), Subscription)
         .data(store)
+        .data(mailer)
         .data(feed)
         .data(limits)
         .limit_depth(limits.depth)
@@ -40,7 +42,9 @@ pub fn schema(
 
 /// The schema in SDL, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(Query, Mutation, Subscription).finish().sdl()
+    Schema::build(Query, Mutation::default(), Subscription)
+        .finish()
+        .sdl()
 }
 
 #[cfg(test)]

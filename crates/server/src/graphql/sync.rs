@@ -9,7 +9,7 @@ use tasksync_store::{LogBounds, Store};
 
 use super::context::{Page, caller, limit, store};
 use super::error::{bad_cursor, cursor_expired, internal};
-use super::types::{GqlTask, GqlTaskChange, SyncPage};
+use super::types::{GqlTask, GqlTaskChange, GqlTaskList, SyncPage};
 use crate::feed::{Feed, FeedError};
 
 /// `syncTasks`: a full sync when `last_sync` is null or expired, otherwise the
@@ -24,6 +24,7 @@ pub async fn sync_tasks(
     let n = limit(ctx, limit_arg.unwrap_or(1000), 1000)?;
     let store = store(ctx);
     let bounds = store.log_bounds(owner).await.map_err(internal)?;
+    let first_page = next_token.is_none();
     let token = match next_token {
         Some(t) => SyncToken::decode(&t)
             .filter(|t| t.scope == owner && t.upto <= bounds.head)
@@ -47,11 +48,17 @@ pub async fn sync_tasks(
                 };
                 SyncToken { position, ..token }.encode()
             });
+            let lists = if first_page {
+                store.lists(owner).await.map_err(internal)?
+            } else {
+                Vec::new()
+            };
             Ok(SyncPage {
                 items: tasks.into_iter().map(GqlTask::from).collect(),
                 next_token,
                 cursor,
                 full_sync: true,
+                lists: lists.into_iter().map(GqlTaskList::from).collect(),
             })
         }
         SyncPosition::Delta { last_seq } => {
@@ -76,11 +83,20 @@ pub async fn sync_tasks(
                 .encode()
             });
             let items = synced.into_iter().map(|s| GqlTask::from(s.task)).collect();
+            let lists = if first_page {
+                store
+                    .changed_lists(owner, last_seq, token.upto)
+                    .await
+                    .map_err(internal)?
+            } else {
+                Vec::new()
+            };
             Ok(SyncPage {
                 items,
                 next_token,
                 cursor,
                 full_sync: false,
+                lists: lists.into_iter().map(GqlTaskList::from).collect(),
             })
         }
     }
@@ -162,7 +178,10 @@ async fn of_kind(
     let start = starting_point(store(ctx), owner, None).await?;
     Ok(changes(ctx, owner, start).filter_map(move |c| async move {
         match c {
-            Ok(c) if c.op == op => Some(Ok(GqlTask::from(c.task))),
+            // A task that left the view is gone for `onDeleteTask` too.
+            Ok(c) if c.op == op || (op == ChangeOp::Delete && c.op == ChangeOp::Remove) => {
+                c.task().cloned().map(|t| Ok(GqlTask::from(t)))
+            }
             Ok(_) => None,
             Err(e) => Some(Err(e)),
         }
@@ -208,8 +227,17 @@ impl Subscription {
         after: Option<String>,
     ) -> Result<impl Stream<Item = Result<GqlTaskChange>> + use<>> {
         let owner = caller(ctx)?;
+        // Changes of lists only for documents that ask for them: clients
+        // written before lists never see a change without a task.
+        let lists = ctx.look_ahead().field("list").exists();
         let start = starting_point(store(ctx), owner, after.as_deref()).await?;
-        Ok(changes(ctx, owner, start).map(|c| c.map(|c| GqlTaskChange::from(&c))))
+        Ok(changes(ctx, owner, start).filter_map(move |c| async move {
+            match c {
+                Ok(c) if c.task().is_some() || lists => Some(Ok(GqlTaskChange::of(&c))),
+                Ok(_) => None,
+                Err(e) => Some(Err(e)),
+            }
+        }))
     }
 }
 

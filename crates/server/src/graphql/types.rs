@@ -5,7 +5,7 @@ use async_graphql::{
     SimpleObject, Value,
 };
 use serde::Serialize;
-use tasksync_core::Task;
+use tasksync_core::{ListRole, ListView, Task};
 
 use crate::clock::{parse_rfc3339, rfc3339};
 
@@ -48,8 +48,10 @@ pub struct GqlTask {
     /// At most 10 000 characters.
     pub description: Option<String>,
     pub done: bool,
-    /// The owner's user id.
+    /// The id of the user who created it.
     pub owner: ID,
+    /// The list it is in (a user's personal list has the user's id).
+    pub list_id: ID,
     pub created_at: DateTime,
     pub updated_at: DateTime,
     /// 1 on create, +1 on every change.
@@ -66,6 +68,7 @@ impl From<Task> for GqlTask {
             description: t.description,
             done: t.done,
             owner: ID(t.owner.to_string()),
+            list_id: ID(t.list_id.to_string()),
             created_at: DateTime(t.created_at),
             updated_at: DateTime(t.updated_at),
             version: i32::try_from(t.version).unwrap_or(i32::MAX),
@@ -93,6 +96,9 @@ pub struct CreateTaskInput {
     pub description: Option<String>,
     /// Defaults to false.
     pub done: Option<bool>,
+    /// The list to create it in (you must be its owner or an editor);
+    /// your personal list when absent.
+    pub list_id: Option<ID>,
 }
 
 /// Changes a task. Absent fields stay as they are; `description: null`
@@ -106,6 +112,8 @@ pub struct UpdateTaskInput {
     pub title: Option<String>,
     pub description: MaybeUndefined<String>,
     pub done: Option<bool>,
+    /// Moves the task to this list; you must be able to write both lists.
+    pub list_id: Option<ID>,
 }
 
 /// Deletes a task, leaving a tombstone for sync.
@@ -122,6 +130,10 @@ pub enum GqlChangeOp {
     Create,
     Update,
     Delete,
+    /// The task left your view: you lost access to its list, or it moved
+    /// to a list you cannot see. The task is a tombstone (`deleted: true`)
+    /// one version past the last you saw: drop it.
+    Remove,
 }
 
 impl From<tasksync_core::ChangeOp> for GqlChangeOp {
@@ -130,27 +142,36 @@ impl From<tasksync_core::ChangeOp> for GqlChangeOp {
             tasksync_core::ChangeOp::Create => Self::Create,
             tasksync_core::ChangeOp::Update => Self::Update,
             tasksync_core::ChangeOp::Delete => Self::Delete,
+            tasksync_core::ChangeOp::Remove => Self::Remove,
         }
     }
 }
 
-/// One change of one of your tasks, in commit order.
+/// One change of one of your tasks or lists, in commit order.
 #[derive(Debug, Clone, SimpleObject)]
 #[graphql(name = "TaskChange")]
 pub struct GqlTaskChange {
     pub op: GqlChangeOp,
-    /// The task after the change (a tombstone for DELETE).
-    pub task: GqlTask,
+    /// The task after the change (a tombstone for DELETE and REMOVE); null
+    /// when the change is about a list.
+    pub task: Option<GqlTask>,
+    /// The list after the change, as you see it (a tombstone for DELETE and
+    /// REMOVE), when the change is about a list. Only subscriptions that
+    /// select this field receive changes of lists.
+    pub list: Option<GqlTaskList>,
     /// Where this change sits in your change log: resume with
     /// `taskChanges(after: cursor)` or `syncTasks(lastSync: cursor)`.
     pub cursor: String,
 }
 
-impl From<&tasksync_core::Change> for GqlTaskChange {
-    fn from(c: &tasksync_core::Change) -> Self {
+impl GqlTaskChange {
+    /// The change as `taskChanges` shows it; `None` for a change that is
+    /// not about a task.
+    pub fn of(c: &tasksync_core::Change) -> Self {
         Self {
             op: c.op.into(),
-            task: c.task.clone().into(),
+            task: c.task().cloned().map(GqlTask::from),
+            list: c.list().cloned().map(GqlTaskList::from),
             cursor: tasksync_core::Cursor::new(c.scope, c.seq).encode(),
         }
     }
@@ -171,4 +192,147 @@ pub struct SyncPage {
     /// True when `lastSync` was null or expired: `items` are the whole live
     /// set and replace the client's copy.
     pub full_sync: bool,
+    /// On the first page of a sync (no `nextToken` given), the lists changed
+    /// since `lastSync` (lost or deleted ones as tombstones, `deleted:
+    /// true`), or with `fullSync` every list of yours; empty on later pages.
+    pub lists: Vec<GqlTaskList>,
+}
+
+/// Your role in a list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+#[graphql(name = "ListRole")]
+pub enum GqlListRole {
+    /// Reads, writes, renames, shares and deletes the list.
+    Owner,
+    /// Reads and writes its tasks.
+    Editor,
+    /// Reads its tasks.
+    Viewer,
+}
+
+impl From<ListRole> for GqlListRole {
+    fn from(r: ListRole) -> Self {
+        match r {
+            ListRole::Owner => Self::Owner,
+            ListRole::Editor => Self::Editor,
+            ListRole::Viewer => Self::Viewer,
+        }
+    }
+}
+
+impl From<GqlListRole> for ListRole {
+    fn from(r: GqlListRole) -> Self {
+        match r {
+            GqlListRole::Owner => Self::Owner,
+            GqlListRole::Editor => Self::Editor,
+            GqlListRole::Viewer => Self::Viewer,
+        }
+    }
+}
+
+/// A member of a list.
+#[derive(Debug, Clone, SimpleObject)]
+#[graphql(name = "ListMember")]
+pub struct GqlListMember {
+    pub email: String,
+    pub role: GqlListRole,
+    /// Invited and not yet joined: the address has no confirmed account
+    /// yet, or (so that this never tells whether it has one) its account
+    /// has not signed in since the invitation.
+    pub pending: bool,
+}
+
+/// A list of tasks, as you see it.
+#[derive(Debug, Clone, SimpleObject)]
+#[graphql(name = "TaskList")]
+pub struct GqlTaskList {
+    /// UUID; your personal list has your user id.
+    pub id: ID,
+    /// 1..=100 characters, not blank.
+    pub name: String,
+    /// Your personal list: always there, never shared or deleted.
+    pub personal: bool,
+    /// Your role in it.
+    pub role: GqlListRole,
+    /// The owner first, then the others by address.
+    pub members: Vec<GqlListMember>,
+    /// 1 on create, +1 on every change of the list or its members.
+    pub version: i32,
+    /// A tombstone: the list was deleted or you lost access (in sync
+    /// results and change events only).
+    pub deleted: bool,
+    pub created_at: DateTime,
+    pub updated_at: DateTime,
+}
+
+impl From<ListView> for GqlTaskList {
+    fn from(v: ListView) -> Self {
+        Self {
+            id: ID(v.list.id.to_string()),
+            name: v.list.name,
+            personal: v.list.personal,
+            role: v.role.into(),
+            members: v
+                .members
+                .into_iter()
+                .map(|m| GqlListMember {
+                    email: m.email,
+                    role: m.role.into(),
+                    pending: m.pending,
+                })
+                .collect(),
+            version: i32::try_from(v.list.version).unwrap_or(i32::MAX),
+            deleted: v.list.deleted,
+            created_at: DateTime(v.list.created_at),
+            updated_at: DateTime(v.list.updated_at),
+        }
+    }
+}
+
+/// Creates a list, which you own.
+#[derive(Debug, InputObject)]
+pub struct CreateListInput {
+    /// A UUID chosen by the client (for safe retries); the server picks one
+    /// when absent.
+    pub id: Option<ID>,
+    pub name: String,
+}
+
+/// Renames a list (owner only).
+#[derive(Debug, InputObject)]
+pub struct UpdateListInput {
+    pub id: ID,
+    /// When given, only if this is the current version (else `CONFLICT`).
+    pub expected_version: Option<i32>,
+    pub name: String,
+}
+
+/// Deletes a list and its tasks, for every member (owner only).
+#[derive(Debug, InputObject)]
+pub struct DeleteListInput {
+    pub id: ID,
+    pub expected_version: Option<i32>,
+}
+
+/// Shares a list with an address, or changes that member's role (owner
+/// only). The answer is the same whether the address has an account.
+#[derive(Debug, InputObject)]
+pub struct ShareListInput {
+    pub list_id: ID,
+    pub email: String,
+    /// `EDITOR` or `VIEWER`.
+    pub role: GqlListRole,
+}
+
+/// Removes a member from a list (owner only).
+#[derive(Debug, InputObject)]
+pub struct UnshareListInput {
+    pub list_id: ID,
+    pub email: String,
+}
+
+/// Leaves a list shared with you.
+#[derive(Debug, InputObject)]
+pub struct LeaveListInput {
+    pub list_id: ID,
 }

@@ -10,6 +10,7 @@ mod graphql;
 mod helpers;
 mod lifecycle;
 mod limits;
+mod lists;
 mod load;
 mod mail;
 mod matrix;

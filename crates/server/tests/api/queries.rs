@@ -1,6 +1,6 @@
 //! The task documents tests send, selecting every field of a task.
 
-const FIELDS: &str = "id title description done owner createdAt updatedAt version deleted";
+const FIELDS: &str = "id title description done owner listId createdAt updatedAt version deleted";
 
 pub fn task_q() -> String {
     format!("query($id: ID!) {{ task(id: $id) {{ {FIELDS} }} }}")

@@ -32,7 +32,7 @@ impl Drop for Handle {
 }
 
 /// `scope seq node`, about 60 bytes (NOTIFY allows 8000).
-pub(super) fn payload(scope: UserId, seq: i64, node: u64) -> String {
+pub(crate) fn payload(scope: UserId, seq: i64, node: u64) -> String {
     format!("{} {seq} {node:x}", scope.as_uuid().simple())
 }
 

@@ -35,19 +35,23 @@ use std::sync::{Arc, OnceLock};
 use async_trait::async_trait;
 use sqlx::PgConnection;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use tasksync_core::{Change, Email, SessionId, Task, TaskId, UserId, lockout};
+use tasksync_core::{
+    Change, Email, ListLimits, ListView, ListWrite, SessionId, Task, TaskId, UserId, lockout,
+};
 use tokio::sync::{broadcast, oneshot, watch};
 use uuid::Uuid;
 
-use crate::sql::{Backend, Pool, Tx, accounts, tasks};
+use crate::sql::{Backend, Pool, Tx, accounts, lists, tasks};
 use crate::{
-    CodeCheck, CodeLimits, CodePurpose, CommitNotice, ConnectOptions, LogBounds, NewCode,
-    PasswordProof, Result, Rotation, SessionRecord, SigningKeyRecord, Store, StoreError, Synced,
-    TaskWrite, TaskWriteError, Throttle, UserRecord, Written, rows,
+    CodeCheck, CodeLimits, CodePurpose, CommitNotice, ConnectOptions, ListWriteError, ListWritten,
+    LogBounds, NewCode, PasswordProof, Result, Rotation, SessionRecord, SigningKeyRecord, Store,
+    StoreError, Synced, TaskWrite, TaskWriteError, Throttle, UserRecord, Written, rows,
 };
 
 mod listener;
 mod writer;
+
+pub(crate) use listener::payload;
 
 pub use listener::APPLICATION_NAME as LISTENER_APPLICATION_NAME;
 
@@ -249,7 +253,7 @@ impl Store for PgStore {
     }
 
     async fn confirm_user(&self, id: UserId, now: i64) -> Result<()> {
-        accounts::confirm_user(self.db(), id, now).await
+        accounts::confirm_user(self.begin().await?, id, now).await
     }
 
     async fn set_disabled(&self, id: UserId, disabled: bool, now: i64) -> Result<Vec<SessionId>> {
@@ -375,6 +379,38 @@ impl Store for PgStore {
         accounts::clear_login_failures(self.db(), email).await
     }
 
+    async fn write_list(
+        &self,
+        caller: UserId,
+        write: ListWrite,
+        limits: ListLimits,
+        now: i64,
+    ) -> Result<ListWritten, ListWriteError> {
+        let (written, heads) =
+            lists::write_list(self.begin().await?, caller, &write, &limits, now, self.node).await?;
+        for (scope, seq) in heads.0 {
+            let _ = self.commits.send(CommitNotice {
+                scope,
+                seq,
+                committed: None,
+            });
+        }
+        Ok(written)
+    }
+
+    async fn lists(&self, user: UserId) -> Result<Vec<ListView>> {
+        lists::lists_of(self.db(), user).await
+    }
+
+    async fn changed_lists(
+        &self,
+        user: UserId,
+        after_seq: i64,
+        upto_seq: i64,
+    ) -> Result<Vec<ListView>> {
+        lists::changed_lists(self.db(), user, after_seq, upto_seq).await
+    }
+
     async fn write_task(
         &self,
         owner: UserId,
@@ -438,7 +474,11 @@ impl Store for PgStore {
         // they update are locked, and GREATEST keeps trimmed_to monotonic.
         sqlx::query(
             "UPDATE scopes SET trimmed_to = GREATEST(scopes.trimmed_to, old.upto)
-             FROM (SELECT scope, MAX(seq) AS upto FROM changes WHERE at < $1 GROUP BY scope) old
+             FROM (SELECT scope, MAX(seq) AS upto FROM (
+                       SELECT scope, seq FROM changes WHERE at < $1
+                       UNION ALL
+                       SELECT scope, seq FROM list_changes WHERE at < $1) x
+                   GROUP BY scope) old
              WHERE old.scope = scopes.scope AND old.upto > scopes.trimmed_to",
         )
         .bind(horizon)
@@ -452,12 +492,18 @@ impl Store for PgStore {
         .await?
         .rows_affected();
         sqlx::query(
-            "DELETE FROM tasks USING scopes
-             WHERE tasks.deleted AND scopes.scope = tasks.owner
-               AND tasks.last_seq <= scopes.trimmed_to",
+            "DELETE FROM list_changes USING scopes
+             WHERE scopes.scope = list_changes.scope AND list_changes.seq <= scopes.trimmed_to",
         )
         .execute(&mut *tx)
         .await?;
+        // A tombstone older than the horizon: its deletion left every
+        // member's log above (a change is never older than its task's
+        // `updated_at`).
+        sqlx::query("DELETE FROM tasks WHERE deleted AND updated_at < $1")
+            .bind(horizon)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(removed)
     }

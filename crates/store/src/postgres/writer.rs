@@ -32,8 +32,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use sqlx::{PgConnection, PgPool};
-use tasksync_core::task::{apply_delete, apply_update};
-use tasksync_core::{Change, ChangeOp, Task, TaskId, UserId, WriteRejection};
+use tasksync_core::task::{apply_delete, apply_update, check_access, removal};
+use tasksync_core::{
+    Change, ChangeOp, ListId, ListRole, Subject, Task, TaskId, UserId, WriteRejection,
+};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use uuid::Uuid;
 
@@ -168,7 +170,7 @@ fn notices(results: &[Result<Written, TaskWriteError>]) -> Vec<CommitNotice> {
     for change in results
         .iter()
         .filter_map(|r| r.as_ref().ok())
-        .filter_map(|w| w.change.as_ref())
+        .flat_map(Written::changes)
     {
         by_scope
             .entry(change.scope)
@@ -222,10 +224,47 @@ pub(super) async fn apply_all(
     writes: &[(UserId, &TaskWrite, i64)],
     node: u64,
 ) -> Result<Vec<Result<Written, TaskWriteError>>, BatchError> {
-    let mut scopes: Vec<Uuid> = writes.iter().map(|(o, _, _)| o.as_uuid()).collect();
+    // 1. The lists the batch touches: those its tasks are in now (read
+    //    without a lock, checked again under the locks) and those it
+    //    creates or moves tasks into. Lock them in id order: a list's row
+    //    lock freezes its membership (list writes take it too).
+    let ids: Vec<Uuid> = writes
+        .iter()
+        .map(|(_, w, _)| w.task_id().as_uuid())
+        .collect();
+    let mut lists: Vec<Uuid> =
+        sqlx::query_scalar("SELECT list_id FROM tasks WHERE id = ANY($1) AND list_id IS NOT NULL")
+            .bind(&ids)
+            .fetch_all(&mut *conn)
+            .await?;
+    for &(caller, write, _) in writes {
+        match write {
+            TaskWrite::Create(new) => {
+                lists.push(new.list.unwrap_or(ListId::personal(caller)).as_uuid())
+            }
+            TaskWrite::Update(patch) => lists.extend(patch.list.map(|l| l.as_uuid())),
+            TaskWrite::Delete { .. } => {}
+        }
+    }
+    lists.sort_unstable();
+    lists.dedup();
+    sqlx::query("SELECT id FROM lists WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+        .bind(&lists)
+        .execute(&mut *conn)
+        .await?;
+    let members = Members::read(conn, &lists).await?;
+
+    // 2. Lock the logs of every member of those lists (creating their
+    //    rows), in scope order, so batches of different nodes cannot
+    //    deadlock.
+    let mut scopes: Vec<Uuid> = members
+        .0
+        .values()
+        .flatten()
+        .map(|(u, _)| u.as_uuid())
+        .collect();
     scopes.sort_unstable();
     scopes.dedup();
-    // 1. Lock the scopes (creating their rows), in scope order.
     sqlx::query(
         "INSERT INTO scopes (scope, seq) SELECT s, 0 FROM unnest($1::uuid[]) s
          ON CONFLICT (scope) DO NOTHING",
@@ -244,33 +283,56 @@ pub(super) async fn apply_all(
         .map(|(scope, seq)| (scope, (seq, false)))
         .collect();
 
-    // 2. Read, under those locks, everything the rules need.
+    // 3. Read, under those locks, everything the rules need. A task that
+    //    moved to a list not locked above since step 1 sends the batch
+    //    round again.
     let mut state = Snapshot::read(conn, writes).await?;
+    if state
+        .tasks
+        .values()
+        .any(|t| lists.binary_search(&t.list_id.as_uuid()).is_err())
+    {
+        return Err(BatchError::Raced);
+    }
 
-    // 3. Each write in turn, against the state the earlier ones left.
+    // 4. Each write in turn, against the state the earlier ones left, fanned
+    //    out to the members of its list (and of the list it left).
     let mut changes = Vec::new();
+    // The writer's own change of each write: its image is the task's row.
+    let mut rows = Vec::new();
     let mut results = Vec::with_capacity(writes.len());
-    for &(owner, write, now) in writes {
-        results.push(match state.decide(owner, write, now) {
-            Ok(Decision::Write(op, task)) => {
-                let (head, moved) = heads.entry(owner.as_uuid()).or_insert((0, false));
-                *head += 1;
-                *moved = true;
-                let change = Change {
-                    scope: owner,
-                    seq: *head,
-                    op,
-                    task,
-                    at: now,
-                };
-                state.apply(&change);
-                changes.push(change.clone());
+    for &(caller, write, now) in writes {
+        results.push(match state.decide(caller, write, now, &members) {
+            Ok(Decision::Write(op, task, before)) => {
+                state.apply(op, &task);
+                let mut mine = None;
+                let mut others = Vec::new();
+                for (user, op, image) in members.recipients(op, &task, &before) {
+                    let (head, moved) = heads.entry(user.as_uuid()).or_insert((0, false));
+                    *head += 1;
+                    *moved = true;
+                    let change = Change {
+                        scope: user,
+                        seq: *head,
+                        op,
+                        subject: Subject::Task(image),
+                        at: now,
+                    };
+                    changes.push(change.clone());
+                    if user == caller {
+                        mine = Some(change);
+                    } else {
+                        others.push(change);
+                    }
+                }
+                rows.extend(mine.clone());
                 Ok(Written {
-                    task: change.task.clone(),
-                    change: Some(change),
+                    task,
+                    change: mine,
+                    others,
                 })
             }
-            Ok(Decision::Unchanged(task)) => Ok(Written { task, change: None }),
+            Ok(Decision::Unchanged(task)) => Ok(Written::unchanged(task)),
             Err(rejection) => Err(rejection.into()),
         });
     }
@@ -278,10 +340,10 @@ pub(super) async fn apply_all(
         return Ok(results);
     }
 
-    // 4. One statement writes it all: the tasks' new rows, the change-log
+    // 5. One statement writes it all: the tasks' new rows, the change-log
     //    rows, the new heads, and one wake-up per scope for the other nodes
     //    (PostgreSQL sends it on commit).
-    if !record(conn, &changes, &heads, node).await? {
+    if !record(conn, &rows, &changes, &heads, node).await? {
         // A task row was not written: its id was taken by another owner's
         // create that committed after the snapshot.
         return Err(BatchError::Raced);
@@ -289,8 +351,72 @@ pub(super) async fn apply_all(
     Ok(results)
 }
 
+/// The accounts that are members of each list a batch touches, with their
+/// role, in user-id order; read under the lists' locks.
+#[derive(Default)]
+struct Members(HashMap<Uuid, Vec<(UserId, ListRole)>>);
+
+impl Members {
+    async fn read(conn: &mut PgConnection, lists: &[Uuid]) -> Result<Self, BatchError> {
+        let rows: Vec<(Uuid, Uuid, String)> = sqlx::query_as(
+            "SELECT list_id, user_id, role FROM list_members
+             WHERE list_id = ANY($1) AND user_id IS NOT NULL
+             ORDER BY list_id, user_id",
+        )
+        .bind(lists)
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut members = Self::default();
+        for (list, user, role) in rows {
+            let role = ListRole::parse(&role).ok_or(StoreError::Corrupt("list role"))?;
+            members
+                .0
+                .entry(list)
+                .or_default()
+                .push((UserId::from_uuid(user), role));
+        }
+        Ok(members)
+    }
+
+    fn of(&self, list: ListId) -> &[(UserId, ListRole)] {
+        self.0.get(&list.as_uuid()).map_or(&[], Vec::as_slice)
+    }
+
+    fn role(&self, list: ListId, user: UserId) -> Option<ListRole> {
+        self.of(list)
+            .iter()
+            .find(|(u, _)| *u == user)
+            .map(|(_, r)| *r)
+    }
+
+    /// Who gets which change when `before` becomes `task` by `op`: `op` for
+    /// who sees it before and after, `CREATE` (move-in) for who sees it
+    /// only now, `REMOVE` for who no longer does; in user-id order.
+    fn recipients(
+        &self,
+        op: ChangeOp,
+        task: &Task,
+        before: &Task,
+    ) -> Vec<(UserId, ChangeOp, Task)> {
+        let after: Vec<UserId> = self.of(task.list_id).iter().map(|(u, _)| *u).collect();
+        let was: Vec<UserId> = self.of(before.list_id).iter().map(|(u, _)| *u).collect();
+        let mut everyone: Vec<UserId> = after.iter().chain(&was).copied().collect();
+        everyone.sort();
+        everyone.dedup();
+        everyone
+            .into_iter()
+            .map(|user| match (was.contains(&user), after.contains(&user)) {
+                (true, true) => (user, op, task.clone()),
+                (false, _) => (user, ChangeOp::Create, task.clone()),
+                (true, false) => (user, ChangeOp::Remove, removal(before)),
+            })
+            .collect()
+    }
+}
+
 enum Decision {
-    Write(ChangeOp, Task),
+    /// The change, the task after it and before it (for a create, the same).
+    Write(ChangeOp, Task, Task),
     Unchanged(Task),
 }
 
@@ -315,7 +441,7 @@ impl Snapshot {
             .map(|(_, w, _)| w.task_id().as_uuid())
             .collect();
         let rows = sqlx::query(
-            "SELECT id, owner, title, description, done, created_at, updated_at, version, deleted
+            "SELECT id, owner, list_id, title, description, done, created_at, updated_at, version, deleted
              FROM tasks WHERE id = ANY($1)",
         )
         .bind(&ids)
@@ -341,10 +467,12 @@ impl Snapshot {
             .unzip();
         if !ids.is_empty() {
             let rows = sqlx::query(
-                "SELECT c.task_id AS id, c.scope AS owner, c.title, c.description, c.done,
+                "SELECT c.task_id AS id, COALESCE(c.owner, c.scope) AS owner,
+                        COALESCE(c.list_id, c.scope) AS list_id, c.title, c.description, c.done,
                         c.created_at, c.updated_at, c.version, c.deleted
                  FROM unnest($1::uuid[], $2::uuid[]) AS k(scope, task_id)
-                 JOIN changes c ON c.scope = k.scope AND c.task_id = k.task_id AND c.op = 'create'",
+                 JOIN changes c ON c.scope = k.scope AND c.task_id = k.task_id AND c.op = 'create'
+                 ORDER BY c.seq DESC",
             )
             .bind(&scopes)
             .bind(&ids)
@@ -361,21 +489,22 @@ impl Snapshot {
     /// What a write would do now.
     fn decide(
         &self,
-        owner: UserId,
+        caller: UserId,
         write: &TaskWrite,
         now: i64,
+        members: &Members,
     ) -> Result<Decision, WriteRejection> {
-        let owned = |id: &TaskId| self.tasks.get(id).filter(|t| t.owner == owner);
+        let role = |list: ListId| members.role(list, caller);
         Ok(match write {
             TaskWrite::Create(new) => {
+                let target = new.list.unwrap_or(ListId::personal(caller));
                 let Some(current) = self.tasks.get(&new.id) else {
-                    return Ok(Decision::Write(
-                        ChangeOp::Create,
-                        new.clone().into_task(owner, now),
-                    ));
+                    check_access(role(target), None)?;
+                    let task = new.clone().into_task(caller, now);
+                    return Ok(Decision::Write(ChangeOp::Create, task.clone(), task));
                 };
-                if current.owner != owner {
-                    // Said exactly as for a clash within the scope: nothing leaks.
+                if current.owner != caller || role(current.list_id).is_none() {
+                    // Said exactly as for a clash within the caller's lists: nothing leaks.
                     return Err(WriteRejection::IdTaken);
                 }
                 // The create's own image decides whether this is a retry; if
@@ -386,16 +515,22 @@ impl Snapshot {
                     .get(&new.id)
                     .or_else(|| (current.version == 1).then_some(current));
                 match image {
-                    Some(image) if new.is_retry_of(image, owner) => {
+                    Some(image) if new.is_retry_of(image, caller) => {
                         Decision::Unchanged(current.clone())
                     }
                     _ => return Err(WriteRejection::IdTaken),
                 }
             }
             TaskWrite::Update(patch) => {
-                let current = owned(&patch.id).ok_or(WriteRejection::NotFound)?;
+                let current = self.tasks.get(&patch.id).ok_or(WriteRejection::NotFound)?;
+                let here = role(current.list_id);
+                let target = match patch.list.filter(|l| *l != current.list_id) {
+                    Some(list) if here.is_some() => Some(role(list)),
+                    _ => None,
+                };
+                check_access(here, target)?;
                 match apply_update(current, patch, now)? {
-                    Some(next) => Decision::Write(ChangeOp::Update, next),
+                    Some(next) => Decision::Write(ChangeOp::Update, next, current.clone()),
                     None => Decision::Unchanged(current.clone()),
                 }
             }
@@ -403,9 +538,10 @@ impl Snapshot {
                 id,
                 expected_version,
             } => {
-                let current = owned(id).ok_or(WriteRejection::NotFound)?;
+                let current = self.tasks.get(id).ok_or(WriteRejection::NotFound)?;
+                check_access(role(current.list_id), None)?;
                 match apply_delete(current, *expected_version, now)? {
-                    Some(stone) => Decision::Write(ChangeOp::Delete, stone),
+                    Some(stone) => Decision::Write(ChangeOp::Delete, stone, current.clone()),
                     None => Decision::Unchanged(current.clone()),
                 }
             }
@@ -413,12 +549,12 @@ impl Snapshot {
     }
 
     /// Takes a decided change into the state.
-    fn apply(&mut self, change: &Change) {
-        let id = change.task.id;
-        if change.op == ChangeOp::Create {
-            self.created.insert(id, change.task.clone());
+    fn apply(&mut self, op: ChangeOp, task: &Task) {
+        let id = task.id;
+        if op == ChangeOp::Create {
+            self.created.insert(id, task.clone());
         }
-        self.tasks.insert(id, change.task.clone());
+        self.tasks.insert(id, task.clone());
     }
 }
 
@@ -428,18 +564,21 @@ impl Snapshot {
 /// not when its id belongs to another owner (see [`BatchError::Raced`]).
 async fn record(
     conn: &mut PgConnection,
+    rows: &[Change],
     changes: &[Change],
     heads: &BTreeMap<Uuid, (i64, bool)>,
     node: u64,
 ) -> Result<bool, sqlx::Error> {
-    // The latest image and seq of each task, in first-touched order.
+    // The latest image and seq of each task, in first-touched order (from
+    // the writers' own changes: other members' may be removals).
     let mut latest: Vec<&Change> = Vec::new();
     let mut at: HashMap<TaskId, usize> = HashMap::new();
-    for change in changes {
-        match at.get(&change.task.id) {
+    for change in rows {
+        let Some(task) = change.task() else { continue };
+        match at.get(&task.id) {
             Some(&i) => latest[i] = change,
             None => {
-                at.insert(change.task.id, latest.len());
+                at.insert(task.id, latest.len());
                 latest.push(change);
             }
         }
@@ -458,37 +597,38 @@ async fn record(
         .collect();
     let (written, _notified): (i64, i64) = sqlx::query_as(
         "WITH t AS (
-             INSERT INTO tasks (id, owner, title, description, done, created_at, updated_at,
-                                version, deleted, last_seq)
-             SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::boolean[],
-                                  $6::bigint[], $7::bigint[], $8::bigint[], $9::boolean[],
-                                  $10::bigint[])
+             INSERT INTO tasks (id, owner, list_id, title, description, done, created_at,
+                                updated_at, version, deleted, last_seq)
+             SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[],
+                                  $6::boolean[], $7::bigint[], $8::bigint[], $9::bigint[],
+                                  $10::boolean[], $11::bigint[])
              ON CONFLICT (id) DO UPDATE
-                 SET title = EXCLUDED.title, description = EXCLUDED.description,
-                     done = EXCLUDED.done, updated_at = EXCLUDED.updated_at,
-                     version = EXCLUDED.version, deleted = EXCLUDED.deleted,
-                     last_seq = EXCLUDED.last_seq
+                 SET list_id = EXCLUDED.list_id, title = EXCLUDED.title,
+                     description = EXCLUDED.description, done = EXCLUDED.done,
+                     updated_at = EXCLUDED.updated_at, version = EXCLUDED.version,
+                     deleted = EXCLUDED.deleted, last_seq = EXCLUDED.last_seq
                  WHERE tasks.owner = EXCLUDED.owner
              RETURNING 1),
          c AS (
-             INSERT INTO changes (scope, seq, op, at, task_id, title, description, done,
-                                  created_at, updated_at, version, deleted)
-             SELECT l.owner, l.seq, l.op, l.at, l.id, l.title, l.description, l.done,
-                    l.created_at, l.updated_at, l.version, l.deleted
-             FROM unnest($11::uuid[], $12::uuid[], $13::text[], $14::text[], $15::boolean[],
-                         $16::bigint[], $17::bigint[], $18::bigint[], $19::boolean[],
-                         $20::bigint[], $21::text[], $22::bigint[])
-                  AS l(id, owner, title, description, done, created_at, updated_at, version,
-                       deleted, seq, op, at)),
+             INSERT INTO changes (scope, seq, op, at, task_id, owner, list_id, title, description,
+                                  done, created_at, updated_at, version, deleted)
+             SELECT l.scope, l.seq, l.op, l.at, l.id, l.owner, l.list_id, l.title, l.description,
+                    l.done, l.created_at, l.updated_at, l.version, l.deleted
+             FROM unnest($12::uuid[], $13::uuid[], $14::uuid[], $15::uuid[], $16::text[],
+                         $17::text[], $18::boolean[], $19::bigint[], $20::bigint[],
+                         $21::bigint[], $22::boolean[], $23::bigint[], $24::text[], $25::bigint[])
+                  AS l(id, scope, owner, list_id, title, description, done, created_at,
+                       updated_at, version, deleted, seq, op, at)),
          h AS (
              UPDATE scopes SET seq = h.seq
-             FROM unnest($23::uuid[], $24::bigint[]) AS h(scope, seq)
+             FROM unnest($26::uuid[], $27::bigint[]) AS h(scope, seq)
              WHERE scopes.scope = h.scope)
          SELECT (SELECT count(*) FROM t),
-                (SELECT count(pg_notify($25, p)) FROM unnest($26::text[]) p)",
+                (SELECT count(pg_notify($28, p)) FROM unnest($29::text[]) p)",
     )
     .bind(&tasks.id)
     .bind(&tasks.owner)
+    .bind(&tasks.list)
     .bind(&tasks.title)
     .bind(&tasks.description)
     .bind(&tasks.done)
@@ -498,7 +638,9 @@ async fn record(
     .bind(&tasks.deleted)
     .bind(&tasks.seq)
     .bind(&log.id)
+    .bind(&log.scope)
     .bind(&log.owner)
+    .bind(&log.list)
     .bind(&log.title)
     .bind(&log.description)
     .bind(&log.done)
@@ -522,7 +664,9 @@ async fn record(
 #[derive(Default)]
 struct ChangeArrays {
     id: Vec<Uuid>,
+    scope: Vec<Uuid>,
     owner: Vec<Uuid>,
+    list: Vec<Uuid>,
     title: Vec<String>,
     description: Vec<Option<String>>,
     done: Vec<bool>,
@@ -539,9 +683,11 @@ impl ChangeArrays {
     fn of<'a>(changes: impl Iterator<Item = &'a Change>) -> Self {
         let mut c = Self::default();
         for change in changes {
-            let t = &change.task;
+            let Some(t) = change.task() else { continue };
             c.id.push(t.id.as_uuid());
-            c.owner.push(change.scope.as_uuid());
+            c.scope.push(change.scope.as_uuid());
+            c.owner.push(t.owner.as_uuid());
+            c.list.push(t.list_id.as_uuid());
             c.title.push(t.title.clone());
             c.description.push(t.description.clone());
             c.done.push(t.done);

@@ -78,18 +78,32 @@ pub(crate) async fn list_users(pool: Pool<'_>) -> Result<Vec<UserRecord>> {
     ))
 }
 
-pub(crate) async fn confirm_user(pool: Pool<'_>, id: UserId, now: i64) -> Result<()> {
-    let done = on!(pool, |p| sqlx::query(
+pub(crate) async fn confirm_user(mut tx: Tx, id: UserId, now: i64) -> Result<()> {
+    let done = on!(tx.conn(), |c| sqlx::query(
         "UPDATE users SET confirmed = TRUE, updated_at = $1 WHERE id = $2"
     )
     .bind(now)
     .bind(id.as_uuid())
-    .execute(p)
+    .execute(c)
     .await?
     .rows_affected());
     if done == 0 {
         return Err(StoreError::NotFound("user"));
     }
+    joined(&mut tx, id, now).await?;
+    tx.commit().await
+}
+
+/// A just-confirmed account joins the lists its address was invited to
+/// (membership starts at confirmation), in the confirming transaction.
+async fn joined(tx: &mut Tx, id: UserId, now: i64) -> Result<()> {
+    let email: String = on!(tx.conn(), |c| sqlx::query_scalar(
+        "SELECT email FROM users WHERE id = $1"
+    )
+    .bind(id.as_uuid())
+    .fetch_one(c)
+    .await?);
+    super::lists::join_invitations(tx, id, &email, now).await?;
     Ok(())
 }
 
@@ -140,6 +154,7 @@ pub(crate) async fn set_password(
     if done == 0 {
         return Err(StoreError::NotFound("user"));
     }
+    joined(&mut tx, id, now).await?;
     let revoked = revoke_all(tx.conn(), id, keep, now).await?;
     tx.commit().await?;
     Ok(revoked)
@@ -366,6 +381,7 @@ pub(crate) async fn check_code(
             .execute(c)
             .await
             .map(drop))?;
+            joined(&mut tx, user_id, now).await?;
         }
         delete_code(&mut tx, user_id, purpose).await?;
         CodeCheck::Accepted
@@ -405,6 +421,8 @@ pub(crate) async fn create_session(
     .await
     .map(drop))?;
     insert_refresh_token(&mut tx, refresh_hash, session.id, session.created_at).await?;
+    // Signed in since any invitation: no longer shown as pending.
+    super::lists::accept_memberships(tx.conn(), session.user_id).await?;
     // The newest `keep_at_most` active sessions stay; older ones end.
     // (SQLite has no OFFSET without a LIMIT; -1 is none.)
     let sql = tx.pick(
@@ -505,6 +523,7 @@ pub(crate) async fn rotate_refresh(
     .await
     .map(drop))?;
     insert_refresh_token(&mut tx, new_hash, session.id, now).await?;
+    super::lists::accept_memberships(tx.conn(), session.user_id).await?;
     tx.commit().await?;
     Ok(Rotation::Rotated(session))
 }

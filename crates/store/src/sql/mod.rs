@@ -22,6 +22,7 @@
 //! [`Tx`] commit it.
 
 pub(crate) mod accounts;
+pub(crate) mod lists;
 pub(crate) mod tasks;
 
 use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool, Transaction};

@@ -8,13 +8,16 @@ use super::{Pool, on};
 use crate::rows;
 use crate::{LogBounds, Result, Synced};
 
-pub(crate) async fn task(pool: Pool<'_>, owner: UserId, id: TaskId) -> Result<Option<Task>> {
+/// A task in one of `user`'s lists.
+pub(crate) async fn task(pool: Pool<'_>, user: UserId, id: TaskId) -> Result<Option<Task>> {
     on!(pool, |p| sqlx::query(
-        "SELECT id, owner, title, description, done, created_at, updated_at, version, deleted
-         FROM tasks WHERE id = $1 AND owner = $2",
+        "SELECT t.id, t.owner, t.list_id, t.title, t.description, t.done, t.created_at,
+                t.updated_at, t.version, t.deleted
+         FROM tasks t JOIN list_members m ON m.list_id = t.list_id AND m.user_id = $2
+         WHERE t.id = $1",
     )
     .bind(id.as_uuid())
-    .bind(owner.as_uuid())
+    .bind(user.as_uuid())
     .fetch_optional(p)
     .await?
     .as_ref()
@@ -30,16 +33,20 @@ pub(crate) async fn tasks_page(
     max_bytes: usize,
 ) -> Result<Vec<Task>> {
     let (at, id) = after.map_or((i64::MIN, Uuid::nil()), |(at, id)| (at, id.as_uuid()));
-    // Each predicate matches its backend's partial index `tasks_live`.
+    // Each predicate matches its backend's partial index `tasks_in_list`.
     let sql = pool.pick(
-        "SELECT id, owner, title, description, done, created_at, updated_at, version, deleted
+        "SELECT id, owner, list_id, title, description, done, created_at, updated_at, version,
+                deleted
          FROM tasks
-         WHERE owner = $1 AND deleted = 0 AND (created_at > $2 OR (created_at = $2 AND id > $3))
+         WHERE list_id IN (SELECT list_id FROM list_members WHERE user_id = $1)
+           AND deleted = 0 AND (created_at > $2 OR (created_at = $2 AND id > $3))
          ORDER BY created_at, id
          LIMIT $4",
-        "SELECT id, owner, title, description, done, created_at, updated_at, version, deleted
+        "SELECT id, owner, list_id, title, description, done, created_at, updated_at, version,
+                deleted
          FROM tasks
-         WHERE owner = $1 AND NOT deleted AND (created_at, id) > ($2, $3)
+         WHERE list_id IN (SELECT list_id FROM list_members WHERE user_id = $1)
+           AND NOT deleted AND (created_at, id) > ($2, $3)
          ORDER BY created_at, id
          LIMIT $4",
     );
@@ -62,16 +69,28 @@ pub(crate) async fn changes_after(
 ) -> Result<Vec<Change>> {
     on!(pool, |p| rows::all(
         &sqlx::query(
-            "SELECT scope, seq, op, at, task_id, title, description, done, created_at, updated_at,
-                    version, deleted
-             FROM changes WHERE scope = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+            "SELECT * FROM (
+                 SELECT 'task' AS kind, scope, seq, op, at, task_id, owner, list_id, title,
+                        description, done, created_at, updated_at, version, deleted,
+                        CAST(NULL AS TEXT) AS name, CAST(NULL AS BOOLEAN) AS personal,
+                        CAST(NULL AS TEXT) AS role, CAST(NULL AS TEXT) AS members
+                 FROM changes WHERE scope = $1 AND seq > $2
+                 ORDER BY seq LIMIT $3) t
+             UNION ALL
+             SELECT * FROM (
+                 SELECT 'list', scope, seq, op, at, list_id, owner, list_id, CAST(NULL AS TEXT),
+                        CAST(NULL AS TEXT), CAST(NULL AS BOOLEAN), created_at, updated_at,
+                        version, deleted, name, personal, role, members
+                 FROM list_changes WHERE scope = $1 AND seq > $2
+                 ORDER BY seq LIMIT $3) l
+             ORDER BY seq LIMIT $3",
         )
         .bind(scope.as_uuid())
         .bind(after)
         .bind(i64::from(limit))
         .fetch_all(p)
         .await?,
-        rows::change
+        rows::logged
     ))
 }
 
@@ -100,9 +119,11 @@ pub(crate) async fn log_bounds(pool: Pool<'_>, scope: UserId) -> Result<LogBound
     )
 }
 
+/// The tasks of `scope`'s log whose latest change there is in
+/// `(after_seq, upto_seq]`, at that change's image, by its seq.
 pub(crate) async fn changed_tasks(
     pool: Pool<'_>,
-    owner: UserId,
+    scope: UserId,
     after_seq: i64,
     upto_seq: i64,
     limit: u32,
@@ -110,12 +131,17 @@ pub(crate) async fn changed_tasks(
 ) -> Result<Vec<Synced>> {
     on!(pool, |p| {
         let rows = sqlx::query(
-            "SELECT id, owner, title, description, done, created_at, updated_at, version, deleted,
-                    last_seq
-             FROM tasks WHERE owner = $1 AND last_seq > $2 AND last_seq <= $3
-             ORDER BY last_seq LIMIT $4",
+            "SELECT c.task_id AS id, COALESCE(c.owner, c.scope) AS owner,
+                    COALESCE(c.list_id, c.scope) AS list_id, c.title, c.description, c.done,
+                    c.created_at, c.updated_at, c.version, c.deleted, c.seq AS last_seq
+             FROM changes c
+             WHERE c.scope = $1 AND c.seq > $2 AND c.seq <= $3
+               AND NOT EXISTS (SELECT 1 FROM changes d
+                               WHERE d.scope = c.scope AND d.task_id = c.task_id
+                                 AND d.seq > c.seq AND d.seq <= $3)
+             ORDER BY c.seq LIMIT $4",
         )
-        .bind(owner.as_uuid())
+        .bind(scope.as_uuid())
         .bind(after_seq)
         .bind(upto_seq)
         .bind(i64::from(limit))

@@ -21,14 +21,16 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{Sqlite, Transaction};
-use tasksync_core::{Change, Email, SessionId, Task, TaskId, UserId, lockout};
+use tasksync_core::{
+    Change, Email, ListLimits, ListView, ListWrite, SessionId, Task, TaskId, UserId, lockout,
+};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::sql::{Backend, Pool, Tx, accounts, tasks};
+use crate::sql::{Backend, Pool, Tx, accounts, lists, tasks};
 use crate::{
-    CodeCheck, CodeLimits, CodePurpose, LogBounds, NewCode, PasswordProof, Result, Rotation,
-    SessionRecord, SigningKeyRecord, Store, StoreError, Synced, TaskWrite, TaskWriteError,
-    Throttle, UserRecord, Written, rows,
+    CodeCheck, CodeLimits, CodePurpose, ListWriteError, ListWritten, LogBounds, NewCode,
+    PasswordProof, Result, Rotation, SessionRecord, SigningKeyRecord, Store, StoreError, Synced,
+    TaskWrite, TaskWriteError, Throttle, UserRecord, Written, rows,
 };
 
 mod backup;
@@ -152,7 +154,7 @@ impl Store for SqliteStore {
     }
 
     async fn confirm_user(&self, id: UserId, now: i64) -> Result<()> {
-        accounts::confirm_user(self.writes(), id, now).await
+        accounts::confirm_user(self.begin().await?, id, now).await
     }
 
     async fn set_disabled(&self, id: UserId, disabled: bool, now: i64) -> Result<Vec<SessionId>> {
@@ -285,6 +287,38 @@ impl Store for SqliteStore {
         answer.await.map_err(|_| StoreError::WorkerGone)?
     }
 
+    async fn write_list(
+        &self,
+        caller: UserId,
+        write: ListWrite,
+        limits: ListLimits,
+        now: i64,
+    ) -> Result<ListWritten, ListWriteError> {
+        let (written, heads) =
+            lists::write_list(self.begin().await?, caller, &write, &limits, now, 0).await?;
+        for (scope, seq) in heads.0 {
+            let _ = self.commits.send(crate::CommitNotice {
+                scope,
+                seq,
+                committed: None,
+            });
+        }
+        Ok(written)
+    }
+
+    async fn lists(&self, user: UserId) -> Result<Vec<ListView>> {
+        lists::lists_of(self.reads(), user).await
+    }
+
+    async fn changed_lists(
+        &self,
+        user: UserId,
+        after_seq: i64,
+        upto_seq: i64,
+    ) -> Result<Vec<ListView>> {
+        lists::changed_lists(self.reads(), user, after_seq, upto_seq).await
+    }
+
     async fn task(&self, owner: UserId, id: TaskId) -> Result<Option<Task>> {
         tasks::task(self.reads(), owner, id).await
     }
@@ -329,10 +363,18 @@ impl Store for SqliteStore {
         // gapless suffix.
         sqlx::query(
             "UPDATE scopes SET trimmed_to = (
-                 SELECT MAX(seq) FROM changes WHERE changes.scope = scopes.scope AND changes.at < $1)
+                 SELECT MAX(seq) FROM (
+                     SELECT seq FROM changes WHERE changes.scope = scopes.scope AND changes.at < $1
+                     UNION ALL
+                     SELECT seq FROM list_changes
+                     WHERE list_changes.scope = scopes.scope AND list_changes.at < $1))
              WHERE EXISTS (
                  SELECT 1 FROM changes WHERE changes.scope = scopes.scope AND changes.at < $1
-                 AND changes.seq > scopes.trimmed_to)",
+                 AND changes.seq > scopes.trimmed_to)
+             OR EXISTS (
+                 SELECT 1 FROM list_changes
+                 WHERE list_changes.scope = scopes.scope AND list_changes.at < $1
+                 AND list_changes.seq > scopes.trimmed_to)",
         )
         .bind(horizon)
         .execute(&mut *tx)
@@ -344,11 +386,18 @@ impl Store for SqliteStore {
         .await?
         .rows_affected();
         sqlx::query(
-            "DELETE FROM tasks WHERE deleted = 1
-             AND last_seq <= (SELECT trimmed_to FROM scopes WHERE scopes.scope = tasks.owner)",
+            "DELETE FROM list_changes
+             WHERE seq <= (SELECT trimmed_to FROM scopes WHERE scopes.scope = list_changes.scope)",
         )
         .execute(&mut *tx)
         .await?;
+        // A tombstone older than the horizon: its deletion left every
+        // member's log above (a change is never older than its task's
+        // `updated_at`).
+        sqlx::query("DELETE FROM tasks WHERE deleted = 1 AND updated_at < $1")
+            .bind(horizon)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(removed)
     }

@@ -4,6 +4,7 @@
 //! PostgreSQL database (see `tasksync_store::testing`).
 
 mod accounts;
+mod lists;
 mod schema;
 mod sessions;
 mod tasks;
@@ -129,6 +130,13 @@ macro_rules! conformance {
                 tasks::pages_stop_one_row_past_their_bytes,
                 tasks::each_commit_wakes_subscribers_with_its_scope_head_and_changes,
                 tasks::resyncs_tick_once_listening_where_notices_can_be_lost,
+                lists::sharing_brings_the_list_and_its_tasks_and_unsharing_takes_them_away,
+                lists::roles_decide_who_may_write_and_strangers_find_nothing,
+                lists::moving_a_task_out_of_sight_removes_it_and_back_brings_it,
+                lists::an_invitation_answers_alike_and_takes_effect_at_confirmation,
+                lists::limits_on_members_and_lists_are_kept,
+                lists::deleting_a_list_removes_it_and_its_tasks_for_everyone,
+                lists::delta_sync_gives_each_task_and_list_once_at_its_latest_state,
             );
             conformance!(@beside $backend;
                 schema::a_database_a_newer_binary_only_expanded_opens_and_works,

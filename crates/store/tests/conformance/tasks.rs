@@ -12,15 +12,22 @@ use tasksync_store::{CommitNotice, Store, TaskWrite, TaskWriteError, Written};
 fn new_task(title: &str) -> NewTask {
     NewTask {
         id: TaskId::new(),
+        list: None,
         title: TaskTitle::parse(title).expect("title"),
         description: None,
         done: false,
     }
 }
 
+/// The task a change is about (every change of these tests is).
+fn task_of(c: &tasksync_core::Change) -> &tasksync_core::Task {
+    c.task().expect("a change of a task")
+}
+
 fn patch(id: TaskId, expected: Option<i64>) -> TaskPatch {
     TaskPatch {
         id,
+        list: None,
         expected_version: expected,
         title: None,
         description: None,
@@ -71,7 +78,7 @@ pub async fn each_write_appends_exactly_one_change_with_the_next_seq(store: Arc<
     let changes = store.changes_after(owner, 0, 100).await.expect("changes");
     let seen: Vec<(i64, ChangeOp, i64)> = changes
         .iter()
-        .map(|c| (c.seq, c.op, c.task.version))
+        .map(|c| (c.seq, c.op, task_of(c).version))
         .collect();
     assert_eq!(
         seen,
@@ -87,7 +94,7 @@ pub async fn each_write_appends_exactly_one_change_with_the_next_seq(store: Arc<
             w.change.as_ref(),
             "the returned change is the logged one"
         );
-        assert_eq!(c.task, w.task, "the log holds the task's new image");
+        assert_eq!(task_of(c), &w.task, "the log holds the task's new image");
         assert_eq!(c.scope, owner);
     }
     assert!(deleted.task.deleted && deleted.task.description.as_deref() == Some("d"));
@@ -314,7 +321,8 @@ pub async fn writes_of_one_task_in_one_batch_see_each_other(store: Arc<dyn Store
     );
 
     let log = store.changes_after(owner, 0, 100).await.expect("log");
-    let ops: Vec<(i64, ChangeOp, TaskId)> = log.iter().map(|c| (c.seq, c.op, c.task.id)).collect();
+    let ops: Vec<(i64, ChangeOp, TaskId)> =
+        log.iter().map(|c| (c.seq, c.op, task_of(c).id)).collect();
     assert_eq!(
         ops,
         vec![
@@ -409,9 +417,11 @@ pub async fn sequences_have_no_gaps_under_eight_concurrent_writers(store: Arc<dy
     assert_eq!(store.head(owner).await.expect("head"), total);
     let mut last_version = std::collections::HashMap::new();
     for c in &changes {
-        let prev = last_version.insert(c.task.id, c.task.version).unwrap_or(0);
+        let prev = last_version
+            .insert(task_of(c).id, task_of(c).version)
+            .unwrap_or(0);
         assert_eq!(
-            c.task.version,
+            task_of(c).version,
             prev + 1,
             "each task's versions appear in log order"
         );
