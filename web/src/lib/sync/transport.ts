@@ -10,7 +10,14 @@ import type { ListAction, ListResult, PendingWrite, SyncPage, Task, TaskChange, 
 const TASK = 'id title description done owner createdAt updatedAt version deleted listId'
 const LIST = 'id name personal role members { email role pending } version deleted createdAt updatedAt'
 
-export const SYNC = `query Sync($last: String, $next: String) { syncTasks(lastSync: $last, nextToken: $next) { items { ${TASK} } lists { ${LIST} } nextToken cursor fullSync } }`
+/**
+ * Tasks per sync page. The server's complexity limit (20,000 by default)
+ * counts the page's selection once per task it may hold, the lists
+ * included: 1,000 (the default) would exceed it, 500 does not.
+ */
+export const SYNC_PAGE = 500
+
+export const SYNC = `query Sync($last: String, $next: String) { syncTasks(lastSync: $last, nextToken: $next, limit: ${SYNC_PAGE}) { items { ${TASK} } lists { ${LIST} } nextToken cursor fullSync } }`
 export const CHANGES = `subscription Changes($after: String) { taskChanges(after: $after) { op cursor task { ${TASK} } list { ${LIST} } } }`
 export const CREATE = `mutation Create($input: CreateTaskInput!) { createTask(input: $input) { ${TASK} } }`
 export const UPDATE = `mutation Update($input: UpdateTaskInput!) { updateTask(input: $input) { ${TASK} } }`
