@@ -66,10 +66,8 @@ export function TasksScreen() {
     if (query.list !== undefined && !missing) setLostName(null)
   }, [query.list, missing])
   // Tasks deleted elsewhere while being edited stay on screen with the typed text.
-  const gone = useMemo(() => {
-    const live = new Set(sync.tasks.map((t) => t.id))
-    return Object.values(editing).filter((t) => !live.has(t.id))
-  }, [sync.tasks, editing])
+  const live = useMemo(() => new Set(sync.tasks.map((t) => t.id)), [sync.tasks])
+  const gone = useMemo(() => Object.values(editing).filter((t) => !live.has(t.id)), [live, editing])
   const unsynced = new Set(pending().map((w) => w.id))
 
   /** The task as it is now (not as last rendered) and the version to expect. */
@@ -149,7 +147,8 @@ export function TasksScreen() {
       undoLabel: `Undo delete of "${task.title}"`,
       onUndo: () => undoDelete(task.id),
     })),
-    ...completed.map((task) => ({
+    // A completed task that is gone meanwhile (deleted, its list lost) has nothing to undo.
+    ...completed.filter((task) => live.has(task.id)).map((task) => ({
       key: `done-${task.id}`,
       verb: 'Completed',
       title: task.title,
