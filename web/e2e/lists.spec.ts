@@ -127,3 +127,70 @@ test('a shared list: live edits both ways, a viewer reads only, a removed member
 
   await memberContext.close()
 })
+
+test('lists: rename, move a task between lists, a refused share says why, a member leaves, the owner deletes', async ({ browser, page }) => {
+  const ownerEmail = uniqueEmail('list-admin')
+  const memberEmail = uniqueEmail('list-leaver')
+  await signUpAndSignIn(page, ownerEmail)
+  const memberContext = await browser.newContext()
+  const member = await memberContext.newPage()
+  await signUpAndSignIn(member, memberEmail)
+
+  await page.getByRole('textbox', { name: 'New list name' }).fill('Groceries')
+  await page.getByRole('button', { name: 'Create', exact: true }).click()
+  await expect(page.getByRole('heading', { name: 'Groceries', level: 2 })).toBeVisible()
+  await addTask(page, 'Oat milk')
+
+  // Rename.
+  await page.getByRole('button', { name: 'Rename list' }).click()
+  await page.getByRole('textbox', { name: 'Name of "Groceries"' }).fill('Food')
+  await page.getByRole('textbox', { name: 'Name of "Groceries"' }).press('Enter')
+  await expect(page.getByRole('heading', { name: 'Food', level: 2 })).toBeVisible()
+  await expect(listLink(page, 'Food')).toHaveAttribute('aria-current', 'page')
+
+  // Move the task to the personal list while editing it.
+  await page.getByRole('button', { name: 'Edit "Oat milk"', exact: true }).click()
+  await page.getByRole('combobox', { name: 'List of "Oat milk"' }).selectOption({ label: 'Personal' })
+  await page.getByRole('button', { name: 'Save', exact: true }).click()
+  await expect(taskItem(page, 'Oat milk')).toHaveCount(0)
+  await expect(page.getByText('No tasks yet. Add one above.')).toBeVisible()
+  await listLink(page, 'Personal').click()
+  await expect(taskItem(page, 'Oat milk')).toBeVisible()
+  await expect(page.getByText('Not yet synced')).toHaveCount(0)
+  await listLink(page, 'Food').click()
+
+  // Sharing with oneself is refused, and the dialog says why.
+  await page.getByRole('button', { name: 'Share list' }).click()
+  const dialog = page.getByRole('dialog', { name: 'Share "Food"' })
+  await dialog.getByLabel('E-mail address').fill(ownerEmail)
+  await dialog.getByRole('button', { name: 'Invite' }).click()
+  await expect(dialog.getByRole('alert')).toBeVisible()
+  await dialog.getByLabel('E-mail address').fill(memberEmail)
+  await dialog.getByLabel('Role', { exact: true }).selectOption('VIEWER')
+  await dialog.getByRole('button', { name: 'Invite' }).click()
+  await expect(dialog.getByRole('combobox', { name: `Role of ${memberEmail}` })).toHaveValue('VIEWER')
+
+  // The member, a viewer, leaves: the list goes from their page, and from the owner's members, live.
+  await listLink(member, 'Food').click()
+  await expect(member.getByText('View only', { exact: true })).toBeVisible()
+  await member.getByRole('button', { name: 'Leave list' }).click()
+  await member.getByRole('button', { name: 'Yes, leave list' }).click()
+  await expect(listLink(member, 'Food')).toHaveCount(0)
+  await expect(member.getByRole('heading', { name: 'Personal', level: 2 })).toBeVisible()
+  await expect(member).toHaveURL(/\/tasks$/)
+  await expect(dialog.getByRole('list', { name: 'Members' }).getByText(memberEmail)).toHaveCount(0)
+  await dialog.getByRole('button', { name: 'Close' }).click()
+
+  // The owner deletes the list; the task moved out of it stays.
+  await page.getByRole('button', { name: 'Delete list' }).click()
+  await page.getByRole('button', { name: 'Yes, delete list' }).click()
+  await expect(listLink(page, 'Food')).toHaveCount(0)
+  await expect(page).toHaveURL(/\/tasks$/)
+  await expect(taskItem(page, 'Oat milk')).toBeVisible()
+  await page.reload()
+  await expect(syncStatus(page)).toHaveText('Live')
+  await expect(listLink(page, 'Food')).toHaveCount(0)
+  await expect(page.getByRole('navigation', { name: 'Lists' }).getByRole('link')).toHaveCount(1)
+
+  await memberContext.close()
+})

@@ -73,7 +73,7 @@ export function ListHeader({
         <form onSubmit={(e) => void rename(e)} aria-label={`Rename "${list.name}"`} className="flex flex-wrap items-center gap-2">
           <input
             ref={nameRef}
-            aria-label="List name"
+            aria-label={`Name of "${list.name}"`}
             dir="auto"
             required
             maxLength={LIST_NAME_MAX}

@@ -118,6 +118,7 @@ export function TaskItem({
             <label className="flex items-center gap-2 text-sm text-slate-700 dark:text-slate-300">
               List
               <select
+                aria-label={`List of "${base.title}"`}
                 value={listId}
                 onChange={(e) => setListId(e.target.value)}
                 className={`rounded-md border-0 bg-white py-1.5 pl-2 pr-7 text-sm text-slate-900 ring-1 ring-inset ring-slate-300 dark:bg-slate-900 dark:text-slate-100 dark:ring-slate-700 ${focusRing}`}
