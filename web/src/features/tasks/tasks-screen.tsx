@@ -243,7 +243,8 @@ export function TasksScreen() {
             <ul className="space-y-2" aria-label={`${FILTERS.find((f) => f.value === filter)?.label ?? 'All'} tasks`}>
               {/* One list, so a task that turns "gone" keeps its element and the text typed into it. */}
               {[...shown, ...gone].map((task) => {
-                const base = editing[task.id] ?? null
+                // A list that turned read-only (the user became a viewer) ends its edits.
+            const base = writable ? (editing[task.id] ?? null) : null
                 const isGone = gone.includes(task)
                 return (
                   <TaskItem
