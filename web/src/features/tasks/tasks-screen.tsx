@@ -252,7 +252,7 @@ export function TasksScreen() {
                     task={task}
                     base={base}
                     gone={isGone}
-                    readOnly={!writable && !isGone}
+                    readOnly={!writable}
                     moveTo={moveTo}
                     unsynced={unsynced.has(task.id)}
                     onToggle={() => toggle(task)}
