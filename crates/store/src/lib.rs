@@ -628,6 +628,18 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<Vec<Task>>;
     /// Changes of a scope with `seq > after`, in order, at most `limit`.
     async fn changes_after(&self, scope: UserId, after: i64, limit: u32) -> Result<Vec<Change>>;
+    /// The changes of several scopes: for each `(scope, after)`, its
+    /// changes with `seq > after`, in order, at most `limit` of each;
+    /// grouped by scope in the order given. One read for the wake-ups of
+    /// many scopes at once (a change in a shared list wakes every member's
+    /// scope on every node). The default reads scope by scope.
+    async fn changes_after_many(&self, from: &[(UserId, i64)], limit: u32) -> Result<Vec<Change>> {
+        let mut out = Vec::new();
+        for &(scope, after) in from {
+            out.extend(self.changes_after(scope, after, limit).await?);
+        }
+        Ok(out)
+    }
     /// The sequence number of the scope's latest change (0 if none).
     async fn head(&self, scope: UserId) -> Result<i64>;
     /// The retained range of a scope's log.

@@ -35,6 +35,8 @@ use tokio::sync::broadcast;
 
 /// Changes read from the log in one query.
 const PAGE: u32 = 500;
+/// Most scopes woken without their changes that are read in one query.
+const READ_TOGETHER: usize = 256;
 /// About the most a subscriber catching up from the log holds of one page
 /// (and then of its rendering): a page of 500 tasks with 4 KB
 /// descriptions would be 2 MB per subscriber, which a stalled one keeps
@@ -166,19 +168,47 @@ impl Feed {
                         None => std::future::pending().await,
                     }
                 } => self.spawn_sweep(),
-                notice = commits.recv() => match notice {
-                    Ok(CommitNotice { scope, seq, committed }) => {
-                        if let Some(feed) = self.existing(scope) {
-                            let this = self.clone();
-                            tokio::spawn(async move { this.advance(&feed, seq, committed.as_deref()).await });
+                notice = commits.recv() => {
+                    // Notices without their changes (another node's, or a
+                    // list write's) are gathered with whatever else is
+                    // waiting and read in one query: a change in a list of
+                    // M members wakes M scopes at once.
+                    let mut to_read = Vec::new();
+                    let mut next = Some(notice);
+                    while let Some(notice) = next.take() {
+                        match notice {
+                            Ok(CommitNotice { scope, seq, committed: Some(committed) }) => {
+                                if let Some(feed) = self.existing(scope) {
+                                    let this = self.clone();
+                                    tokio::spawn(async move { this.advance(&feed, seq, Some(&committed)).await });
+                                }
+                            }
+                            Ok(CommitNotice { scope, seq, committed: None }) => {
+                                if let Some(feed) = self.existing(scope) {
+                                    to_read.push((feed, seq));
+                                }
+                            }
+                            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                                tracing::warn!(missed, "feed lagged behind commit notices; re-reading every scope");
+                                self.spawn_sweep();
+                            }
+                            Err(broadcast::error::RecvError::Closed) => return,
+                        }
+                        if to_read.len() < READ_TOGETHER {
+                            next = match commits.try_recv() {
+                                Ok(n) => Some(Ok(n)),
+                                Err(broadcast::error::TryRecvError::Lagged(m)) => {
+                                    Some(Err(broadcast::error::RecvError::Lagged(m)))
+                                }
+                                Err(_) => None,
+                            };
                         }
                     }
-                    Err(broadcast::error::RecvError::Lagged(missed)) => {
-                        tracing::warn!(missed, "feed lagged behind commit notices; re-reading every scope");
-                        self.spawn_sweep();
+                    if !to_read.is_empty() {
+                        let this = self.clone();
+                        tokio::spawn(async move { this.advance_many(to_read).await });
                     }
-                    Err(broadcast::error::RecvError::Closed) => return,
-                },
+                }
                 _ = sweep.tick() => self.spawn_sweep(),
             }
         }
@@ -222,10 +252,67 @@ impl Feed {
         self.lock_scopes().get(&scope).cloned()
     }
 
+    /// Advances several scopes to (at least) their notified `seq` with one
+    /// read of the log for all of them; a scope that has more than a page
+    /// to catch up goes on alone.
+    async fn advance_many(&self, mut scopes: Vec<(Arc<ScopeFeed>, i64)>) {
+        scopes.sort_by_key(|(f, _)| f.scope);
+        scopes.dedup_by(|later, kept| {
+            let same = later.0.scope == kept.0.scope;
+            if same {
+                kept.1 = kept.1.max(later.1);
+            }
+            same
+        });
+        // Heads are locked in scope order, as nowhere else holds two.
+        let mut live = Vec::with_capacity(scopes.len());
+        for (feed, seq) in &scopes {
+            let head = feed.head.lock().await;
+            if feed.ring.receiver_count() > 0 && *head != i64::MIN && *head < *seq {
+                live.push((feed, *seq, head));
+            }
+        }
+        if live.len() > 1 {
+            let from: Vec<(UserId, i64)> = live.iter().map(|(f, _, h)| (f.scope, **h)).collect();
+            match self.store.changes_after_many(&from, PAGE).await {
+                Ok(changes) => {
+                    let mut changes = changes.into_iter().peekable();
+                    for (feed, _, head) in &mut live {
+                        let mut mine = Vec::new();
+                        while let Some(c) = changes.next_if(|c| c.scope == feed.scope) {
+                            mine.push(c);
+                        }
+                        let contiguous = mine
+                            .iter()
+                            .zip(head.saturating_add(1)..)
+                            .all(|(c, want)| c.seq == want);
+                        if contiguous && !mine.is_empty() {
+                            **head = publish(feed, mine);
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "feed read failed"),
+            }
+        }
+        for (feed, seq, mut head) in live {
+            self.advance_locked(feed, &mut head, seq, None).await;
+        }
+    }
+
     /// Reads the scope's changes after `head` (until `seq` is covered, or
     /// the log ends) and publishes them to the live subscribers.
     async fn advance(&self, feed: &ScopeFeed, seq: i64, committed: Option<&[Change]>) {
         let mut head = feed.head.lock().await;
+        self.advance_locked(feed, &mut head, seq, committed).await;
+    }
+
+    async fn advance_locked(
+        &self,
+        feed: &ScopeFeed,
+        head: &mut i64,
+        seq: i64,
+        committed: Option<&[Change]>,
+    ) {
         if feed.ring.receiver_count() == 0 {
             // Nobody is live: the next joiner sets `head` from the log.
             *head = i64::MIN;

@@ -16,7 +16,7 @@
 use async_graphql::parser::types::{DocumentOperations, OperationType, Selection, SelectionSet};
 use async_graphql::{Name, Positioned};
 use async_graphql_value::Value;
-use tasksync_core::{Change, ChangeOp, Cursor, Task};
+use tasksync_core::{Change, ChangeOp, Cursor, ListView, Task};
 
 use crate::clock::rfc3339;
 
@@ -44,12 +44,35 @@ enum TaskField {
     Deleted,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MemberField {
+    Typename,
+    Email,
+    Role,
+    Pending,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ListField {
+    Typename,
+    Id,
+    Name,
+    Personal,
+    Role,
+    Members(Vec<(String, MemberField)>),
+    Version,
+    Deleted,
+    CreatedAt,
+    UpdatedAt,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum ChangeField {
     Typename,
     Op,
     Cursor,
     Task(Vec<(String, TaskField)>),
+    List(Vec<(String, ListField)>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -215,6 +238,106 @@ fn task_fields(set: &SelectionSet) -> Option<Vec<(String, TaskField)>> {
         .collect()
 }
 
+fn member_fields(set: &SelectionSet) -> Option<Vec<(String, MemberField)>> {
+    let wrapped = Positioned::new(set.clone(), async_graphql::Pos::default());
+    plain_fields(&wrapped)?
+        .into_iter()
+        .map(|(key, name, args, sel)| {
+            if !leaf(sel, args) {
+                return None;
+            }
+            let f = match name.as_str() {
+                "__typename" => MemberField::Typename,
+                "email" => MemberField::Email,
+                "role" => MemberField::Role,
+                "pending" => MemberField::Pending,
+                _ => return None,
+            };
+            Some((key, f))
+        })
+        .collect()
+}
+
+fn list_fields(set: &SelectionSet) -> Option<Vec<(String, ListField)>> {
+    let wrapped = Positioned::new(set.clone(), async_graphql::Pos::default());
+    plain_fields(&wrapped)?
+        .into_iter()
+        .map(|(key, name, args, sel)| {
+            let f = match name.as_str() {
+                "members" if args.is_empty() => ListField::Members(member_fields(sel)?),
+                _ if !leaf(sel, args) => return None,
+                "__typename" => ListField::Typename,
+                "id" => ListField::Id,
+                "name" => ListField::Name,
+                "personal" => ListField::Personal,
+                "role" => ListField::Role,
+                "version" => ListField::Version,
+                "deleted" => ListField::Deleted,
+                "createdAt" => ListField::CreatedAt,
+                "updatedAt" => ListField::UpdatedAt,
+                _ => return None,
+            };
+            Some((key, f))
+        })
+        .collect()
+}
+
+fn role_name(role: tasksync_core::ListRole) -> &'static str {
+    match role {
+        tasksync_core::ListRole::Owner => "OWNER",
+        tasksync_core::ListRole::Editor => "EDITOR",
+        tasksync_core::ListRole::Viewer => "VIEWER",
+    }
+}
+
+fn push_bool(out: &mut String, b: bool) {
+    out.push_str(if b { "true" } else { "false" });
+}
+
+fn render_list(out: &mut String, view: &ListView, fields: &[(String, ListField)]) {
+    out.push('{');
+    let mut first = true;
+    let list = &view.list;
+    for (key, f) in fields {
+        push_key(out, key, &mut first);
+        match f {
+            ListField::Typename => push_str(out, "TaskList"),
+            ListField::Id => push_str(out, &list.id.to_string()),
+            ListField::Name => push_str(out, &list.name),
+            ListField::Personal => push_bool(out, list.personal),
+            ListField::Role => push_str(out, role_name(view.role)),
+            ListField::Members(fields) => {
+                out.push('[');
+                for (i, m) in view.members.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push('{');
+                    let mut first = true;
+                    for (key, f) in fields {
+                        push_key(out, key, &mut first);
+                        match f {
+                            MemberField::Typename => push_str(out, "ListMember"),
+                            MemberField::Email => push_str(out, &m.email),
+                            MemberField::Role => push_str(out, role_name(m.role)),
+                            MemberField::Pending => push_bool(out, m.pending),
+                        }
+                    }
+                    out.push('}');
+                }
+                out.push(']');
+            }
+            ListField::Version => {
+                out.push_str(&i32::try_from(list.version).unwrap_or(i32::MAX).to_string())
+            }
+            ListField::Deleted => push_bool(out, list.deleted),
+            ListField::CreatedAt => push_str(out, &rfc3339(list.created_at)),
+            ListField::UpdatedAt => push_str(out, &rfc3339(list.updated_at)),
+        }
+    }
+    out.push('}');
+}
+
 fn change_fields(set: &SelectionSet) -> Option<Vec<(String, ChangeField)>> {
     let wrapped = Positioned::new(set.clone(), async_graphql::Pos::default());
     plain_fields(&wrapped)?
@@ -222,6 +345,7 @@ fn change_fields(set: &SelectionSet) -> Option<Vec<(String, ChangeField)>> {
         .map(|(key, name, args, sel)| {
             let f = match name.as_str() {
                 "task" if args.is_empty() => ChangeField::Task(task_fields(sel)?),
+                "list" if args.is_empty() => ChangeField::List(list_fields(sel)?),
                 _ if !leaf(sel, args) => return None,
                 "__typename" => ChangeField::Typename,
                 "op" => ChangeField::Op,
@@ -278,7 +402,7 @@ impl Plan {
     pub fn wants(&self, change: &Change) -> bool {
         match self.root {
             // Changes of lists reach only documents that select them.
-            Root::Changes { .. } => change.task().is_some(),
+            Root::Changes { .. } => change.task().is_some() || self.selects_list(),
             // A task that left the view is gone for `onDeleteTask` too.
             Root::Kind(op) => {
                 change.task().is_some()
@@ -288,18 +412,27 @@ impl Plan {
         }
     }
 
+    fn selects_list(&self) -> bool {
+        match &self.shape {
+            Shape::Change(fields) => fields
+                .iter()
+                .any(|(_, f)| matches!(f, ChangeField::List(_))),
+            Shape::Task(_) => false,
+        }
+    }
+
     /// The `payload` of a `next` message for `change`, one this plan
     /// [`wants`](Self::wants): `{"data":{"<key>":{…}}}`.
     pub fn render(&self, change: &Change) -> String {
-        let Some(task) = change.task() else {
-            return "{\"data\":null}".to_owned();
-        };
         let mut out = String::with_capacity(256);
         out.push_str("{\"data\":{");
         push_str(&mut out, &self.key);
         out.push(':');
         match &self.shape {
-            Shape::Task(fields) => render_task(&mut out, task, fields),
+            Shape::Task(fields) => match change.task() {
+                Some(task) => render_task(&mut out, task, fields),
+                None => out.push_str("null"),
+            },
             Shape::Change(fields) => {
                 out.push('{');
                 let mut first = true;
@@ -316,10 +449,17 @@ impl Plan {
                                 ChangeOp::Remove => "REMOVE",
                             },
                         ),
+                        ChangeField::List(fields) => match change.list() {
+                            Some(list) => render_list(&mut out, list, fields),
+                            None => out.push_str("null"),
+                        },
                         ChangeField::Cursor => {
                             push_str(&mut out, &Cursor::new(change.scope, change.seq).encode())
                         }
-                        ChangeField::Task(fields) => render_task(&mut out, task, fields),
+                        ChangeField::Task(fields) => match change.task() {
+                            Some(task) => render_task(&mut out, task, fields),
+                            None => out.push_str("null"),
+                        },
                     }
                 }
                 out.push('}');

@@ -530,3 +530,51 @@ async fn a_client_that_knows_nothing_of_lists_still_gets_the_tasks_and_their_rem
     let d = ws.next_data("s").await;
     assert_eq!(d["taskChanges"]["task"]["id"], mine["createTask"]["id"]);
 }
+
+/// Changes of lists render the same on the fast path and through the
+/// executor (a fragment sends the same selection there).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_changes_are_the_same_on_the_fast_path_and_the_executor() {
+    let app = spawn_app().await;
+    let (a, _, b, b_email) = two_users(&app, "paths-lists").await;
+    let task =
+        "__typename id title description done owner listId createdAt updatedAt version deleted";
+    let list = "__typename id name personal role version deleted createdAt updatedAt \
+                members { __typename email role pending }";
+    let fast = format!(
+        "subscription {{ taskChanges {{ __typename op cursor task {{ {task} }} list {{ {list} }} }} }}"
+    );
+    let slow = format!(
+        "subscription {{ taskChanges {{ ...C }} }} fragment C on TaskChange {{ __typename op cursor task {{ {task} }} list {{ {list} }} }}"
+    );
+    let mut ws = WsClient::ready(&app, &b.access).await;
+    ws.subscribe("fast", &fast, json!({})).await;
+    ws.subscribe("slow", &slow, json!({})).await;
+    ws.round_trip().await;
+    let id = create_list(&app, &a.access, "Paths \" é").await;
+    add_task(&app, &a.access, &id, "before").await;
+    assert!(share(&app, &a.access, &id, &b_email, "EDITOR").await["errors"].is_null());
+    ok(
+        &app,
+        &a.access,
+        "mutation($l: ID!) { updateList(input: { id: $l, name: \"Renamed\" }) { id } }",
+        json!({ "l": id }),
+    )
+    .await;
+    unshare(&app, &a.access, &id, &b_email).await;
+    // share: list + 1 task; rename: 1; unshare: 1 task + list.
+    let mut got: std::collections::HashMap<String, Vec<Value>> = Default::default();
+    for _ in 0..10 {
+        let v = ws.json().await;
+        got.entry(v["id"].as_str().expect("id").to_owned())
+            .or_default()
+            .push(v["payload"].clone());
+    }
+    assert_eq!(got["fast"], got["slow"], "the same payloads on both paths");
+    assert_eq!(got["fast"].len(), 5);
+    assert!(got["fast"][0]["data"]["taskChanges"]["task"].is_null());
+    assert_eq!(
+        got["fast"][0]["data"]["taskChanges"]["list"]["members"][1]["email"],
+        b_email.as_str()
+    );
+}

@@ -447,6 +447,37 @@ impl Store for PgStore {
         tasks::changes_after(self.db(), scope, after, limit).await
     }
 
+    async fn changes_after_many(&self, from: &[(UserId, i64)], limit: u32) -> Result<Vec<Change>> {
+        let (scopes, afters): (Vec<Uuid>, Vec<i64>) =
+            from.iter().map(|(s, a)| (s.as_uuid(), *a)).unzip();
+        let rows = sqlx::query(
+            "SELECT x.* FROM unnest($1::uuid[], $2::bigint[]) WITH ORDINALITY AS h(scope, after, n)
+             CROSS JOIN LATERAL (
+                 SELECT * FROM (
+                     SELECT 'task' AS kind, c.scope, c.seq, c.op, c.at, c.task_id, c.owner,
+                            c.list_id, c.title, c.description, c.done, c.created_at,
+                            c.updated_at, c.version, c.deleted, NULL::text AS name,
+                            NULL::boolean AS personal, NULL::text AS role, NULL::text AS members
+                     FROM changes c WHERE c.scope = h.scope AND c.seq > h.after
+                     ORDER BY c.seq LIMIT $3) t
+                 UNION ALL
+                 SELECT * FROM (
+                     SELECT 'list', l.scope, l.seq, l.op, l.at, l.list_id, l.owner, l.list_id,
+                            NULL::text, NULL::text, NULL::boolean, l.created_at, l.updated_at, l.version, l.deleted,
+                            l.name, l.personal, l.role, l.members
+                     FROM list_changes l WHERE l.scope = h.scope AND l.seq > h.after
+                     ORDER BY l.seq LIMIT $3) l
+                 ORDER BY seq LIMIT $3) x
+             ORDER BY h.n, x.seq",
+        )
+        .bind(&scopes)
+        .bind(&afters)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows::all(&rows, rows::logged)
+    }
+
     async fn head(&self, scope: UserId) -> Result<i64> {
         tasks::head(self.db(), scope).await
     }

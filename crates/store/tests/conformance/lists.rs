@@ -713,3 +713,35 @@ pub async fn delta_sync_gives_each_task_and_list_once_at_its_latest_state(store:
     let lists = store.changed_lists(b, head, after).await.expect("lists");
     assert!(lists[0].list.deleted);
 }
+
+pub async fn the_logs_of_several_members_are_read_in_one_call(store: Arc<dyn Store>) {
+    let (a, _) = account(&store, true).await;
+    let (b, b_email) = account(&store, true).await;
+    let list = new_list(&store, a, "Both").await;
+    add(&store, a, Some(list), "one").await.expect("task");
+    share(&store, a, list, &b_email, ListRole::Editor).await;
+    let (ha, hb) = (
+        store.head(a).await.expect("head"),
+        store.head(b).await.expect("head"),
+    );
+    add(&store, b, Some(list), "two").await.expect("task");
+    let both = store
+        .changes_after_many(&[(b, hb - 1), (a, ha)], 100)
+        .await
+        .expect("read");
+    let got: Vec<(UserId, i64, bool)> = both
+        .iter()
+        .map(|c| (c.scope, c.seq, c.list().is_some()))
+        .collect();
+    assert_eq!(
+        got,
+        [(b, hb, false), (b, hb + 1, false), (a, ha + 1, false)],
+        "grouped by scope in the order asked, each in seq order"
+    );
+    let lists_too = store.changes_after_many(&[(b, 0)], 1).await.expect("read");
+    assert_eq!(lists_too.len(), 1, "at most `limit` per scope");
+    assert!(
+        lists_too[0].list().is_some(),
+        "list changes are in the log too"
+    );
+}

@@ -137,6 +137,7 @@ macro_rules! conformance {
                 lists::limits_on_members_and_lists_are_kept,
                 lists::deleting_a_list_removes_it_and_its_tasks_for_everyone,
                 lists::delta_sync_gives_each_task_and_list_once_at_its_latest_state,
+                lists::the_logs_of_several_members_are_read_in_one_call,
             );
             conformance!(@beside $backend;
                 schema::a_database_a_newer_binary_only_expanded_opens_and_works,
