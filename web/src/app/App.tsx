@@ -62,7 +62,7 @@ function Shell() {
         Skip to content
       </a>
       <header className="border-b border-slate-200 bg-white/80 backdrop-blur dark:border-slate-800 dark:bg-slate-900/80">
-        <div className="mx-auto flex max-w-3xl flex-wrap items-center justify-between gap-x-4 gap-y-2 px-4 py-3">
+        <div className="mx-auto flex max-w-5xl flex-wrap items-center justify-between gap-x-4 gap-y-2 px-4 py-3">
           <Link to={signedIn ? '/tasks' : '/sign-in'} className="flex items-center gap-2 text-base text-slate-900 no-underline hover:no-underline dark:text-white">
             <span aria-hidden="true" className="grid size-6 place-items-center rounded-md bg-indigo-600 text-xs text-white">
               ✓

@@ -84,7 +84,7 @@ export function RefusedNoticeView({ notice, onDismiss }: { notice: Notice & { ki
   return (
     <div role="alert" className={noticeClass}>
       <p>
-        Your change to "{refusedTitle(notice.write)}" was not saved: {notice.reason}
+        Your change to "{refusedTitle(notice.write, notice.title)}" was not saved: {notice.reason}
       </p>
       <div className="flex shrink-0 gap-2">
         <Button size="sm" variant="secondary" onClick={onDismiss}>

@@ -13,12 +13,16 @@ export const doneId = (taskId: string) => `done-${taskId}`
  * Edit; Enter saves, Escape cancels). While editing, `base` is the task as it
  * was when editing began: the save is judged against it. `gone`: the task
  * was deleted elsewhere while being edited; the typed text stays, and saving
- * makes it a new task.
+ * makes it a new task. `readOnly` (a list the user may only view): no
+ * checkbox, no editing, no delete. `moveTo`: the lists the task may be moved
+ * to while editing, its own included (none: no choice shown).
  */
 export function TaskItem({
   task,
   base,
   gone = false,
+  readOnly = false,
+  moveTo = [],
   unsynced,
   onToggle,
   onStartEdit,
@@ -29,18 +33,21 @@ export function TaskItem({
   task: Task
   base: Task | null
   gone?: boolean
+  readOnly?: boolean
+  moveTo?: readonly { id: string; name: string }[]
   /** The task has writes not yet acknowledged by the server. */
   unsynced: boolean
   onToggle: () => void
   onStartEdit: () => void
   onCancel: () => void
-  /** The typed text, trimmed: the parent decides what to write. */
-  onSave: (title: string, description: string) => void
+  /** The typed text and the list chosen: the parent decides what to write. */
+  onSave: (title: string, description: string, listId: string) => void
   onDelete: () => void
 }) {
   const editing = base !== null
   const [title, setTitle] = useState(task.title)
   const [description, setDescription] = useState(task.description ?? '')
+  const [listId, setListId] = useState(task.listId)
   const titleRef = useRef<HTMLInputElement>(null)
   const editButtonRef = useRef<HTMLButtonElement>(null)
   const wasEditing = useRef(false)
@@ -54,6 +61,7 @@ export function TaskItem({
   const startEdit = () => {
     setTitle(task.title)
     setDescription(task.description ?? '')
+    setListId(task.listId)
     onStartEdit()
   }
 
@@ -62,7 +70,7 @@ export function TaskItem({
       titleRef.current?.focus()
       return
     }
-    onSave(title, description)
+    onSave(title, description, listId)
   }
 
   const onKey = (event: KeyboardEvent<HTMLInputElement | HTMLTextAreaElement>) => {
@@ -106,6 +114,23 @@ export function TaskItem({
             onKeyDown={onKey}
             className={`${inputClass} text-sm`}
           />
+          {moveTo.length > 1 && !gone ? (
+            <label className="flex items-center gap-2 text-sm text-slate-700 dark:text-slate-300">
+              List
+              <select
+                aria-label={`List of "${base.title}"`}
+                value={listId}
+                onChange={(e) => setListId(e.target.value)}
+                className={`rounded-md border-0 bg-white py-1.5 pl-2 pr-7 text-sm text-slate-900 ring-1 ring-inset ring-slate-300 dark:bg-slate-900 dark:text-slate-100 dark:ring-slate-700 ${focusRing}`}
+              >
+                {moveTo.map((l) => (
+                  <option key={l.id} value={l.id}>
+                    {l.name}
+                  </option>
+                ))}
+              </select>
+            </label>
+          ) : null}
           <p className="text-xs text-slate-500 dark:text-slate-400">Enter saves, Shift+Enter starts a new line, Escape cancels.</p>
           <div className="flex justify-end gap-2">
             <Button size="sm" variant="secondary" onClick={onCancel}>
@@ -115,6 +140,30 @@ export function TaskItem({
               {gone ? 'Save as a new task' : 'Save'}
             </Button>
           </div>
+        </div>
+      </li>
+    )
+  }
+
+  if (readOnly) {
+    return (
+      <li className="flex items-start gap-3 rounded-lg bg-white p-3 shadow-sm ring-1 ring-slate-200 dark:bg-slate-900 dark:ring-slate-800">
+        <span
+          aria-hidden="true"
+          className={`mt-0.5 grid size-5 shrink-0 place-items-center rounded text-xs sm:mt-1 sm:size-4 ${task.done ? 'bg-slate-500 text-white dark:bg-slate-400 dark:text-slate-900' : 'ring-1 ring-inset ring-slate-400'}`}
+        >
+          {task.done ? '✓' : ''}
+        </span>
+        <div className="min-w-0 flex-1">
+          <p dir="auto" className={`break-words ${task.done ? 'text-slate-500 line-through dark:text-slate-400' : ''}`}>
+            <span className="sr-only">{task.done ? 'Done: ' : 'Not done: '}</span>
+            {task.title}
+          </p>
+          {task.description ? (
+            <p dir="auto" className="mt-0.5 whitespace-pre-wrap break-words text-sm text-slate-600 dark:text-slate-400">
+              {task.description}
+            </p>
+          ) : null}
         </div>
       </li>
     )

@@ -9,6 +9,7 @@ const task = (id: string, done: boolean, version = 1): Task => ({
   description: null,
   done,
   owner: 'u',
+  listId: 'u',
   createdAt: '2026-01-01T00:00:00Z',
   updatedAt: '2026-01-01T00:00:00Z',
   version,

@@ -39,8 +39,8 @@ export function countTasks(tasks: readonly Task[], hidden: ReadonlySet<string> =
 }
 
 /** What to say when a filter shows nothing. */
-export function emptyMessage(filter: Filter, counts: Counts): string {
-  if (counts.all === 0) return 'No tasks yet. Add one above.'
+export function emptyMessage(filter: Filter, counts: Counts, readOnly = false): string {
+  if (counts.all === 0) return readOnly ? 'No tasks in this list yet.' : 'No tasks yet. Add one above.'
   if (filter === 'active') return 'Nothing left to do. Nice work!'
   if (filter === 'done') return 'No finished tasks yet.'
   return 'No tasks yet. Add one above.'
@@ -72,9 +72,9 @@ export function conflictSides(notice: ConflictNotice): ConflictSide[] {
   return sides
 }
 
-/** The title a "refused" notice names. */
-export function refusedTitle(write: PendingWrite): string {
-  return write.kind === 'delete' ? 'a task' : (write.title ?? 'a task')
+/** The title a "refused" notice names: the task's, as the notice remembers it, or the one the write sets. */
+export function refusedTitle(write: PendingWrite, title?: string): string {
+  return title ?? (write.kind === 'delete' ? 'a task' : (write.title ?? 'a task'))
 }
 
 export interface TaskEdit {

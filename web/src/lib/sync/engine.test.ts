@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest'
 
 import { SyncEngine, backoff } from './engine'
-import { TestServer, memoryStore } from './test-server'
+import { TestServer, USER, memoryStore } from './test-server'
 
 const noWait = { sleep: async () => {}, random: () => 0.5 }
 
@@ -50,7 +50,7 @@ describe('sync engine', () => {
     server.online = true
     const later = new SyncEngine(store, server.transport(), {}, noWait)
     await later.start()
-    expect(server.log.map((c) => c.task.title)).toEqual(['offline 1', 'offline 2'])
+    expect(server.log.map((c) => c.task?.title)).toEqual(['offline 1', 'offline 2'])
     expect(later.pending()).toEqual([])
   })
 
@@ -166,7 +166,7 @@ describe('sync engine', () => {
     await engine.write({ kind: 'create', id: 'a', title: 'flaky network', description: null, done: false })
     await done
     await new Promise((r) => setTimeout(r, 0))
-    expect(server.log.map((c) => c.task.title)).toEqual(['flaky network'])
+    expect(server.log.map((c) => c.task?.title)).toEqual(['flaky network'])
     expect(engine.pending()).toEqual([])
   })
 
@@ -200,7 +200,7 @@ describe('sync engine', () => {
     await later.write({ kind: 'create', id: 'b', title: 'made while loading', description: null, done: false })
     await started
     await new Promise((r) => setTimeout(r, 0))
-    expect(server.log.map((c) => c.task.title)).toEqual(['stored', 'made while loading'])
+    expect(server.log.map((c) => c.task?.title)).toEqual(['stored', 'made while loading'])
     expect(later.pending()).toEqual([])
   })
 
@@ -216,7 +216,7 @@ describe('sync engine', () => {
     server.apply({ kind: 'delete', id: 'a', expectedVersion: 1 })
     server.disconnect()
     await new Promise((r) => setTimeout(r, 0))
-    expect(engine.notices()).toEqual([{ kind: 'gone', id: 'a', draft: { title: 'mine', description: null, done: false } }])
+    expect(engine.notices()).toEqual([{ kind: 'gone', id: 'a', draft: { title: 'mine', description: null, done: false, listId: 'u' } }])
     engine.close()
     const later = new SyncEngine(store, server.transport(), {}, noWait)
     await later.start()
@@ -271,8 +271,200 @@ describe('sync engine', () => {
     server.online = true
     one.wake()
     await vi.waitFor(() => expect(one.pending()).toEqual([]))
-    expect(server.log.map((c) => c.task.title).sort()).toEqual(['from one', 'from two'])
+    expect(server.log.map((c) => c.task?.title).sort()).toEqual(['from one', 'from two'])
     expect((await store.load())?.outbox.pending).toEqual([])
   })
-})
 
+  describe('shared lists', () => {
+    /** A server where list L (shared with the user as `role`) holds tasks a and b, and the personal list holds p. */
+    const withList = (role: 'EDITOR' | 'VIEWER' = 'EDITOR') => {
+      const server = new TestServer()
+      server.apply({ kind: 'create', id: 'p', title: 'personal', description: null, done: false })
+      server.share('L', 'Trip', 'EDITOR')
+      server.apply({ kind: 'create', id: 'a', title: 'tent', description: null, done: false, listId: 'L' })
+      server.apply({ kind: 'create', id: 'b', title: 'map', description: null, done: false, listId: 'L' })
+      if (role === 'VIEWER') server.setRole('L', 'VIEWER')
+      return server
+    }
+
+    it('a full sync brings every list on its first page, whatever the number of pages', async () => {
+      const server = withList()
+      const engine = new SyncEngine(memoryStore(), server.transport(), {}, noWait)
+      await engine.start()
+      expect(engine.lists().map((l) => [l.id, l.name])).toEqual([
+        [USER, 'Personal'],
+        ['L', 'Trip'],
+      ])
+      expect(engine.tasks().map((t) => [t.id, t.listId])).toEqual([
+        ['p', USER],
+        ['a', 'L'],
+        ['b', 'L'],
+      ])
+      engine.close()
+    })
+
+    it('a list lost live goes at once with every task of it, from the engine and from the stored snapshot', async () => {
+      const server = withList()
+      const store = memoryStore()
+      const lists: string[][] = []
+      const engine = new SyncEngine(store, server.transport(), { onLists: (l) => lists.push(l.map((x) => x.id)) }, noWait)
+      await engine.start()
+      server.apply({ kind: 'delete', id: 'b', expectedVersion: 1 })
+      server.revoke('L')
+      expect(engine.lists().map((l) => l.id)).toEqual([USER])
+      expect(engine.tasks().map((t) => t.id)).toEqual(['p'])
+      expect(lists.at(-1)).toEqual([USER])
+      await vi.waitFor(async () => {
+        const stored = await store.load()
+        expect(Object.keys(stored?.replica.lists ?? {})).toEqual([USER])
+        // The tombstone of b went too: nothing of the list is kept.
+        expect(Object.keys(stored?.replica.tasks ?? {})).toEqual(['p'])
+      })
+      // A reload shows none of it either.
+      engine.close()
+      const later = new SyncEngine(store, server.transport(), {}, noWait)
+      await later.start()
+      expect(later.tasks().map((t) => t.id)).toEqual(['p'])
+      later.close()
+    })
+
+    it('a list lost while away goes on the next (delta) sync', async () => {
+      const server = withList()
+      const store = memoryStore()
+      const engine = new SyncEngine(store, server.transport(), {}, noWait)
+      await engine.start()
+      engine.close()
+      server.revoke('L', 'DELETE')
+      const later = new SyncEngine(store, server.transport(), {}, noWait)
+      await later.start()
+      expect(later.lists().map((l) => l.id)).toEqual([USER])
+      expect(Object.keys((await store.load())?.replica.tasks ?? {})).toEqual(['p'])
+      later.close()
+    })
+
+    it('a task that left the view and comes back with a lower version than its REMOVE tombstone is shown', async () => {
+      const server = withList()
+      const engine = new SyncEngine(memoryStore(), server.transport(), {}, noWait)
+      await engine.start()
+      const a = server.tasks.get('a')
+      if (!a) throw new Error('no task a')
+      server.remove('a')
+      expect(engine.tasks().map((t) => t.id)).toEqual(['p', 'b'])
+      server.moveIn({ ...a, title: 'tent, back' })
+      expect(engine.tasks().map((t) => t.title)).toEqual(['personal', 'tent, back', 'map'])
+      // Lost and shared again: the list and its tasks arrive once more.
+      server.revoke('L')
+      server.share('L', 'Trip again')
+      server.moveIn({ ...a, version: 1 })
+      expect(engine.lists().map((l) => l.name)).toEqual(['Personal', 'Trip again'])
+      expect(engine.tasks().map((t) => t.id)).toEqual(['p', 'a'])
+      engine.close()
+    })
+
+    it('writes still queued for a list that was lost become refused notices, are never sent, and survive a reload', async () => {
+      const server = withList()
+      const store = memoryStore()
+      const engine = new SyncEngine(store, server.transport(), {}, noWait)
+      await engine.start()
+      server.online = false
+      await engine.write({ kind: 'update', id: 'a', expectedVersion: 1, done: true })
+      await engine.write({ kind: 'create', id: 'c', title: 'stove', description: null, done: false, listId: 'L' })
+      await engine.write({ kind: 'update', id: 'p', expectedVersion: 1, title: 'personal, renamed' })
+      engine.close()
+      server.revoke('L')
+      server.online = true
+      const later = new SyncEngine(store, server.transport(), {}, noWait)
+      await later.start()
+      await vi.waitFor(() => expect(later.pending()).toEqual([]))
+      expect(later.notices().map((n) => [n.kind, n.kind === 'refused' ? n.title : '', n.kind === 'refused' ? n.reason : ''])).toEqual([
+        ['refused', 'tent', 'you no longer have access to the list "Trip".'],
+        ['refused', 'stove', 'you no longer have access to the list "Trip".'],
+      ])
+      expect(server.log.filter((c) => c.task?.id === 'c' || (c.task?.id === 'a' && c.op === 'UPDATE'))).toEqual([])
+      expect(server.tasks.get('p')?.title).toBe('personal, renamed')
+      later.close()
+      const again = new SyncEngine(store, server.transport(), {}, noWait)
+      await again.start()
+      expect(again.notices()).toHaveLength(2)
+      again.close()
+    })
+
+    it('a held delete of a task of a list lost live becomes a refused notice', async () => {
+      const server = withList()
+      const engine = new SyncEngine(memoryStore(), server.transport(), {}, { ...noWait, clock: () => 1_000 })
+      await engine.start()
+      await engine.write({ kind: 'delete', id: 'a', expectedVersion: 1, holdUntil: 9_000 })
+      server.revoke('L')
+      await vi.waitFor(() => expect(engine.notices()).toHaveLength(1))
+      expect(engine.notices()[0]).toMatchObject({
+        kind: 'refused',
+        title: 'tent',
+        reason: 'you no longer have access to it (it was in the list "Trip").',
+        write: { kind: 'delete', id: 'a' },
+      })
+      expect(engine.pending()).toEqual([])
+      expect(engine.held()).toEqual([])
+      engine.close()
+    })
+
+    it('follows a role change live; a write a viewer is not allowed to make becomes a refused notice', async () => {
+      const server = withList()
+      const engine = new SyncEngine(memoryStore(), server.transport(), {}, noWait)
+      await engine.start()
+      server.setRole('L', 'VIEWER')
+      expect(engine.lists().find((l) => l.id === 'L')?.role).toBe('VIEWER')
+      await engine.write({ kind: 'update', id: 'a', expectedVersion: 1, done: true })
+      expect(engine.notices()).toMatchObject([{ kind: 'refused', reason: 'you may only view this list' }])
+      expect(engine.tasks().find((t) => t.id === 'a')?.done).toBe(false)
+      engine.close()
+    })
+
+    it('creates in a list, and moves a task to another list', async () => {
+      const server = withList()
+      const engine = new SyncEngine(memoryStore(), server.transport(), {}, noWait)
+      await engine.start()
+      await engine.write({ kind: 'create', id: 'c', title: 'stove', description: null, done: false, listId: 'L' })
+      await engine.write({ kind: 'update', id: 'p', expectedVersion: 1, listId: 'L', was: { listId: USER } })
+      expect(server.tasks.get('c')?.listId).toBe('L')
+      expect(server.tasks.get('p')?.listId).toBe('L')
+      expect(engine.tasks().filter((t) => t.listId === 'L').map((t) => t.id)).toEqual(['p', 'a', 'b', 'c'])
+      engine.close()
+    })
+
+    it('list actions apply their answer at once; leaving or deleting takes the list and its tasks out; a failure is returned', async () => {
+      const server = withList()
+      const engine = new SyncEngine(memoryStore(), server.transport(), {}, noWait)
+      await engine.start()
+      expect(await engine.listAction({ kind: 'create', id: 'N', name: 'Groceries' })).toMatchObject({ ok: true, list: { id: 'N', role: 'OWNER' } })
+      await engine.listAction({ kind: 'rename', id: 'N', name: 'Food' })
+      await engine.listAction({ kind: 'share', listId: 'N', email: 'bo@example.test', role: 'VIEWER' })
+      expect(engine.lists().find((l) => l.id === 'N')).toMatchObject({ name: 'Food', members: [{ role: 'OWNER' }, { email: 'bo@example.test', role: 'VIEWER', pending: true }] })
+      await engine.listAction({ kind: 'leave', listId: 'L' })
+      expect(engine.lists().map((l) => l.id)).toEqual([USER, 'N'])
+      expect(engine.tasks().map((t) => t.id)).toEqual(['p'])
+      await engine.listAction({ kind: 'delete', id: 'N' })
+      expect(engine.lists().map((l) => l.id)).toEqual([USER])
+      server.online = false
+      expect(await engine.listAction({ kind: 'create', id: 'M', name: 'x' })).toMatchObject({ ok: false, code: 'NETWORK' })
+      expect(await engine.listAction({ kind: 'rename', id: USER, name: 'x' })).toMatchObject({ ok: false })
+      engine.close()
+    })
+
+    it('restores a task deleted elsewhere into its list', async () => {
+      const server = withList()
+      const engine = new SyncEngine(memoryStore(), server.transport(), {}, noWait)
+      await engine.start()
+      server.online = false
+      await engine.write({ kind: 'update', id: 'a', expectedVersion: 1, title: 'big tent' })
+      server.online = true
+      server.apply({ kind: 'delete', id: 'a', expectedVersion: 1 })
+      server.disconnect()
+      await vi.waitFor(() => expect(engine.notices()).toHaveLength(1))
+      const [notice] = engine.notices()
+      if (notice?.kind !== 'gone') throw new Error('not a gone notice')
+      await engine.restore(notice, 'a2')
+      expect(server.tasks.get('a2')).toMatchObject({ title: 'big tent', listId: 'L' })
+      engine.close()
+    })
+  })
+})

@@ -20,13 +20,19 @@
 // notices are shared by the user's tabs: every change of them is made to
 // the stored record (`commit`), other tabs are told (`onShared`) and
 // follow (`refresh`), and one tab at a time sends (`lock`).
+//
+// Lists come on the same stream. A list the user loses (unshared, left,
+// deleted) goes from the replica with all its tasks, and the writes still
+// queued for it become refused notices. Changes of lists themselves
+// (create, rename, share, leave, delete) are not queued: they need the
+// network, and their answer is applied at once (`listAction`).
 
 import type { ConflictNotice, Draft, Notice, Outbox, Settled } from './outbox'
-import { draftOf, emptyOutbox, enqueue, isHeld, nextRelease, nextToSend, rebase, releaseHolds, settle, withdraw } from './outbox'
+import { draftOf, emptyOutbox, enqueue, isHeld, nextRelease, nextToSend, rebase, releaseHolds, settle, takeLostWrites, withdraw } from './outbox'
 import type { Replica } from './replica'
-import { applyChange, applySyncPage, applyTask, emptyReplica } from './replica'
+import { applyList, applyStreamChange, applySyncPage, applyTask, emptyReplica, fromStored, lostLists, removeList, visibleLists } from './replica'
 import type { SnapshotStore } from './storage'
-import type { PendingWrite, SyncPage, Task, TaskChange, WriteResult } from './types'
+import type { ListAction, ListResult, PendingWrite, SyncPage, Task, TaskChange, TaskList, WriteResult } from './types'
 import { overlay, viewTasks } from './view'
 
 /** Why a subscription ended; `code` is the socket's close code, when it closed. */
@@ -41,13 +47,17 @@ export interface Transport {
    */
   subscribe(after: string, onChange: (change: TaskChange) => void, onEnd: (end: SubscriptionEnd) => void, onReady: () => void): () => void
   write(write: PendingWrite): Promise<WriteResult>
+  /** Changes a list on the server (never queued: a failure is the caller's to show). */
+  listWrite(action: ListAction): Promise<ListResult>
 }
 
 export type Status = 'offline' | 'syncing' | 'live'
 
 export interface EngineEvents {
-  /** The tasks to show changed. */
+  /** The tasks to show changed (of every list). */
   onTasks?(tasks: Task[]): void
+  /** The lists changed (personal first). */
+  onLists?(lists: TaskList[]): void
   onStatus?(status: Status): void
   /** The notices to show changed (a write not applied: conflict, task gone, refused). */
   onNotices?(notices: readonly Notice[]): void
@@ -118,6 +128,8 @@ export class SyncEngine {
   private loaded: Promise<void> | null = null
   private wakeUp: (() => void) | null = null
   private releaseTimer: ReturnType<typeof setTimeout> | null = null
+  /** The lists last told to `onLists`, to tell only changes. */
+  private shownLists: Replica['lists'] | null = null
   private readonly opts: Required<EngineOptions>
 
   constructor(
@@ -140,6 +152,11 @@ export class SyncEngine {
 
   tasks(): Task[] {
     return viewTasks(this.replica, this.outbox, this.opts.now())
+  }
+
+  /** The lists the user may see: the personal list first, then oldest first. */
+  lists(): TaskList[] {
+    return visibleLists(this.replica)
   }
 
   cursor(): string | null {
@@ -189,7 +206,7 @@ export class SyncEngine {
     this.started = true
     this.loaded = (async () => {
       const snapshot = await this.store.load()
-      if (snapshot) this.replica = snapshot.replica
+      if (snapshot) this.replica = fromStored(snapshot.replica)
       // Writes made while the snapshot was loading go after the stored ones.
       await this.commit()
     })()
@@ -263,7 +280,31 @@ export class SyncEngine {
   /** Restores the task of a "gone" notice as a new task (the old id is a tombstone on the server). */
   async restore(notice: Notice & { kind: 'gone' }, id: string): Promise<void> {
     await this.dismiss(notice)
-    await this.write({ kind: 'create', id, ...notice.draft })
+    // Back into its list while the user may still write there; else into the personal list.
+    const { listId, ...draft } = notice.draft
+    const list = listId === undefined ? undefined : this.replica.lists[listId]
+    await this.write({ kind: 'create', id, ...draft, ...(list && list.role !== 'VIEWER' ? { listId: list.id } : {}) })
+  }
+
+  /**
+   * Changes a list on the server and applies the answer at once (the same
+   * change arrives on the stream later, and is then no news). Leaving or
+   * deleting a list takes it and its tasks out of the replica, and its
+   * queued writes become notices.
+   */
+  async listAction(action: ListAction): Promise<ListResult> {
+    const result = await this.transport.listWrite(action)
+    if (!result.ok || this.closed || this.loaded === null) return result
+    await this.loaded
+    const before = this.replica
+    if (action.kind === 'leave') this.replica = removeList(this.replica, action.listId)
+    else if (result.list) this.replica = applyList(this.replica, result.list)
+    if (this.replica !== before) {
+      await this.commit(this.settleLost(before))
+      this.emit()
+      this.emitNotices()
+    }
+    return result
   }
 
   /** Another tab changed the shared outbox or notices: show them, and send what waits. */
@@ -343,15 +384,52 @@ export class SyncEngine {
   private async sync(): Promise<void> {
     let next: string | null = null
     let first = true
+    let full = false
+    const before = this.replica
     const lastSync = this.replica.cursor
     do {
       const page = await this.transport.syncPage(lastSync, next)
       this.replica = applySyncPage(this.replica, page, first)
       first = false
+      full = page.fullSync
       next = page.nextToken
     } while (next !== null)
-    await this.commit()
+    await this.commit(this.settleLost(before, !full))
     this.emit()
+    this.emitNotices()
+  }
+
+  /**
+   * When lists held in `before` are gone from the replica (lost, left,
+   * deleted), or tasks that left the user's view (REMOVE; `tasksToo`, which
+   * a full sync is not: its missing tasks may just be deleted, and are
+   * told as such when their write is refused): the change of the stored
+   * outbox and notices that takes their queued writes out as refused
+   * notices. Judged on the stored outbox, so the writes of every tab are
+   * settled, each once.
+   */
+  private settleLost(before: Replica, tasksToo = true): ((shared: Shared) => Shared) | undefined {
+    const lists = lostLists(before, this.replica)
+    const tasks = new Set(tasksToo ? Object.keys(before.tasks).filter((id) => !(id in this.replica.tasks)) : [])
+    if (lists.size === 0 && tasks.size === 0) return undefined
+    const listOf: Record<string, string> = {}
+    for (const t of Object.values(before.tasks)) listOf[t.id] = t.listId
+    const now = this.opts.now()
+    return (shared) => {
+      const { outbox, taken } = takeLostWrites(shared.outbox, listOf, lists, tasks)
+      if (taken.length === 0) return shared
+      const shown = overlay(before, shared.outbox, now).tasks
+      const notices: Notice[] = taken.map(({ write, listId }) => {
+        const task = shown[write.id]
+        const name = before.lists[listId ?? task?.listId ?? '']?.name
+        const reason =
+          listId !== undefined
+            ? `you no longer have access to the list${name ? ` "${name}"` : ''}.`
+            : `you no longer have access to it${name ? ` (it was in the list "${name}")` : ''}.`
+        return { kind: 'refused', write, reason, ...(task?.title ? { title: task.title } : {}) }
+      })
+      return { outbox, notices: [...shared.notices, ...notices] }
+    }
   }
 
   /** Subscribes after the cursor; settles when the server accepted the socket (or it ended first). */
@@ -363,8 +441,11 @@ export class SyncEngine {
       const stop = this.transport.subscribe(
         after,
         (change) => {
-          this.replica = applyChange(this.replica, change.task, change.cursor)
-          void this.commit()
+          const before = this.replica
+          this.replica = applyStreamChange(this.replica, change)
+          const lost = this.settleLost(before)
+          if (lost) void this.commit(lost).then(() => this.emitNotices())
+          else void this.commit()
           this.emit()
         },
         (end) => {
@@ -502,6 +583,10 @@ export class SyncEngine {
 
   private emit(): void {
     this.events.onTasks?.(this.tasks())
+    if (this.shownLists !== this.replica.lists) {
+      this.shownLists = this.replica.lists
+      this.events.onLists?.(this.lists())
+    }
     this.scheduleRelease()
   }
 

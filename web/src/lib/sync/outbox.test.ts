@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest'
 
-import { draftOf, emptyOutbox, enqueue, nextToSend, reapply, rebase, rebaseFields, releaseHolds, settle, settleHead, withdraw } from './outbox'
+import { draftOf, emptyOutbox, enqueue, nextToSend, reapply, rebase, rebaseFields, releaseHolds, settle, settleHead, takeLostWrites, withdraw } from './outbox'
 import type { PendingWrite, Task } from './types'
 
-const server: Task = { id: 'a', title: 'theirs', description: null, done: false, owner: 'u', createdAt: 'x', updatedAt: 'x', version: 5, deleted: false }
+const server: Task = { id: 'a', title: 'theirs', description: null, done: false, owner: 'u', createdAt: 'x', updatedAt: 'x', version: 5, deleted: false, listId: 'u' }
 const edit: PendingWrite = { kind: 'update', id: 'a', expectedVersion: 3, title: 'mine' }
 
 describe('outbox', () => {
@@ -41,7 +41,7 @@ describe('outbox', () => {
     if (gone.outcome !== 'gone') return
     expect(gone.dropped.map((w) => w.id)).toEqual(['a', 'a'])
     expect(gone.outbox.pending.map((w) => w.id)).toEqual(['b'])
-    expect(draftOf(server, gone.dropped)).toEqual({ title: 'mine', description: null, done: true })
+    expect(draftOf(server, gone.dropped)).toEqual({ title: 'mine', description: null, done: true, listId: 'u' })
     expect(draftOf(undefined, [{ kind: 'delete', id: 'a', expectedVersion: 1 }])).toBeNull()
   })
 
@@ -102,5 +102,34 @@ describe('rebase', () => {
       expect(rebaseFields({ ...base, title: 'mine' }, server)).toEqual({ again: null, conflicting: { ...base, title: 'mine', was: { title: 'theirs' } } })
     })
   })
-})
 
+  it('refuses a write the server forbids (a viewer writing) for a notice', () => {
+    const o = enqueue(emptyOutbox(), edit)
+    expect(settle(o, edit, { ok: false, code: 'FORBIDDEN', message: 'view only' })).toEqual({ outcome: 'refused', reason: 'view only', outbox: emptyOutbox() })
+  })
+
+  it('takes out the writes of a lost list: of its tasks, created in it, moved into or out of it, in order', () => {
+    const writes: PendingWrite[] = [
+      { kind: 'update', id: 'inL', expectedVersion: 1, done: true },
+      { kind: 'update', id: 'mine', expectedVersion: 1, done: true },
+      { kind: 'create', id: 'new', title: 'new in L', description: null, done: false, listId: 'L' },
+      { kind: 'update', id: 'new', expectedVersion: 0, title: 'renamed' },
+      { kind: 'create', id: 'personal', title: 'default list', description: null, done: false },
+      { kind: 'update', id: 'mine', expectedVersion: 1, listId: 'L' },
+      { kind: 'update', id: 'mine', expectedVersion: 2, title: 'after the move' },
+      { kind: 'update', id: 'out', expectedVersion: 1, listId: 'u' },
+      { kind: 'delete', id: 'other', expectedVersion: 1 },
+    ]
+    const listOf = { inL: 'L', mine: 'u', out: 'L', other: 'M' }
+    const { outbox, taken } = takeLostWrites({ pending: writes }, listOf, new Set(['L']))
+    expect(outbox.pending).toEqual([writes[1], writes[4], writes[8]])
+    expect(taken.map((t) => t.write)).toEqual([writes[0], writes[2], writes[3], writes[5], writes[6], writes[7]])
+    expect(new Set(taken.map((t) => t.listId))).toEqual(new Set(['L']))
+    const untouched = { pending: writes }
+    expect(takeLostWrites(untouched, listOf, new Set(['Q'])).outbox).toBe(untouched)
+    // A task that left the view on its own (REMOVE): its writes, whatever its list.
+    const one = takeLostWrites({ pending: writes }, listOf, new Set(), new Set(['other']))
+    expect(one.taken).toEqual([{ write: writes[8] }])
+    expect(one.outbox.pending).toHaveLength(8)
+  })
+})

@@ -25,6 +25,8 @@ export interface Draft {
   title: string
   description: string | null
   done: boolean
+  /** The list it was in (absent in notices from before lists). */
+  listId?: string
 }
 
 /**
@@ -35,8 +37,12 @@ export type Notice =
   | ({ kind: 'conflict' } & ConflictNotice)
   /** Edits of a task that was deleted elsewhere first; `draft` is the task with them applied. */
   | { kind: 'gone'; id: string; draft: Draft }
-  /** A write the server refused for good (bad input). */
-  | { kind: 'refused'; write: PendingWrite; reason: string }
+  /**
+   * A write the server refused for good (bad input, no write access), or
+   * one of a list the user lost before it was sent. `title`: the task's, when
+   * the write does not name it.
+   */
+  | { kind: 'refused'; write: PendingWrite; reason: string; title?: string }
 
 /** What to do with a sent write after the server answered. */
 export type Settled =
@@ -125,6 +131,7 @@ export function settle(outbox: Outbox, sent: PendingWrite, result: WriteResult):
       return { outcome: 'gone', dropped, outbox: { pending: outbox.pending.filter((w, i) => i < index || w.id !== sent.id) } }
     }
     case 'BAD_USER_INPUT':
+    case 'FORBIDDEN':
       return { outcome: 'refused', reason: result.message, outbox: rest }
   }
 }
@@ -142,16 +149,19 @@ export function settleHead(outbox: Outbox, result: WriteResult): Settled {
  */
 export function draftOf(base: Task | undefined, writes: readonly PendingWrite[]): Draft | null {
   if (writes.some((w) => w.kind === 'delete')) return null
-  let draft: Partial<Draft> = base ? { title: base.title, description: base.description, done: base.done } : {}
+  let draft: Partial<Draft> = base ? { title: base.title, description: base.description, done: base.done, listId: base.listId } : {}
   for (const w of writes) {
-    if (w.kind === 'create') draft = { title: w.title, description: w.description, done: w.done }
+    if (w.kind === 'create') draft = { title: w.title, description: w.description, done: w.done, ...(w.listId !== undefined ? { listId: w.listId } : {}) }
     if (w.kind === 'update') {
       if (w.title !== undefined) draft.title = w.title
       if (w.description !== undefined) draft.description = w.description
       if (w.done !== undefined) draft.done = w.done
+      if (w.listId !== undefined) draft.listId = w.listId
     }
   }
-  return draft.title ? { title: draft.title, description: draft.description ?? null, done: draft.done ?? false } : null
+  if (!draft.title) return null
+  const out: Draft = { title: draft.title, description: draft.description ?? null, done: draft.done ?? false }
+  return draft.listId !== undefined ? { ...out, listId: draft.listId } : out
 }
 
 /**
@@ -170,7 +180,7 @@ export function rebase(outbox: Outbox, applied: Task): Outbox {
   }
 }
 
-const FIELDS = ['title', 'description', 'done'] as const
+const FIELDS = ['title', 'description', 'done', 'listId'] as const
 
 /**
  * Rebases an update that met a newer version on the server, field by
@@ -221,4 +231,43 @@ export function reapply(notice: ConflictNotice): PendingWrite | null {
       return { kind, id, expectedVersion: server.version, ...fields, was: fieldsOf(server, fields) }
     }
   }
+}
+
+/** A queued write that can no longer be applied: its task (`listId` absent) or its list left the user's view. */
+export interface LostWrite {
+  write: PendingWrite
+  /** The lost list the write is of; absent when it is the task that left. */
+  listId?: string
+}
+
+/**
+ * The writes of tasks and lists the user lost (unshared, left, deleted,
+ * moved out of sight), taken out of the outbox: they can no longer be
+ * applied, and each becomes a refused notice (never dropped silently). A
+ * write is of a list when the task it writes is in that list then:
+ * `listOf` gives each task's list as the replica held it before the loss,
+ * and the queued creates and moves ahead of a write move its task. A move
+ * out of or into a lost list is one of its writes too.
+ */
+export function takeLostWrites(
+  outbox: Outbox,
+  listOf: Readonly<Record<string, string>>,
+  lostLists: ReadonlySet<string>,
+  lostTasks: ReadonlySet<string> = new Set(),
+): { outbox: Outbox; taken: LostWrite[] } {
+  if (lostLists.size === 0 && lostTasks.size === 0) return { outbox, taken: [] }
+  const where = new Map<string, string | undefined>()
+  const listNow = (id: string) => (where.has(id) ? where.get(id) : listOf[id])
+  const taken: LostWrite[] = []
+  const kept: PendingWrite[] = []
+  for (const w of outbox.pending) {
+    const from = w.kind === 'create' ? w.listId : listNow(w.id)
+    const to = w.kind === 'delete' ? from : (w.listId ?? from)
+    where.set(w.id, to)
+    const list = [from, to].find((l) => l !== undefined && lostLists.has(l))
+    if (list !== undefined) taken.push({ write: w, listId: list })
+    else if (lostTasks.has(w.id)) taken.push({ write: w })
+    else kept.push(w)
+  }
+  return taken.length === 0 ? { outbox, taken } : { outbox: { pending: kept }, taken }
 }

@@ -11,7 +11,7 @@ describe('IndexedDB snapshot store', () => {
   it('keeps the replica, its cursor and the outbox across opens', async () => {
     const first = await openIndexedDbStore('tasksync-test-1')
     expect(await first.load()).toBeNull()
-    const replica = applyChange(emptyReplica(), { id: 'a', title: 't', description: null, done: true, owner: 'u', createdAt: 'x', updatedAt: 'x', version: 2, deleted: false }, 'c7')
+    const replica = applyChange(emptyReplica(), { id: 'a', title: 't', description: null, done: true, owner: 'u', createdAt: 'x', updatedAt: 'x', version: 2, deleted: false, listId: 'u' }, 'c7')
     const outbox = enqueue(emptyOutbox(), { kind: 'delete', id: 'a', expectedVersion: 2 })
     await first.save({ replica, outbox })
     const again = await openIndexedDbStore('tasksync-test-1')
@@ -24,7 +24,7 @@ describe('IndexedDB snapshot store', () => {
   })
 
   it('moves a replica stored under the old address-based name to the user-id store, in any letter case, and deletes the old one', async () => {
-    const replica = applyChange(emptyReplica(), { id: 'a', title: 'kept', description: null, done: false, owner: 'u', createdAt: 'x', updatedAt: 'x', version: 1, deleted: false }, 'c1')
+    const replica = applyChange(emptyReplica(), { id: 'a', title: 'kept', description: null, done: false, owner: 'u', createdAt: 'x', updatedAt: 'x', version: 1, deleted: false, listId: 'u' }, 'c1')
     const outbox = enqueue(emptyOutbox(), { kind: 'update', id: 'a', expectedVersion: 1, done: true })
     const legacy = await openIndexedDbStore('tasksync-ann@example.test')
     await legacy.save({ replica, outbox })

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 
 import WebSocket from 'ws'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 
 import { AuthClient, AuthError } from '../auth'
 import { SyncEngine } from './engine'
@@ -141,5 +141,45 @@ describe('against the real server', () => {
     await until('the server version to show', () => a.engine.tasks().find((t) => t.title === 'theirs'))
     a.engine.close()
     a.transport.dispose()
+  })
+
+  it('brings a shared list and its tasks to the member live, both write, and unsharing takes it all from the member, stored copy included', async () => {
+    const owner = await account('list-owner')
+    const guest = await account('list-guest')
+    const a = engineFor(owner.token)
+    const b = engineFor(guest.token)
+    await a.engine.start()
+    await b.engine.start()
+    expect(a.engine.lists().map((l) => [l.personal, l.role])).toEqual([[true, 'OWNER']])
+    const listId = crypto.randomUUID()
+    expect(await a.engine.listAction({ kind: 'create', id: listId, name: 'Shared' })).toMatchObject({ ok: true, list: { id: listId, role: 'OWNER', version: 1 } })
+    await a.engine.write({ kind: 'create', id: crypto.randomUUID(), title: 'from A', description: null, done: false, listId })
+    expect(await a.engine.listAction({ kind: 'share', listId, email: guest.email, role: 'EDITOR' })).toMatchObject({ ok: true })
+    await until('B to see the list', () => b.engine.lists().find((l) => l.id === listId && l.role === 'EDITOR'))
+    await until('B to see its task', () => b.engine.tasks().find((t) => t.listId === listId && t.title === 'from A'))
+    await b.engine.write({ kind: 'create', id: crypto.randomUUID(), title: 'from B', description: null, done: false, listId })
+    await until('A to see the task of B', () => a.engine.tasks().find((t) => t.title === 'from B'))
+    expect(b.engine.notices()).toEqual([])
+
+    // A viewer's write is refused, and told.
+    await a.engine.listAction({ kind: 'share', listId, email: guest.email, role: 'VIEWER' })
+    await until('B to be a viewer', () => b.engine.lists().find((l) => l.id === listId && l.role === 'VIEWER'))
+    const fromA = b.engine.tasks().find((t) => t.title === 'from A')
+    if (!fromA) throw new Error('no task from A')
+    await b.engine.write({ kind: 'update', id: fromA.id, expectedVersion: fromA.version, done: true })
+    await until('the refusal', () => b.engine.notices().find((n) => n.kind === 'refused'))
+
+    expect(await a.engine.listAction({ kind: 'unshare', listId, email: guest.email })).toMatchObject({ ok: true })
+    await until('B to lose the list and its tasks', () => !b.engine.lists().some((l) => l.id === listId) && !b.engine.tasks().some((t) => t.listId === listId))
+    await vi.waitFor(async () => {
+      const stored = await b.store.load()
+      expect(Object.keys(stored?.replica.lists ?? {}), 'the stored lists of B').not.toContain(listId)
+      expect(Object.values(stored?.replica.tasks ?? {}).filter((t) => t.listId === listId), 'the stored tasks of B').toEqual([])
+    })
+    expect(a.engine.tasks().filter((t) => t.listId === listId).map((t) => t.title)).toEqual(['from A', 'from B'])
+    for (const e of [a, b]) {
+      e.engine.close()
+      e.transport.dispose()
+    }
   })
 })

@@ -1,18 +1,33 @@
 // The engine's Transport over the real server: GraphQL queries and
-// mutations with fetch, `taskChanges` over graphql-transport-ws.
+// mutations with fetch, `taskChanges` over graphql-transport-ws. The
+// subscription selects `list`, so it gets the changes of lists too.
 
 import { createClient, type Client } from 'graphql-ws'
 
 import type { SubscriptionEnd, Transport } from './engine'
-import type { PendingWrite, SyncPage, Task, TaskChange, WriteResult } from './types'
+import type { ListAction, ListResult, PendingWrite, SyncPage, Task, TaskChange, TaskList, WriteResult } from './types'
 
-const TASK = 'id title description done owner createdAt updatedAt version deleted'
+const TASK = 'id title description done owner createdAt updatedAt version deleted listId'
+const LIST = 'id name personal role members { email role pending } version deleted createdAt updatedAt'
 
-export const SYNC = `query Sync($last: String, $next: String) { syncTasks(lastSync: $last, nextToken: $next) { items { ${TASK} } nextToken cursor fullSync } }`
-export const CHANGES = `subscription Changes($after: String) { taskChanges(after: $after) { op cursor task { ${TASK} } } }`
+/**
+ * Tasks per sync page. The server's complexity limit (20,000 by default)
+ * counts the page's selection once per task it may hold, the lists
+ * included: 1,000 (the default) would exceed it, 500 does not.
+ */
+export const SYNC_PAGE = 500
+
+export const SYNC = `query Sync($last: String, $next: String) { syncTasks(lastSync: $last, nextToken: $next, limit: ${SYNC_PAGE}) { items { ${TASK} } lists { ${LIST} } nextToken cursor fullSync } }`
+export const CHANGES = `subscription Changes($after: String) { taskChanges(after: $after) { op cursor task { ${TASK} } list { ${LIST} } } }`
 export const CREATE = `mutation Create($input: CreateTaskInput!) { createTask(input: $input) { ${TASK} } }`
 export const UPDATE = `mutation Update($input: UpdateTaskInput!) { updateTask(input: $input) { ${TASK} } }`
 export const DELETE = `mutation Delete($input: DeleteTaskInput!) { deleteTask(input: $input) { ${TASK} } }`
+export const CREATE_LIST = `mutation CreateList($input: CreateListInput!) { createList(input: $input) { ${LIST} } }`
+export const UPDATE_LIST = `mutation UpdateList($input: UpdateListInput!) { updateList(input: $input) { ${LIST} } }`
+export const DELETE_LIST = `mutation DeleteList($input: DeleteListInput!) { deleteList(input: $input) { ${LIST} } }`
+export const SHARE_LIST = `mutation ShareList($input: ShareListInput!) { shareList(input: $input) { ${LIST} } }`
+export const UNSHARE_LIST = `mutation UnshareList($input: UnshareListInput!) { unshareList(input: $input) { ${LIST} } }`
+export const LEAVE_LIST = `mutation LeaveList($input: LeaveListInput!) { leaveList(input: $input) }`
 
 /** How often the socket is pinged, and how long a pong may take before the socket counts as dead. */
 const KEEP_ALIVE_MS = 5_000
@@ -154,8 +169,21 @@ export function graphqlTransport(options: TransportOptions): Transport & { dispo
       }
       const code = error?.extensions?.code
       if (code === 'CONFLICT' && error?.extensions?.current) return { ok: false, code, current: error.extensions.current }
-      if (code === 'NOT_FOUND' || code === 'BAD_USER_INPUT' || code === 'UNAUTHENTICATED') return { ok: false, code, message: error?.message ?? code }
+      if (code === 'NOT_FOUND' || code === 'BAD_USER_INPUT' || code === 'FORBIDDEN' || code === 'UNAUTHENTICATED') return { ok: false, code, message: error?.message ?? code }
       return { ok: false, code: 'INTERNAL', message: error?.message ?? 'internal error' }
+    },
+
+    async listWrite(action: ListAction): Promise<ListResult> {
+      let answer: Awaited<ReturnType<typeof post>>
+      try {
+        answer = await listMutation(action)
+      } catch {
+        return { ok: false, code: 'NETWORK', message: 'the server cannot be reached' }
+      }
+      const error = answer.errors?.[0]
+      if (error || !answer.data) return { ok: false, code: error?.extensions?.code ?? 'INTERNAL', message: error?.message ?? 'no data' }
+      const value = Object.values(answer.data)[0]
+      return { ok: true, list: typeof value === 'object' && value !== null ? (value as TaskList) : null }
     },
 
     dispose() {
@@ -164,10 +192,29 @@ export function graphqlTransport(options: TransportOptions): Transport & { dispo
     },
   }
 
+  function listMutation(action: ListAction) {
+    switch (action.kind) {
+      case 'create':
+        return post(CREATE_LIST, { input: { id: action.id, name: action.name } })
+      case 'rename':
+        return post(UPDATE_LIST, { input: { id: action.id, name: action.name } })
+      case 'delete':
+        return post(DELETE_LIST, { input: { id: action.id } })
+      case 'share':
+        return post(SHARE_LIST, { input: { listId: action.listId, email: action.email, role: action.role } })
+      case 'unshare':
+        return post(UNSHARE_LIST, { input: { listId: action.listId, email: action.email } })
+      case 'leave':
+        return post(LEAVE_LIST, { input: { listId: action.listId } })
+    }
+  }
+
   function mutate(write: PendingWrite) {
     switch (write.kind) {
-      case 'create':
-        return post(CREATE, { input: { id: write.id, title: write.title, description: write.description, done: write.done } })
+      case 'create': {
+        const input = { id: write.id, title: write.title, description: write.description, done: write.done }
+        return post(CREATE, { input: write.listId !== undefined ? { ...input, listId: write.listId } : input })
+      }
       case 'update': {
         const { kind: _, was: _was, ...input } = write
         return post(UPDATE, { input })

@@ -1,6 +1,6 @@
 // The sync engine for React: one engine per signed-in user, started once
-// and kept for the whole session (not per screen), its tasks, status,
-// held deletes and notices as state, and the ways to change them.
+// and kept for the whole session (not per screen), its tasks, lists,
+// status, held deletes and notices as state, and the ways to change them.
 
 import { createContext, useCallback, useContext, useEffect, useRef, useState } from 'react'
 
@@ -10,10 +10,15 @@ import type { Notice } from './outbox'
 import type { SnapshotStore } from './storage'
 import { deleteIndexedDb, openUserStore, storeName } from './storage'
 import { graphqlTransport } from './transport'
-import type { PendingWrite, Task } from './types'
+import type { ListAction, ListResult, PendingWrite, Task, TaskList } from './types'
 
 export interface SyncState {
+  /** The tasks of every list (each names its `listId`). */
   tasks: Task[]
+  /** The user's lists: the personal list first, then oldest first. */
+  lists: TaskList[]
+  /** The personal list's id (the user's id), known before the lists have synced. */
+  personalListId: string | null
   status: Status
   /** Whether the stored replica has been loaded (until then `tasks` is empty). */
   loaded: boolean
@@ -34,6 +39,8 @@ export interface SyncState {
   latest(id: string): { task: Task; expectedVersion: number } | null
   /** The version a write of task `id` must expect when the user began it on version `seen` (see `SyncEngine.expectedVersion`). */
   expectedVersion(id: string, seen: number): number
+  /** Changes a list on the server (needs the network; the answer says whether it worked). */
+  listAction(action: ListAction): Promise<ListResult>
   undoDelete(id: string): void
   dismiss(notice: Notice): void
   /** Restores the task of a "gone" notice as a new task. */
@@ -68,6 +75,7 @@ export interface SyncAuth {
  */
 export function useSync(userId: string | null, email: string | null, auth: SyncAuth): SyncState {
   const [tasks, setTasks] = useState<Task[]>([])
+  const [lists, setLists] = useState<TaskList[]>([])
   const [status, setStatus] = useState<Status>('offline')
   const [loaded, setLoaded] = useState(false)
   const [notices, setNotices] = useState<readonly Notice[]>([])
@@ -83,6 +91,7 @@ export function useSync(userId: string | null, email: string | null, auth: SyncA
 
   useEffect(() => {
     setTasks([])
+    setLists([])
     setLoaded(false)
     setNotices([])
     setHeld([])
@@ -102,6 +111,9 @@ export function useSync(userId: string | null, email: string | null, auth: SyncA
           setTasks(next)
           setHeld(engine.held())
           setLoaded(true)
+        },
+        onLists: (next) => {
+          if (!closed) setLists(next)
         },
         onStatus: (next) => {
           if (!closed) setStatus(next)
@@ -166,6 +178,11 @@ export function useSync(userId: string | null, email: string | null, auth: SyncA
   }, [])
   const expectedVersion = useCallback((id: string, seen: number) => engineRef.current?.expectedVersion(id, seen) ?? seen, [])
   const pending = useCallback(() => engineRef.current?.pending() ?? [], [])
+  const listAction = useCallback(
+    async (action: ListAction): Promise<ListResult> =>
+      engineRef.current?.listAction(action) ?? { ok: false, code: 'NETWORK', message: 'not connected yet' },
+    [],
+  )
   const undoDelete = useCallback((id: string) => void engineRef.current?.undoDelete(id), [])
   const dismiss = useCallback((notice: Notice) => void engineRef.current?.dismiss(notice), [])
   const restore = useCallback((notice: Notice & { kind: 'gone' }) => void engineRef.current?.restore(notice, crypto.randomUUID()), [])
@@ -185,7 +202,7 @@ export function useSync(userId: string | null, email: string | null, auth: SyncA
     [userId],
   )
 
-  return { tasks, status, loaded, notices, held, write, pending, latest, expectedVersion, undoDelete, dismiss, restore, signOut }
+  return { tasks, lists, personalListId: userId, status, loaded, notices, held, write, pending, latest, expectedVersion, listAction, undoDelete, dismiss, restore, signOut }
 }
 
 export const SyncContext = createContext<SyncState | null>(null)

@@ -3,12 +3,13 @@
 // a server image is always judged by version against server images only.
 
 import type { Replica } from './replica'
-import { visibleTasks } from './replica'
+import { personalList, visibleTasks } from './replica'
 import type { Outbox } from './outbox'
 import type { Task } from './types'
 
 export function overlay(replica: Replica, outbox: Outbox, now: string): Replica {
   let tasks = replica.tasks
+  const personal = personalList(replica)?.id ?? ''
   for (const w of outbox.pending) {
     const held = tasks[w.id]
     switch (w.kind) {
@@ -16,7 +17,18 @@ export function overlay(replica: Replica, outbox: Outbox, now: string): Replica 
         if (!held)
           tasks = {
             ...tasks,
-            [w.id]: { id: w.id, title: w.title, description: w.description, done: w.done, owner: '', createdAt: now, updatedAt: now, version: 0, deleted: false },
+            [w.id]: {
+              id: w.id,
+              title: w.title,
+              description: w.description,
+              done: w.done,
+              owner: '',
+              createdAt: now,
+              updatedAt: now,
+              version: 0,
+              deleted: false,
+              listId: w.listId ?? personal,
+            },
           }
         break
       case 'update':
@@ -25,6 +37,7 @@ export function overlay(replica: Replica, outbox: Outbox, now: string): Replica 
           if (w.title !== undefined) patched.title = w.title
           if (w.description !== undefined) patched.description = w.description
           if (w.done !== undefined) patched.done = w.done
+          if (w.listId !== undefined) patched.listId = w.listId
           tasks = { ...tasks, [w.id]: patched }
         }
         break
