@@ -179,6 +179,7 @@ impl GqlTaskChange {
 
 /// One page of a sync.
 #[derive(Debug, SimpleObject)]
+#[graphql(complex)]
 pub struct SyncPage {
     /// Tasks changed since `lastSync`, tombstones included, each once at its
     /// latest state; with `fullSync`, the whole live set.
@@ -192,10 +193,21 @@ pub struct SyncPage {
     /// True when `lastSync` was null or expired: `items` are the whole live
     /// set and replace the client's copy.
     pub full_sync: bool,
+    #[graphql(skip)]
+    pub lists: Vec<GqlTaskList>,
+}
+
+#[async_graphql::ComplexObject]
+impl SyncPage {
     /// On the first page of a sync (no `nextToken` given), the lists changed
     /// since `lastSync` (lost or deleted ones as tombstones, `deleted:
     /// true`), or with `fullSync` every list of yours; empty on later pages.
-    pub lists: Vec<GqlTaskList>,
+    // Counted once in the complexity, not once per task of the page: the
+    // lists come once, and they are bounded by TASKSYNC_MAX_LISTS_PER_USER.
+    #[graphql(complexity = 1)]
+    async fn lists(&self) -> &[GqlTaskList] {
+        &self.lists
+    }
 }
 
 /// Your role in a list.

@@ -578,3 +578,23 @@ async fn list_changes_are_the_same_on_the_fast_path_and_the_executor() {
         b_email.as_str()
     );
 }
+
+/// A sync of the largest page that also asks for the lists and their
+/// members is within the default complexity: the lists count once, not
+/// once per task of the page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_page_of_sync_with_the_lists_is_within_the_complexity_limit() {
+    let app = spawn_app().await;
+    let a = app.signed_in(&email("complex-sync")).await;
+    let task = "id title description done owner listId createdAt updatedAt version deleted";
+    let d = ok(
+        &app,
+        &a.access,
+        &format!(
+            "query {{ syncTasks(limit: 1000) {{ items {{ {task} }} nextToken cursor fullSync lists {{ {LIST} createdAt updatedAt }} }} }}"
+        ),
+        json!({}),
+    )
+    .await;
+    assert_eq!(d["syncTasks"]["lists"][0]["personal"], true);
+}
