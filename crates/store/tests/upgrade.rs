@@ -91,6 +91,11 @@ async fn check(store: &Arc<dyn Store>, expected: &Value, backend: &str, what: &s
             "{me}: a password hash"
         );
 
+        // Every account of before lists has its personal list, and only it.
+        let lists = store.lists(user.id).await.expect("lists");
+        assert_eq!(lists.len(), 1, "{me}: the personal list");
+        assert!(lists[0].list.personal && lists[0].list.id.as_uuid() == user.id.as_uuid());
+        assert_eq!(lists[0].members.len(), 1, "{me}: its owner");
         let head = want["head"].as_i64().expect("head");
         assert_eq!(store.head(user.id).await.expect("head"), head, "{me}");
         let log: Vec<(i64, String, ChangeOp)> = store
@@ -122,6 +127,11 @@ async fn check(store: &Arc<dyn Store>, expected: &Value, backend: &str, what: &s
                 .expect("task")
                 .unwrap_or_else(|| panic!("{me}: no task {id}"));
             assert_eq!(got.owner, user.id, "{me}");
+            assert_eq!(
+                got.list_id,
+                tasksync_core::ListId::personal(user.id),
+                "{me}: a task of before lists is in its owner's personal list"
+            );
             assert_eq!(got.title, str_of(task, "title"), "{me}: {id}");
             assert_eq!(
                 got.description.as_deref(),
