@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest'
 
 import { SyncEngine, backoff } from './engine'
+import { localJournal } from './storage'
 import { TestServer, USER, memoryStore } from './test-server'
 
 const noWait = { sleep: async () => {}, random: () => 0.5 }
@@ -246,6 +247,56 @@ describe('sync engine', () => {
     expect(server.log.map((c) => c.op)).toEqual(['CREATE', 'CREATE', 'DELETE'])
     expect(engine.tasks().map((t) => t.id)).toEqual(['a'])
     engine.close()
+  })
+
+  it('keeps a write the page went away from while it was being stored: the journal brings it back, once', async () => {
+    const server = new TestServer()
+    server.apply({ kind: 'create', id: 'a', title: 'a', description: null, done: false })
+    const items = new Map<string, string>()
+    const storage = {
+      getItem: (k: string) => items.get(k) ?? null,
+      setItem: (k: string, v: string) => void items.set(k, v),
+      removeItem: (k: string) => void items.delete(k),
+    } as unknown as Storage
+    const journal = localJournal('u', storage)
+    if (!journal) throw new Error('a journal')
+    const memory = memoryStore()
+    let frozen = false
+    const store = { ...memory, update: (change: Parameters<typeof memory.update>[0]) => (frozen ? new Promise<never>(() => {}) : memory.update(change)) }
+    let now = 1_000
+    const options = { ...noWait, clock: () => now, journal }
+    const first = new SyncEngine(store, server.transport(), {}, options)
+    await first.start()
+    // A stored write leaves nothing in the journal.
+    await first.write({ kind: 'update', id: 'a', expectedVersion: 1, title: 'renamed' })
+    expect(journal.entries()).toEqual([])
+    // The delete is shown, and the page goes away before IndexedDB has it.
+    frozen = true
+    void first.write({ kind: 'delete', id: 'a', expectedVersion: 2, holdUntil: 6_000 })
+    expect(first.tasks()).toEqual([])
+    first.close()
+    frozen = false
+    const second = new SyncEngine(store, server.transport(), {}, options)
+    await second.start()
+    expect(second.tasks()).toEqual([])
+    expect(second.held().map((h) => h.task.title)).toEqual(['renamed'])
+    expect(journal.entries()).toEqual([])
+    now = 6_000
+    await second.drain(1_000)
+    expect(server.log.map((c) => c.op)).toEqual(['CREATE', 'UPDATE', 'DELETE'])
+    second.close()
+    // An undone delete does not come back from the journal.
+    server.apply({ kind: 'create', id: 'b', title: 'b', description: null, done: false })
+    const third = new SyncEngine(store, server.transport(), {}, options)
+    await third.start()
+    await third.write({ kind: 'delete', id: 'b', expectedVersion: 1, holdUntil: 20_000 })
+    expect(await third.undoDelete('b')).toBe(true)
+    third.close()
+    const fourth = new SyncEngine(store, server.transport(), {}, options)
+    await fourth.start()
+    expect(fourth.tasks().map((t) => t.id)).toEqual(['b'])
+    expect(fourth.pending()).toEqual([])
+    fourth.close()
   })
 
   it("shares the stored outbox between tabs: neither erases the other's writes, and either sends them", async () => {

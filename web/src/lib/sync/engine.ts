@@ -31,7 +31,7 @@ import type { ConflictNotice, Draft, Notice, Outbox, Settled } from './outbox'
 import { draftOf, emptyOutbox, enqueue, isHeld, nextRelease, nextToSend, rebase, releaseHolds, settle, takeLostWrites, withdraw } from './outbox'
 import type { Replica } from './replica'
 import { applyList, applyStreamChange, applySyncPage, applyTask, emptyReplica, fromStored, lostLists, removeList, visibleLists } from './replica'
-import type { SnapshotStore } from './storage'
+import type { Journal, SnapshotStore } from './storage'
 import type { ListAction, ListResult, PendingWrite, SyncPage, Task, TaskChange, TaskList, WriteResult } from './types'
 import { overlay, viewTasks } from './view'
 
@@ -82,6 +82,8 @@ const FORBIDDEN_CLOSE = 4403
 /** Close codes of a server that stops on purpose (1012 service restart, 1001 going away): resume soon, without saying "offline". */
 const RESTART_CLOSES: ReadonlySet<number> = new Set([1012, 1001])
 
+const noJournal: Journal = { entries: () => [], add: () => {}, remove: () => {}, clear: () => {} }
+
 /** A delete inside its undo window, and the task it hides. */
 export interface HeldDelete {
   task: Task
@@ -100,6 +102,10 @@ export interface EngineOptions {
   sleep?: (ms: number) => Promise<void>
   /** Runs `fn` while no other tab of the user sends (Web Locks); by default at once. */
   lock?: <T>(fn: () => Promise<T>) => Promise<T>
+  /** The write-ahead journal of this user's writes (see `storage.Journal`); none by default. */
+  journal?: Journal
+  /** Names a write in the journal. */
+  newId?: () => string
 }
 
 /** Delay before reconnect attempt `attempt` (0-based): exponential, capped, with jitter in [50 %, 100 %]. */
@@ -147,6 +153,8 @@ export class SyncEngine {
       clock: options.clock ?? Date.now,
       sleep: options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
       lock: options.lock ?? ((fn) => fn()),
+      journal: options.journal ?? noJournal,
+      newId: options.newId ?? (() => crypto.randomUUID()),
     }
   }
 
@@ -207,6 +215,13 @@ export class SyncEngine {
     this.loaded = (async () => {
       const snapshot = await this.store.load()
       if (snapshot) this.replica = fromStored(snapshot.replica)
+      // Writes of an earlier visit that the stored outbox never got (the
+      // page went away while it was being stored) come back from the
+      // journal, before those made while the snapshot was loading.
+      const stored = new Set((snapshot?.outbox.pending ?? []).map((w) => w.jid))
+      const mine = new Set(this.uncommitted.map((w) => w.jid))
+      const stranded = this.opts.journal.entries().filter((w) => w.jid && !stored.has(w.jid) && !mine.has(w.jid))
+      this.uncommitted = [...stranded, ...this.uncommitted]
       // Writes made while the snapshot was loading go after the stored ones.
       await this.commit()
     })()
@@ -244,7 +259,10 @@ export class SyncEngine {
   }
 
   /** Makes a write: shown at once, stored, sent in order. */
-  async write(write: PendingWrite): Promise<void> {
+  async write(made: PendingWrite): Promise<void> {
+    // In the journal before it is shown: a reload a moment later keeps it.
+    const write: PendingWrite = { ...made, jid: made.jid ?? this.opts.newId() }
+    this.opts.journal.add(write)
     this.uncommitted.push(write)
     this.outbox = enqueue(this.outbox, write)
     this.emit()
@@ -261,11 +279,15 @@ export class SyncEngine {
   async undoDelete(id: string): Promise<boolean> {
     const now = this.opts.clock()
     let taken = false
+    let gone: PendingWrite[] = []
     await this.commit((shared) => {
       const next = withdraw(shared.outbox, id, now)
       taken = next !== null
+      if (next) gone = shared.outbox.pending.filter((w) => !next.pending.includes(w))
       return next ? { ...shared, outbox: next } : shared
     })
+    // Withdrawn: the journal must not bring it back either.
+    this.opts.journal.remove(new Set(gone.flatMap((w) => (w.jid ? [w.jid] : []))))
     this.emit()
     return taken
   }
@@ -568,13 +590,19 @@ export class SyncEngine {
     if (this.closed) return
     let before = ''
     let taken = 0
-    const next = await this.store.update((stored) => {
-      const shared = { outbox: stored?.outbox ?? emptyOutbox(), notices: stored?.notices ?? [] }
+    const next = await this.store.update((current) => {
+      const shared = { outbox: current?.outbox ?? emptyOutbox(), notices: current?.notices ?? [] }
       before = JSON.stringify(shared)
       const changed = change(shared)
       taken = this.uncommitted.length
-      return { replica: this.replica, outbox: { pending: [...changed.outbox.pending, ...this.uncommitted] }, notices: changed.notices }
+      // Another tab may have stored a write of this one's from the journal.
+      const stored = new Set(changed.outbox.pending.map((w) => w.jid))
+      const fresh = this.uncommitted.filter((w) => !w.jid || !stored.has(w.jid))
+      return { replica: this.replica, outbox: { pending: [...changed.outbox.pending, ...fresh] }, notices: changed.notices }
     })
+    // Stored: the journal can let go of them.
+    const done = this.uncommitted.slice(0, taken).flatMap((w) => (w.jid ? [w.jid] : []))
+    if (done.length > 0) this.opts.journal.remove(new Set(done))
     this.uncommitted = this.uncommitted.slice(taken)
     this.outbox = { pending: [...next.outbox.pending, ...this.uncommitted] }
     this.noticeList = next.notices ?? []

@@ -9,6 +9,7 @@
 
 import type { Notice, Outbox } from './outbox'
 import type { Replica } from './replica'
+import type { PendingWrite } from './types'
 
 export interface Snapshot {
   replica: Replica
@@ -24,6 +25,52 @@ export interface SnapshotStore {
   update(change: (current: Snapshot | null) => Snapshot): Promise<Snapshot>
   /** Lets go of the database (so it can be deleted). */
   close?(): void
+}
+
+/**
+ * A write-ahead copy of the writes made in this browser that the stored
+ * outbox may not have yet. IndexedDB stores asynchronously, and a reload
+ * or a closed tab aborts a transaction still in flight: a delete made a
+ * moment before a reload was lost that way. localStorage is written at
+ * once, so a write the UI showed is in the journal before it is shown,
+ * and the next start puts back into the outbox whatever the outbox does
+ * not have (by `jid`).
+ */
+export interface Journal {
+  entries(): PendingWrite[]
+  add(write: PendingWrite): void
+  /** Forgets the writes with these `jid`s (the stored outbox has them, or they were withdrawn). */
+  remove(jids: ReadonlySet<string>): void
+  /** Forgets everything (sign-out). */
+  clear(): void
+}
+
+/** The journal of one user's writes in `storage` (localStorage), or none where there is none. */
+export function localJournal(userId: string, storage: Storage | undefined = globalThis.localStorage): Journal | undefined {
+  if (!storage) return undefined
+  const key = `tasksync-journal-${userId}`
+  const read = (): PendingWrite[] => {
+    try {
+      const parsed: unknown = JSON.parse(storage.getItem(key) ?? '[]')
+      return Array.isArray(parsed) ? (parsed as PendingWrite[]) : []
+    } catch {
+      return []
+    }
+  }
+  const write = (entries: PendingWrite[]) => {
+    try {
+      if (entries.length === 0) storage.removeItem(key)
+      else storage.setItem(key, JSON.stringify(entries))
+    } catch {
+      // Full or refused: the outbox in IndexedDB is still written as before.
+    }
+  }
+  return {
+    entries: read,
+    add: (w) => write([...read(), w]),
+    remove: (jids) => write(read().filter((w) => !w.jid || !jids.has(w.jid))),
+    clear: () => write([]),
+  }
 }
 
 /**

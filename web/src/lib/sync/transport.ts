@@ -216,7 +216,7 @@ export function graphqlTransport(options: TransportOptions): Transport & { dispo
         return post(CREATE, { input: write.listId !== undefined ? { ...input, listId: write.listId } : input })
       }
       case 'update': {
-        const { kind: _, was: _was, ...input } = write
+        const { kind: _, was: _was, jid: _jid, ...input } = write
         return post(UPDATE, { input })
       }
       case 'delete':

@@ -72,8 +72,12 @@ export interface SyncPage {
 /** The fields of a task that a user edits (`listId`: moving it to another list). */
 export type TaskFields = Partial<Pick<Task, 'title' | 'description' | 'done' | 'listId'>>
 
-/** A write the user made, waiting to reach the server (in order). */
-export type PendingWrite =
+/**
+ * A write the user made, waiting to reach the server (in order). `jid`
+ * names it in the write-ahead journal (`storage.Journal`) until the stored
+ * outbox has it.
+ */
+export type PendingWrite = { jid?: string } & (
   | {
       kind: 'create'
       id: string
@@ -111,6 +115,7 @@ export type PendingWrite =
        */
       holdUntil?: number
     }
+)
 
 /** What the server said to a pending write. */
 export type WriteResult =

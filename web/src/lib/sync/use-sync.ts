@@ -8,7 +8,7 @@ import type { HeldDelete, Status } from './engine'
 import { SyncEngine } from './engine'
 import type { Notice } from './outbox'
 import type { SnapshotStore } from './storage'
-import { deleteIndexedDb, openUserStore, storeName } from './storage'
+import { deleteIndexedDb, localJournal, openUserStore, storeName } from './storage'
 import { graphqlTransport } from './transport'
 import type { ListAction, ListResult, PendingWrite, Task, TaskList } from './types'
 
@@ -105,6 +105,8 @@ export function useSync(userId: string | null, email: string | null, auth: SyncA
       // changed, and one at a time sends it.
       const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(storeName(userId)) : null
       const locks = typeof navigator !== 'undefined' ? navigator.locks : undefined
+      // Every write is in localStorage before it is shown (see `storage.Journal`).
+      const journal = localJournal(userId)
       const engine: SyncEngine = new SyncEngine(store, transport, {
         onTasks: (next) => {
           if (closed) return
@@ -125,7 +127,7 @@ export function useSync(userId: string | null, email: string | null, auth: SyncA
           if (!closed) authRef.current.revalidate()
         },
         onShared: () => channel?.postMessage('changed'),
-      }, locks ? { lock: (fn) => locks.request(`${storeName(userId)}-send`, fn) } : {})
+      }, { ...(journal ? { journal } : {}), ...(locks ? { lock: (fn) => locks.request(`${storeName(userId)}-send`, fn) } : {}) })
       if (channel) channel.onmessage = () => void engine.refresh()
       const onOnline = () => engine.wake()
       const onOffline = () => engine.offline()
@@ -196,7 +198,10 @@ export function useSync(userId: string | null, email: string | null, auth: SyncA
       await end()
       engine?.close()
       storeRef.current?.close?.()
-      if (userId) await deleteIndexedDb(storeName(userId)).catch(() => {})
+      if (userId) {
+        localJournal(userId)?.clear()
+        await deleteIndexedDb(storeName(userId)).catch(() => {})
+      }
       return { unsent: 0 }
     },
     [userId],
