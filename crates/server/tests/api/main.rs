@@ -11,6 +11,7 @@ mod helpers;
 mod lifecycle;
 mod limits;
 mod lists;
+mod lists_model;
 mod load;
 mod mail;
 mod matrix;
