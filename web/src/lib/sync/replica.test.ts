@@ -61,6 +61,21 @@ describe('replica', () => {
     expect(visibleTasks(r).map((t) => t.id)).toEqual(['a', 'bb', 'ccc'])
   })
 
+  it('takes a task back that left by a move, at the version of its tombstone, once it is in view in its new list', () => {
+    // Seen in L at v1; moved to M (which this user cannot see) while away: a
+    // delta sync gives a tombstone at the move's version, in L.
+    let r = applyTask(emptyReplica(), task('t', 1, { listId: 'L' }))
+    r = applySyncPage(r, { items: [task('t', 2, { listId: 'L', deleted: true })], fullSync: false, cursor: 'c2', nextToken: null }, true)
+    expect(visibleTasks(r)).toEqual([])
+    // M is shared with the user: the task comes back at that same version.
+    r = applySyncPage(r, { items: [task('t', 2, { listId: 'M' })], fullSync: false, cursor: 'c3', nextToken: null }, true)
+    expect(visibleTasks(r).map((t) => [t.id, t.listId, t.version])).toEqual([['t', 'M', 2]])
+    // An older image never wins, and a tombstone of the same list stays.
+    expect(applyTask(r, task('t', 1, { listId: 'L' }))).toBe(r)
+    const gone = applyTask(emptyReplica(), task('x', 2, { listId: 'L', deleted: true }))
+    expect(applyTask(gone, task('x', 2, { listId: 'L' }))).toBe(gone)
+  })
+
   describe('lists', () => {
     const list = (id: string, version = 1, extra: Partial<TaskList> = {}): TaskList => ({
       id,

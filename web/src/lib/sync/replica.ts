@@ -41,7 +41,11 @@ export function fromStored(stored: Partial<Replica> | undefined | null): Replica
  */
 export function applyTask(replica: Replica, task: Task): Replica {
   const held = replica.tasks[task.id]
-  if (held && held.version >= task.version) return replica
+  // A tombstone of another list is a task that left this user's view by a
+  // move (a sync page does not say so): back in view, in the list it moved
+  // to, it comes at its own version, which may equal the tombstone's.
+  const movedBackIntoView = held?.deleted === true && !task.deleted && held.listId !== task.listId
+  if (held && held.version >= task.version && !movedBackIntoView) return replica
   return { ...replica, tasks: { ...replica.tasks, [task.id]: task } }
 }
 
