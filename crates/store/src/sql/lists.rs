@@ -897,11 +897,16 @@ pub(crate) async fn join_invitations(
     .fetch_all(c)
     .await?);
     let mut heads = Heads::default();
+    // Every list first (in id order), then the user's log: locks in the
+    // order every writer takes them, lists before scopes.
+    let mut lists = Vec::with_capacity(invited.len());
     for id in invited {
-        let id = ListId::from_uuid(id);
-        let Some(list) = lock_list(tx.conn(), id).await?.filter(|l| !l.deleted) else {
-            continue;
-        };
+        if let Some(list) = lock_list(tx.conn(), ListId::from_uuid(id)).await? {
+            lists.push(list);
+        }
+    }
+    for list in lists.into_iter().filter(|l| !l.deleted) {
+        let id = list.id;
         on!(tx.conn(), |c| sqlx::query(
             "UPDATE list_members SET user_id = $3 WHERE list_id = $1 AND email = $2"
         )
