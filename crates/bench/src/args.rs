@@ -29,10 +29,11 @@ pub struct Args {
     pub nodes: usize,
     /// Scenarios to run (memory first by default: later scenarios free
     /// memory that the allocator then reuses, hiding the cost of new sockets).
+    /// `lists` is `list-fanout` then `list-move-in`.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "memory,fanout,wire,users,resume,delta"
+        default_value = "memory,fanout,wire,users,resume,delta,lists"
     )]
     pub scenarios: Vec<String>,
     /// Subscriber counts of the fan-out scenario.
@@ -59,6 +60,21 @@ pub struct Args {
     /// Idle subscribed sockets of the memory scenario.
     #[arg(long, default_value_t = 2000)]
     pub idle_sockets: usize,
+    /// Members of the shared list of the list-fanout scenario, its owner
+    /// included (at most `TASKSYNC_MAX_LIST_MEMBERS`, 100 by default); each
+    /// has 2 sockets.
+    #[arg(long, default_value_t = 100)]
+    pub list_members: usize,
+    /// Changes the owner writes into the shared list, per run.
+    #[arg(long, default_value_t = 2000)]
+    pub list_changes: usize,
+    /// Steady write rates (writes per second) of the list-fanout runs; each
+    /// rate runs with both subscription documents.
+    #[arg(long, value_delimiter = ',', default_value = "200,500")]
+    pub list_rates: Vec<f64>,
+    /// Tasks of the list that the list-move-in scenario shares and unshares.
+    #[arg(long, default_value_t = 10_000)]
+    pub list_tasks: usize,
     /// The `wire-server` binary of the wire scenario; defaults to the one
     /// beside this binary.
     #[arg(long)]

@@ -42,6 +42,16 @@ pub struct Socket {
     closed: bool,
 }
 
+/// How [`Socket::read_until`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// The callback said it had what it waited for.
+    Done,
+    Deadline,
+    /// The server closed the socket (or the connection broke).
+    Closed,
+}
+
 /// A frame found in the buffer: its opcode, FIN bit and payload range.
 #[derive(Debug, Clone, Copy)]
 struct Frame {
@@ -264,6 +274,48 @@ impl Socket {
         got
     }
 
+    /// Hands every text message to `on_text` (with the time the read that
+    /// brought it returned, µs since the bench's epoch) until `on_text`
+    /// answers true, `deadline` passes or the socket closes. Unlike
+    /// [`Socket::receive`] it keeps the socket, so a caller can go on
+    /// reading (a grace period for duplicates, a second phase). Counts the
+    /// reads that returned data in `reads`.
+    pub async fn read_until(
+        &mut self,
+        deadline: tokio::time::Instant,
+        reads: &mut u64,
+        mut on_text: impl FnMut(&[u8], u64) -> bool,
+    ) -> Ended {
+        loop {
+            let now = crate::report::stamp() as u64;
+            loop {
+                let frame = match self.parse_frame() {
+                    Ok(Some(frame)) => frame,
+                    Ok(None) => break,
+                    Err(_) => return Ended::Closed,
+                };
+                if let Some(text) = self.control_or_text(frame)
+                    && on_text(text, now)
+                {
+                    // What is left in the buffer stays for the next call.
+                    return if self.send_queued().await.is_err() {
+                        Ended::Closed
+                    } else {
+                        Ended::Done
+                    };
+                }
+            }
+            if self.send_queued().await.is_err() || self.closed {
+                return Ended::Closed;
+            }
+            match tokio::time::timeout_at(deadline, self.fill()).await {
+                Ok(Ok(n)) if n > 0 => *reads += 1,
+                Ok(_) => return Ended::Closed,
+                Err(_) => return Ended::Deadline,
+            }
+        }
+    }
+
     /// Sends a close frame (if the server has not closed first) and drops the socket.
     pub async fn close(mut self) {
         if !self.closed {
@@ -412,8 +464,7 @@ fn record(text: &[u8], now: u64, got: &mut Received, last_seq: &mut Option<u64>)
     got.deliveries
         .push((now, sent.map_or(0, |s| now.saturating_sub(s))));
     got.bytes += text.len() as u64;
-    let seq = field(text, "\"cursor\":\"")
-        .and_then(|c| u64::from_str_radix(c.get(c.len().saturating_sub(16)..)?, 16).ok());
+    let seq = cursor_seq(text);
     match (seq, *last_seq) {
         (Some(s), Some(prev)) if s == prev + 1 => got.in_order += 1,
         (Some(_), None) => got.in_order += 1,
@@ -422,8 +473,15 @@ fn record(text: &[u8], now: u64, got: &mut Received, last_seq: &mut Option<u64>)
     *last_seq = seq;
 }
 
+/// The sequence number in the `cursor` of a change message (its last 16
+/// hex digits).
+pub fn cursor_seq(text: &str) -> Option<u64> {
+    field(text, "\"cursor\":\"")
+        .and_then(|c| u64::from_str_radix(c.get(c.len().saturating_sub(16)..)?, 16).ok())
+}
+
 /// The string value after `key` (`"name":"`) in a JSON text (no escapes).
-fn field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+pub fn field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
     let start = text.find(key)? + key.len();
     let len = text[start..].find('"')?;
     Some(&text[start..start + len])

@@ -16,6 +16,12 @@
 //! - `resume`: a subscriber misses K changes, then resumes from its cursor.
 //! - `delta`: delta sync of K changes in a database of N tasks.
 //! - `memory`: server memory per idle subscribed socket (run first).
+//! - `lists` (`list-fanout`, `list-move-in`): one list shared by its owner
+//!   with 99 users, 2 sockets each, changes written at a steady rate
+//!   (delivery latency from the write's acknowledgement, exactly once and in
+//!   order on every socket, the server's counters against the clients'); and
+//!   the move-in and removal of a list of 10 000 tasks when it is shared
+//!   and unshared.
 //! - `wire`: the floor of fan-out: `wire-server` (a bare WebSocket
 //!   broadcast server beside this binary: no database, no auth) sends the
 //!   same events to S sockets of the same client at the fan-out's rate.
@@ -52,7 +58,7 @@ use serde_json::Value;
 
 use crate::args::Args;
 use crate::report::{Report, epoch};
-use crate::scenario::{delta, fanout, memory, resume, users, wire};
+use crate::scenario::{delta, fanout, lists, memory, resume, users, wire};
 use crate::server::{Db, start_server};
 
 #[tokio::main]
@@ -107,6 +113,12 @@ async fn main() -> anyhow::Result<()> {
             "resume" => resume::run(&args, &http, server, &mut report).await?,
             "delta" => delta::run(&args, &http, server, &mut report).await?,
             "memory" => memory::run(&args, &http, server, &mut report).await?,
+            "lists" => {
+                lists::fanout(&args, &http, server, &mut report).await?;
+                lists::move_in(&args, &http, server, &mut report).await?;
+            }
+            "list-fanout" => lists::fanout(&args, &http, server, &mut report).await?,
+            "list-move-in" => lists::move_in(&args, &http, server, &mut report).await?,
             other => bail!("unknown scenario {other:?}"),
         }
     }

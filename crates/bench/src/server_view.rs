@@ -152,6 +152,67 @@ impl View {
     }
 }
 
+/// Every sample of `/metrics`, summed over the nodes, keyed by its name
+/// with its labels as the text has them (`name{label="v"}`): for the
+/// scenarios that compare more of the server's counters than [`Snapshot`]
+/// reads.
+#[derive(Debug, Clone, Default)]
+pub struct Samples(pub std::collections::HashMap<String, f64>);
+
+impl Samples {
+    pub async fn read(http: &reqwest::Client, bases: &[String]) -> anyhow::Result<Self> {
+        let mut total = Self::default();
+        for base in bases {
+            let text = http
+                .get(format!("{base}/metrics"))
+                .send()
+                .await?
+                .text()
+                .await
+                .context("reading /metrics")?;
+            for (key, value) in Self::parse(&text).0 {
+                *total.0.entry(key).or_default() += value;
+            }
+        }
+        Ok(total)
+    }
+
+    fn parse(text: &str) -> Self {
+        Self(
+            text.lines()
+                .filter(|l| !l.starts_with('#'))
+                .filter_map(|l| {
+                    let (key, value) = l.rsplit_once(' ')?;
+                    Some((key.trim().to_owned(), value.parse::<f64>().ok()?))
+                })
+                .collect(),
+        )
+    }
+
+    /// One sample (0 when the server has not recorded it).
+    pub fn get(&self, key: &str) -> f64 {
+        self.0.get(key).copied().unwrap_or(0.0)
+    }
+
+    /// The sum of the samples of one name over all its label sets.
+    pub fn sum_of(&self, name: &str) -> f64 {
+        self.0
+            .iter()
+            .filter(|(k, _)| {
+                k.as_str() == name
+                    || k.strip_prefix(name)
+                        .is_some_and(|rest| rest.starts_with('{'))
+            })
+            .map(|(_, v)| v)
+            .sum()
+    }
+
+    /// `self - before` for one sample.
+    pub fn delta(&self, before: &Self, key: &str) -> f64 {
+        self.get(key) - before.get(key)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,5 +238,14 @@ mod tests {
         assert!(v.agrees(100, 8.0, 60.0));
         assert!(!v.agrees(90, 8.0, 60.0), "messages went missing");
         assert!(!v.agrees(100, 8.0, 500.0), "the clients waited far longer");
+    }
+
+    #[test]
+    fn samples_are_summed_over_label_sets() {
+        let s = Samples::parse("# TYPE x counter\nx{a=\"1\"} 2\nx{a=\"2\"} 3\nx_sum 7\ny 1.5\n");
+        assert_eq!(s.sum_of("x"), 5.0);
+        assert_eq!(s.get("x_sum"), 7.0);
+        assert_eq!(s.get("y"), 1.5);
+        assert_eq!(s.get("z"), 0.0);
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod delta;
 pub mod fanout;
+pub mod lists;
 pub mod memory;
 pub mod resume;
 pub mod users;
