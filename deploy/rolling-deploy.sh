@@ -15,8 +15,12 @@
 # ready and answer with the new version within --ready-timeout. If a node
 # is not, it goes back to the release before, every node already upgraded
 # is rolled back too (newest first), and the deploy stops with status 1.
-# Between nodes it waits --settle seconds, so that the load balancer has
-# taken the restarted node back before the next one goes away.
+# After each node it restarts (the last one too, and in a rollback) it
+# waits --settle seconds, so that the load balancer has taken the node
+# back before another one goes away: nginx keeps a node it saw refuse a
+# connection out of rotation for its fail_timeout, and two nodes out at
+# once means no node at all for the clients. A deploy that runs right
+# after another (a rollback after a deploy) is safe for the same reason.
 #
 # --rollback puts every node back on the release before its current one.
 #
@@ -25,8 +29,10 @@
 #                         runs here: its version and commit, such as
 #                         0.1.0-1a2b3c4d5e6f)
 #   --ready-timeout SECS  per node (default 60)
-#   --settle SECS         pause after each node (default 5; nginx's
-#                         fail_timeout in deploy/nginx/tasksync.conf is 2s)
+#   --settle SECS         pause after each node (default 5; at least
+#                         nginx's fail_timeout, 2s in
+#                         deploy/nginx/tasksync.conf, plus 1s: nginx
+#                         counts it in whole seconds)
 #
 # How a node is reached: TASKSYNC_DEPLOY_EXEC, a command run as
 # `$TASKSYNC_DEPLOY_EXEC NODE ACTION ARGS...` that runs node.sh there; by
@@ -80,7 +86,7 @@ if [ "$rollback" = 1 ]; then
     node="${nodes[$i]}"
     say "rolling $node back"
     on_node "$node" rollback --ready-timeout "$timeout" || { say "rollback of $node failed: stopping"; exit 1; }
-    [ "$i" -lt $((${#nodes[@]} - 1)) ] && sleep "$settle"
+    sleep "$settle"
   done
   say "rolled back ${#nodes[@]} node(s)"
   exit 0
@@ -120,14 +126,18 @@ for i in "${!nodes[@]}"; do
   say "activating $release on $node"
   if ! on_node "$node" activate "$release" "${flags[@]}"; then
     say "$node did not come up on $release; it is back on its previous release"
+    # It was restarted (twice) too: let the load balancer take it back
+    # before the next node goes away.
+    sleep "$settle"
     for ((j = ${#upgraded[@]} - 1; j >= 0; j--)); do
       say "rolling ${upgraded[$j]} back"
       on_node "${upgraded[$j]}" rollback --ready-timeout "$timeout" || say "rollback of ${upgraded[$j]} failed"
+      sleep "$settle"
     done
     say "deploy of $release failed"
     exit 1
   fi
   upgraded+=("$node")
-  [ "$i" -lt $((${#nodes[@]} - 1)) ] && sleep "$settle"
+  sleep "$settle"
 done
 say "release $release is live on ${#nodes[@]} node(s)"

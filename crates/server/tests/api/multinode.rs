@@ -598,6 +598,14 @@ impl Nginx {
     }
 }
 
+impl Nginx {
+    /// What nginx logged (warnings and errors), such as each upstream it
+    /// could not reach.
+    pub(crate) fn error_log(&self) -> String {
+        std::fs::read_to_string(self._dir.path().join("error.log")).unwrap_or_default()
+    }
+}
+
 impl Drop for Nginx {
     fn drop(&mut self) {
         let _ = self.child.kill();

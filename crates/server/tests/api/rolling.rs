@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 use tasksync_store::testing::TestDatabase;
@@ -98,7 +98,7 @@ impl Hosts {
         let out = Command::new("bash")
             .arg(repo().join("deploy/rolling-deploy.sh"))
             .args(args)
-            .args(["--ready-timeout", "15", "--settle", "2"])
+            .args(["--ready-timeout", "15", "--settle", "3"])
             .args(Self::NAMES)
             .env(
                 "TASKSYNC_DEPLOY_EXEC",
@@ -372,25 +372,33 @@ async fn rolling_deploys_and_a_rollback_lose_no_write_and_no_change() {
                 let mut acked = Vec::new();
                 let mut errors: HashMap<String, usize> = HashMap::new();
                 let mut i = 0;
+                // The longest a write went unacknowledged (first try to ack).
+                let mut longest = Duration::ZERO;
                 while !stop.load(Ordering::SeqCst) {
                     let id = Uuid::now_v7();
                     let title = format!("user {u} writer {w} #{i}");
                     // Client-chosen id: a retry of a create that did commit
                     // is answered with the stored task, not a second one.
                     let mut tries = 0;
+                    let began = Instant::now();
                     while let Err(e) = create(&lb, &token, id, &title).await {
                         retries.fetch_add(1, Ordering::SeqCst);
                         let kind = e.split(':').next().unwrap_or_default().to_owned();
                         *errors.entry(kind).or_default() += 1;
                         tries += 1;
-                        assert!(tries < 200, "create never acknowledged: {e}");
+                        assert!(
+                            tries < 200,
+                            "create never acknowledged after {:?}: {e}",
+                            began.elapsed()
+                        );
                         tokio::time::sleep(Duration::from_millis(25)).await;
                     }
+                    longest = longest.max(began.elapsed());
                     acked.push(id.to_string());
                     i += 1;
                     tokio::time::sleep(Duration::from_millis(40)).await;
                 }
-                (u, acked, errors)
+                (u, acked, errors, longest)
             }));
         }
     }
@@ -445,8 +453,10 @@ async fn rolling_deploys_and_a_rollback_lose_no_write_and_no_change() {
     let mut acked_by_user: Vec<HashSet<String>> = vec![HashSet::new(); USERS];
     let mut acked_total = 0;
     let mut errors: HashMap<String, usize> = HashMap::new();
+    let mut longest = Duration::ZERO;
     for w in writers {
-        let (u, ids, e) = w.await.expect("writer");
+        let (u, ids, e, l) = w.await.expect("writer");
+        longest = longest.max(l);
         acked_total += ids.len();
         let before = acked_by_user[u].len();
         acked_by_user[u].extend(ids.iter().cloned());
@@ -490,9 +500,19 @@ async fn rolling_deploys_and_a_rollback_lose_no_write_and_no_change() {
         );
     }
     hosts.stop();
+    let nginx_log = proxy.error_log();
+    let mut kinds: std::collections::BTreeMap<String, usize> = Default::default();
+    for line in nginx_log.lines() {
+        // "… [error] 123#0: *45 connect() failed (111: Connection refused) while …"
+        let what = line.split(": ").skip(1).collect::<Vec<_>>().join(": ");
+        let what = what.trim_start_matches(|c: char| c == '*' || c.is_ascii_digit() || c == ' ');
+        let what = what.split(", client").next().unwrap_or_default();
+        *kinds.entry(what.to_owned()).or_default() += 1;
+    }
+    eprintln!("nginx logged: {kinds:#?}");
 
     eprintln!(
-        "rolling deploy: {acked_total} creates acknowledged by {} writers; {} attempts retried {errors:?}; \
+        "rolling deploy: {acked_total} creates acknowledged by {} writers; {} attempts retried {errors:?} (longest write {longest:?}); \
          {} subscribers opened {sockets} sockets ({failed_connects} failed connects); closes seen: {closes:?}",
         USERS * WRITERS_PER_USER,
         retries.load(Ordering::SeqCst),
@@ -519,6 +539,21 @@ async fn rolling_deploys_and_a_rollback_lose_no_write_and_no_change() {
             "{name} ran out of grace: {log}"
         );
     }
+    // Never both nodes out of nginx's rotation at once (the deploy script
+    // settles after every restart for that): nginx saw a node refuse a
+    // connection at each restart, but always had the other one to send it
+    // to.
+    let no_live: Vec<&str> = nginx_log
+        .lines()
+        .filter(|l| l.contains("no live upstreams"))
+        .collect();
+    assert!(
+        no_live.is_empty(),
+        "nginx had no node to send {} request(s) to, from {:?} to {:?}",
+        no_live.len(),
+        no_live.first().map(|l| &l[..19.min(l.len())]),
+        no_live.last().map(|l| &l[..19.min(l.len())]),
+    );
     // Every socket that ended under a subscriber ended with 1012 from a
     // draining node, and each subscriber moved at least once per roll (each
     // roll restarts the node it is on).
