@@ -197,6 +197,11 @@ pub struct ListLimits {
     pub members_per_list: u32,
     /// Lists a user owns or is a member of, the personal list included.
     pub lists_per_user: u32,
+    /// Live tasks a list may hold for a share to add a member to it: a new
+    /// member gets every task at once (one change-log row each), and so
+    /// does every removal, so this bounds what one membership change
+    /// writes.
+    pub tasks_per_shared_list: u32,
 }
 
 impl Default for ListLimits {
@@ -204,6 +209,7 @@ impl Default for ListLimits {
         Self {
             members_per_list: 100,
             lists_per_user: 1000,
+            tasks_per_shared_list: 10_000,
         }
     }
 }

@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use tasksync_core::{Change, Email, SessionId, Task, TaskId, UserId};
+use tasksync_core::{Change, Email, ListId, SessionId, Task, TaskId, UserId};
 use tokio::sync::Semaphore;
 
 use crate::{
@@ -208,6 +208,12 @@ impl Store for FairReads {
     async fn lists(&self, user: UserId) -> Result<Vec<tasksync_core::ListView>> {
         self.read(user, move |s| async move { s.lists(user).await })
             .await
+    }
+    async fn list_size(&self, user: UserId, list: ListId, limit: u32) -> Result<u32> {
+        self.read(user, move |s| async move {
+            s.list_size(user, list, limit).await
+        })
+        .await
     }
     async fn changed_lists(
         &self,

@@ -215,6 +215,9 @@ pub struct ListWritten {
     pub view: ListView,
     /// Whether anything changed (false: a retry, or the list already so).
     pub changed: bool,
+    /// Whether a share added a member (an invitation, not a role change):
+    /// the one write after which the address is told by mail.
+    pub joined: bool,
 }
 
 /// Why a list write did not happen. Nothing was written in either case.
@@ -605,6 +608,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<ListWritten, ListWriteError>;
     /// The live lists `user` is a member of, personal first.
     async fn lists(&self, user: UserId) -> Result<Vec<ListView>>;
+    /// How many live tasks list `list` holds, counting no further than
+    /// `limit`; 0 unless `user` is a member (a stranger learns nothing).
+    async fn list_size(&self, user: UserId, list: tasksync_core::ListId, limit: u32)
+    -> Result<u32>;
     /// The lists of `user`'s log whose latest change is in
     /// `(after_seq, upto_seq]`, at that state (tombstones included).
     async fn changed_lists(

@@ -293,7 +293,16 @@ impl Store for PgStore {
         refresh_hash: &[u8],
         keep_at_most: u32,
     ) -> Result<Vec<SessionId>> {
-        accounts::create_session(self.begin().await?, session, refresh_hash, keep_at_most).await
+        let (ended, heads) = accounts::create_session(
+            self.begin().await?,
+            session,
+            refresh_hash,
+            keep_at_most,
+            self.node,
+        )
+        .await?;
+        heads.announce(&self.commits);
+        Ok(ended)
     }
 
     async fn rotate_refresh(&self, old_hash: &[u8], new_hash: &[u8], now: i64) -> Result<Rotation> {
@@ -386,14 +395,41 @@ impl Store for PgStore {
         limits: ListLimits,
         now: i64,
     ) -> Result<ListWritten, ListWriteError> {
-        let (written, heads) =
-            lists::write_list(self.begin().await?, caller, &write, &limits, now, self.node).await?;
-        heads.announce(&self.commits);
-        Ok(written)
+        // A deadlock or serialisation failure, or a create that raced
+        // another of the same id (its unique key), is run again: under the
+        // locks the second time it sees what the first winner wrote.
+        let mut attempt = 1;
+        loop {
+            match lists::write_list(self.begin().await?, caller, &write, &limits, now, self.node)
+                .await
+            {
+                Ok((written, heads)) => {
+                    heads.announce(&self.commits);
+                    return Ok(written);
+                }
+                Err(ListWriteError::Store(StoreError::Database(sqlx::Error::Database(d))))
+                    if attempt < writer::ATTEMPTS
+                        && matches!(d.code().as_deref(), Some("40P01" | "40001" | "23505")) =>
+                {
+                    tracing::debug!(code = ?d.code(), attempt, "list write raced: running it again");
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     async fn lists(&self, user: UserId) -> Result<Vec<ListView>> {
         lists::lists_of(self.db(), user).await
+    }
+
+    async fn list_size(
+        &self,
+        user: UserId,
+        list: tasksync_core::ListId,
+        limit: u32,
+    ) -> Result<u32> {
+        lists::list_size(self.db(), user, list, limit).await
     }
 
     async fn changed_lists(

@@ -46,7 +46,7 @@ use crate::{CommitNotice, StoreError, TaskWrite, TaskWriteError, Written};
 const MAX_BATCH: usize = 128;
 /// Attempts of a batch that PostgreSQL aborted as a deadlock or a
 /// serialisation failure (nothing of it was kept, so it is safe to redo).
-const ATTEMPTS: usize = 3;
+pub(super) const ATTEMPTS: usize = 3;
 
 pub(super) struct Job {
     pub owner: UserId,

@@ -94,17 +94,16 @@ pub(crate) async fn confirm_user(mut tx: Tx, id: UserId, now: i64) -> Result<()>
     tx.commit().await
 }
 
-/// A just-confirmed account joins the lists its address was invited to
-/// (membership starts at confirmation), in the confirming transaction.
-async fn joined(tx: &mut Tx, id: UserId, now: i64) -> Result<()> {
+/// A confirmed account joins the lists its address was invited to
+/// (membership starts at confirmation), in the caller's transaction.
+async fn joined(tx: &mut Tx, id: UserId, now: i64) -> Result<super::lists::Heads> {
     let email: String = on!(tx.conn(), |c| sqlx::query_scalar(
         "SELECT email FROM users WHERE id = $1"
     )
     .bind(id.as_uuid())
     .fetch_one(c)
     .await?);
-    super::lists::join_invitations(tx, id, &email, now).await?;
-    Ok(())
+    super::lists::join_invitations(tx, id, &email, now).await
 }
 
 pub(crate) async fn set_disabled(
@@ -402,12 +401,16 @@ pub(crate) async fn check_code(
     Ok(outcome)
 }
 
+/// Starts a session. Also joins the lists of any invitation still pending
+/// for the account's address (one whose share raced the confirmation):
+/// returns the sessions ended to keep `keep_at_most`, and the logs moved.
 pub(crate) async fn create_session(
     mut tx: Tx,
     session: &SessionRecord,
     refresh_hash: &[u8],
     keep_at_most: u32,
-) -> Result<Vec<SessionId>> {
+    node: u64,
+) -> Result<(Vec<SessionId>, super::lists::Heads)> {
     on!(tx.conn(), |c| sqlx::query(
         "INSERT INTO sessions (id, user_id, created_at, expires_at, revoked_at)
          VALUES ($1, $2, $3, $4, $5)",
@@ -421,6 +424,22 @@ pub(crate) async fn create_session(
     .await
     .map(drop))?;
     insert_refresh_token(&mut tx, refresh_hash, session.id, session.created_at).await?;
+    // Only a confirmed account joins lists (sign-in requires one anyway).
+    let confirmed: Option<String> = on!(tx.conn(), |c| sqlx::query_scalar(
+        "SELECT email FROM users WHERE id = $1 AND confirmed = $2"
+    )
+    .bind(session.user_id.as_uuid())
+    .bind(true)
+    .fetch_optional(c)
+    .await?);
+    let heads = match confirmed {
+        Some(email) => {
+            super::lists::join_invitations(&mut tx, session.user_id, &email, session.created_at)
+                .await?
+        }
+        None => super::lists::Heads::default(),
+    };
+    heads.notify(&mut tx, node).await?;
     // Signed in since any invitation: no longer shown as pending.
     super::lists::accept_memberships(tx.conn(), session.user_id).await?;
     // The newest `keep_at_most` active sessions stay; older ones end.
@@ -447,7 +466,7 @@ pub(crate) async fn create_session(
         rows::session_id
     ))?;
     tx.commit().await?;
-    Ok(revoked)
+    Ok((revoked, heads))
 }
 
 async fn insert_refresh_token(

@@ -78,6 +78,30 @@ fn views(members: &[Member]) -> Vec<MemberView> {
     v
 }
 
+/// How many live tasks `list` holds, counting no further than `limit`; 0
+/// unless `user` is a member of it.
+pub(crate) async fn list_size(
+    pool: Pool<'_>,
+    user: UserId,
+    list: ListId,
+    limit: u32,
+) -> Result<u32> {
+    let n: i64 = on!(pool, |p| sqlx::query_scalar(
+        "SELECT count(*) FROM (
+             SELECT 1 FROM tasks
+             WHERE list_id = $1 AND deleted = $2
+               AND EXISTS (SELECT 1 FROM list_members WHERE list_id = $1 AND user_id = $3)
+             LIMIT $4) t"
+    )
+    .bind(list.as_uuid())
+    .bind(false)
+    .bind(user.as_uuid())
+    .bind(i64::from(limit))
+    .fetch_one(p)
+    .await?);
+    Ok(u32::try_from(n).unwrap_or(u32::MAX))
+}
+
 /// The live lists `user` is a member of, personal first, then by creation.
 pub(crate) async fn lists_of(pool: Pool<'_>, user: UserId) -> Result<Vec<ListView>> {
     let (lists, members) = on!(pool, |p| {
@@ -267,6 +291,22 @@ async fn live_tasks(conn: Conn<'_>, id: ListId) -> Result<i64> {
     .await?))
 }
 
+/// Whether a list has more than `limit` live tasks, counting no further.
+async fn holds_more_than(conn: Conn<'_>, id: ListId, limit: u32) -> Result<bool> {
+    let n: i64 =
+        on!(conn, |c| {
+            sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT 1 FROM tasks WHERE list_id = $1 AND deleted = $2 LIMIT $3) t"
+    )
+    .bind(id.as_uuid())
+    .bind(false)
+    .bind(i64::from(limit) + 1)
+    .fetch_one(c)
+    .await?
+        });
+    Ok(n > i64::from(limit))
+}
+
 /// Appends every live task of a list to `scope`'s log from `first` on, in
 /// creation order: as `CREATE` (move-in) or as `REMOVE` (a tombstone one
 /// version past the task's, access lost). One statement.
@@ -338,6 +378,26 @@ impl Heads {
         }
     }
 
+    /// On PostgreSQL, tells every node (at commit) which logs moved; this
+    /// process's feed hears of it from [`Heads::announce`].
+    pub(crate) async fn notify(&self, tx: &mut Tx, node: u64) -> Result<()> {
+        if let Tx::Postgres(t) = tx
+            && !self.0.is_empty()
+        {
+            let payloads: Vec<String> = self
+                .0
+                .iter()
+                .map(|(scope, seq)| crate::postgres::payload(*scope, *seq, node))
+                .collect();
+            sqlx::query("SELECT count(pg_notify($1, p)) FROM unnest($2::text[]) p")
+                .bind(crate::postgres::CHANNEL)
+                .bind(&payloads)
+                .execute(&mut **t)
+                .await?;
+        }
+        Ok(())
+    }
+
     fn moved(&mut self, scope: UserId, head: i64) {
         let h = self.0.entry(scope).or_insert(head);
         *h = (*h).max(head);
@@ -370,6 +430,7 @@ async fn updated(
     Ok(ListWritten {
         view: view_for(next, ListRole::Owner, members),
         changed: true,
+        joined: false,
     })
 }
 
@@ -480,19 +541,7 @@ pub(crate) async fn write_list(
     let mut heads = Heads::default();
     let written = apply(&mut tx, &mut heads, caller, write, limits, now).await?;
     if written.changed {
-        if let Tx::Postgres(t) = &mut tx {
-            let payloads: Vec<String> = heads
-                .0
-                .iter()
-                .map(|(scope, seq)| crate::postgres::payload(*scope, *seq, node))
-                .collect();
-            sqlx::query("SELECT count(pg_notify($1, p)) FROM unnest($2::text[]) p")
-                .bind(crate::postgres::CHANNEL)
-                .bind(&payloads)
-                .execute(&mut **t)
-                .await
-                .map_err(StoreError::from)?;
-        }
+        heads.notify(&mut tx, node).await?;
         tx.commit().await?;
     } else {
         on!(tx, |t| t.rollback().await.map_err(StoreError::from))?;
@@ -525,6 +574,7 @@ async fn apply(
     let unchanged = |list: &TaskList, members: &[Member]| ListWritten {
         view: view_for(list, role.unwrap_or(ListRole::Viewer), members),
         changed: false,
+        joined: false,
     };
     match write {
         ListWrite::Create { .. } => unreachable!("handled above"),
@@ -585,6 +635,7 @@ async fn apply(
             Ok(ListWritten {
                 view: view_for(&next, ListRole::Owner, &[]).removed(),
                 changed: true,
+                joined: false,
             })
         }
         ListWrite::Share {
@@ -621,6 +672,15 @@ async fn apply(
                 return Err(rejected(ListRejection::Limit(format!(
                     "a list has at most {} members",
                     limits.members_per_list
+                ))));
+            }
+            // Said before anything about the invitee is looked at: the
+            // answer depends on the list alone.
+            if holds_more_than(tx.conn(), id, limits.tasks_per_shared_list).await? {
+                return Err(rejected(ListRejection::Limit(format!(
+                    "a list of more than {} tasks cannot be shared with one more member: \
+                     move or delete some of its tasks first",
+                    limits.tasks_per_shared_list
                 ))));
             }
             let invitee = confirmed_user(tx.conn(), email).await?;
@@ -660,6 +720,7 @@ async fn apply(
             Ok(ListWritten {
                 view: view_for(&next, ListRole::Owner, &members),
                 changed: true,
+                joined: true,
             })
         }
         ListWrite::Unshare { email, .. } => {
@@ -675,6 +736,7 @@ async fn apply(
                     Ok(ListWritten {
                         view: view_for(&next, ListRole::Owner, &members),
                         changed: true,
+                        joined: false,
                     })
                 }
             }
@@ -692,6 +754,7 @@ async fn apply(
             Ok(ListWritten {
                 view: view_for(&next, me.role, &members).removed(),
                 changed: true,
+                joined: false,
             })
         }
     }
@@ -803,6 +866,7 @@ async fn create(
             return Ok(ListWritten {
                 view: view_for(&existing, ListRole::Owner, &members),
                 changed: false,
+                joined: false,
             });
         }
         return Err(rejected(ListRejection::IdTaken));
@@ -868,6 +932,7 @@ async fn create(
     Ok(ListWritten {
         view,
         changed: true,
+        joined: false,
     })
 }
 
@@ -881,15 +946,16 @@ async fn user_exists(conn: Conn<'_>, id: Uuid) -> Result<bool> {
     Ok(found.is_some())
 }
 
-/// Binds the invitations of a just-confirmed account's address to it and
-/// gives it each list (move-in), inside the confirming transaction.
-/// Returns the head of its log if it moved.
+/// Binds the invitations of a confirmed account's address to it and gives
+/// it each list (move-in), inside the caller's transaction: the confirming
+/// one, and each sign-in's (an invitation whose share raced the
+/// confirmation, unseen by it, joins then). Returns the logs it moved.
 pub(crate) async fn join_invitations(
     tx: &mut Tx,
     user: UserId,
     email: &str,
     now: i64,
-) -> Result<Option<i64>> {
+) -> Result<Heads> {
     let invited: Vec<Uuid> = on!(tx.conn(), |c| sqlx::query_scalar(
         "SELECT list_id FROM list_members WHERE email = $1 AND user_id IS NULL ORDER BY list_id"
     )
@@ -907,23 +973,32 @@ pub(crate) async fn join_invitations(
     }
     for list in lists.into_iter().filter(|l| !l.deleted) {
         let id = list.id;
-        on!(tx.conn(), |c| sqlx::query(
-            "UPDATE list_members SET user_id = $3 WHERE list_id = $1 AND email = $2"
+        // Only an invitation still pending under the list's lock: the
+        // owner may have removed it (or an earlier confirmation of the
+        // address bound it) since the unlocked read above.
+        let bound: Option<String> = on!(tx.conn(), |c| sqlx::query_scalar(
+            "UPDATE list_members SET user_id = $3 \
+             WHERE list_id = $1 AND email = $2 AND user_id IS NULL RETURNING role"
         )
         .bind(id.as_uuid())
         .bind(email)
         .bind(user.as_uuid())
-        .execute(c)
-        .await
-        .map(drop))?;
+        .fetch_optional(c)
+        .await?);
+        if bound.is_none() {
+            continue;
+        }
         let members = members_of(tx.conn(), id).await?;
-        let role = members
+        let Some(role) = members
             .iter()
             .find(|m| m.user == Some(user))
-            .map_or(ListRole::Viewer, |m| m.role);
+            .map(|m| m.role)
+        else {
+            continue;
+        };
         move_in(tx, &mut heads, user, &view_for(&list, role, &members), now).await?;
     }
-    Ok(heads.0.get(&user).copied())
+    Ok(heads)
 }
 
 /// Marks `user`'s memberships accepted (they signed in since being

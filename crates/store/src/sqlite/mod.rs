@@ -194,7 +194,11 @@ impl Store for SqliteStore {
         refresh_hash: &[u8],
         keep_at_most: u32,
     ) -> Result<Vec<SessionId>> {
-        accounts::create_session(self.begin().await?, session, refresh_hash, keep_at_most).await
+        let (ended, heads) =
+            accounts::create_session(self.begin().await?, session, refresh_hash, keep_at_most, 0)
+                .await?;
+        heads.announce(&self.commits);
+        Ok(ended)
     }
 
     async fn rotate_refresh(&self, old_hash: &[u8], new_hash: &[u8], now: i64) -> Result<Rotation> {
@@ -302,6 +306,15 @@ impl Store for SqliteStore {
 
     async fn lists(&self, user: UserId) -> Result<Vec<ListView>> {
         lists::lists_of(self.reads(), user).await
+    }
+
+    async fn list_size(
+        &self,
+        user: UserId,
+        list: tasksync_core::ListId,
+        limit: u32,
+    ) -> Result<u32> {
+        lists::list_size(self.reads(), user, list, limit).await
     }
 
     async fn changed_lists(

@@ -513,6 +513,7 @@ pub async fn limits_on_members_and_lists_are_kept(store: Arc<dyn Store>) {
     let limits = ListLimits {
         members_per_list: 3,
         lists_per_user: 2,
+        ..ListLimits::default()
     };
     let create = |name: &str| ListWrite::Create {
         id: ListId::new(),
@@ -744,4 +745,199 @@ pub async fn the_logs_of_several_members_are_read_in_one_call(store: Arc<dyn Sto
         lists_too[0].list().is_some(),
         "list changes are in the log too"
     );
+}
+
+pub async fn a_list_beyond_its_task_limit_takes_no_new_member(store: Arc<dyn Store>) {
+    let (a, _) = account(&store, true).await;
+    let (b, b_email) = account(&store, true).await;
+    let (_, c_email) = account(&store, true).await;
+    let limits = ListLimits {
+        tasks_per_shared_list: 2,
+        ..ListLimits::default()
+    };
+    let list = new_list(&store, a, "Big").await;
+    for t in ["one", "two"] {
+        add(&store, a, Some(list), t).await.expect("task");
+    }
+    let share_as = |email: &Email, role: ListRole| ListWrite::Share {
+        id: list,
+        email: email.clone(),
+        role,
+    };
+    store
+        .write_list(a, share_as(&b_email, ListRole::Viewer), limits, NOW)
+        .await
+        .expect("two tasks: within the limit");
+    let third = add(&store, a, Some(list), "three").await.expect("task");
+    let before = store.head(a).await.expect("head");
+    let unknown = Email::parse("not-yet-here@example.com").expect("email");
+    for email in [&c_email, &unknown] {
+        assert!(
+            matches!(
+                list_refused(
+                    store
+                        .write_list(a, share_as(email, ListRole::Viewer), limits, NOW)
+                        .await
+                ),
+                ListRejection::Limit(_)
+            ),
+            "three tasks: no new member, account or not"
+        );
+    }
+    assert_eq!(
+        store.head(a).await.expect("head"),
+        before,
+        "nothing written"
+    );
+    store
+        .write_list(a, share_as(&b_email, ListRole::Editor), limits, NOW)
+        .await
+        .expect("a role change moves no task: allowed");
+    store
+        .write_task(
+            a,
+            TaskWrite::Delete {
+                id: third,
+                expected_version: None,
+            },
+            NOW,
+        )
+        .await
+        .expect("delete");
+    store
+        .write_list(a, share_as(&c_email, ListRole::Viewer), limits, NOW)
+        .await
+        .expect("two live tasks again: within the limit");
+    assert_eq!(store.lists(a).await.expect("lists")[1].members.len(), 3);
+    for u in [a, b] {
+        assert_view(&store, u).await;
+    }
+}
+
+pub async fn concurrent_creates_of_one_list_id_make_one_list(store: Arc<dyn Store>) {
+    let (a, _) = account(&store, true).await;
+    let (b, _) = account(&store, true).await;
+    let id = ListId::new();
+    let tries: Vec<_> = [a, b, a, b, a, b]
+        .into_iter()
+        .map(|caller| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let w = ListWrite::Create {
+                    id,
+                    name: ListName::parse("Same").expect("name"),
+                };
+                (caller, list_write(&store, caller, w).await)
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for t in tries {
+        answers.push(t.await.expect("join"));
+    }
+    let created: Vec<UserId> = answers
+        .iter()
+        .filter_map(|(u, r)| matches!(r, Ok(w) if w.changed).then_some(*u))
+        .collect();
+    assert_eq!(created.len(), 1, "one list: {answers:?}");
+    let owner = created[0];
+    for (u, r) in &answers {
+        match r {
+            Ok(w) => assert_eq!(
+                (*u, w.view.list.owner),
+                (owner, owner),
+                "only the owner's creates succeed (as retries)"
+            ),
+            Err(ListWriteError::Rejected(ListRejection::IdTaken)) => {
+                assert_ne!(*u, owner, "the owner's own retry is never IdTaken");
+            }
+            Err(e) => panic!("a race is a retry or IdTaken, never {e:?}"),
+        }
+    }
+    for u in [a, b] {
+        let has = store
+            .lists(u)
+            .await
+            .expect("lists")
+            .iter()
+            .any(|l| l.list.id == id);
+        assert_eq!(has, u == owner);
+        assert_view(&store, u).await;
+    }
+}
+
+pub async fn an_invitation_a_confirmation_missed_joins_at_sign_in(
+    guard: &crate::Guard,
+    store: Arc<dyn Store>,
+) {
+    let (a, _) = account(&store, true).await;
+    let (b, b_email) = account(&store, true).await;
+    let list = new_list(&store, a, "Raced").await;
+    add(&store, a, Some(list), "seen after sign-in")
+        .await
+        .expect("task");
+    share(&store, a, list, &b_email, ListRole::Editor).await;
+    // What a share that raced b's confirmation leaves (on PostgreSQL, it
+    // read b as unconfirmed and the confirmation did not see its row): an
+    // invitation still pending for a confirmed address, and no move-in.
+    let unbind = |id: String| {
+        format!(
+            "UPDATE list_members SET user_id = NULL WHERE list_id = {id} AND email = '{}'",
+            b_email.as_str()
+        )
+    };
+    guard
+        .exec(
+            &unbind(format!("X'{}'", list.as_uuid().simple())),
+            &unbind(format!("'{}'", list.as_uuid())),
+        )
+        .await;
+    assert_eq!(
+        store.lists(b).await.expect("lists").len(),
+        1,
+        "left pending"
+    );
+    let head = store.head(b).await.expect("head");
+    let session = tasksync_store::SessionRecord {
+        id: tasksync_core::SessionId::new(),
+        user_id: b,
+        created_at: NOW,
+        expires_at: NOW + 3_600_000,
+        revoked_at: None,
+    };
+    // `b`'s feed is listening: the join wakes it.
+    let mut commits = store.commits();
+    store
+        .create_session(&session, b"raced-token", 100)
+        .await
+        .expect("sign in");
+    let lists = store.lists(b).await.expect("lists");
+    assert_eq!(lists.len(), 2, "joined at sign-in: {lists:#?}");
+    assert_eq!(lists[1].role, ListRole::Editor);
+    let after = store.head(b).await.expect("head");
+    assert!(after > head, "moved in: {head} -> {after}");
+    let woke = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        loop {
+            match commits.recv().await {
+                Ok(n) if n.scope == b => break n.seq,
+                Ok(_) => {}
+                Err(e) => panic!("commits: {e}"),
+            }
+        }
+    })
+    .await
+    .expect("a commit notice for b");
+    assert_eq!(woke, store.head(b).await.expect("head"));
+    assert_view(&store, b).await;
+    // A second sign-in finds nothing pending and moves nothing.
+    let again = store.head(b).await.expect("head");
+    let second = tasksync_store::SessionRecord {
+        id: tasksync_core::SessionId::new(),
+        ..session
+    };
+    store
+        .create_session(&second, b"raced-token-2", 100)
+        .await
+        .expect("sign in again");
+    assert_eq!(store.head(b).await.expect("head"), again);
 }

@@ -138,11 +138,14 @@ macro_rules! conformance {
                 lists::deleting_a_list_removes_it_and_its_tasks_for_everyone,
                 lists::delta_sync_gives_each_task_and_list_once_at_its_latest_state,
                 lists::the_logs_of_several_members_are_read_in_one_call,
+                lists::a_list_beyond_its_task_limit_takes_no_new_member,
+                lists::concurrent_creates_of_one_list_id_make_one_list,
             );
             conformance!(@beside $backend;
                 schema::a_database_a_newer_binary_only_expanded_opens_and_works,
                 schema::a_database_a_newer_contract_migration_needs_is_refused_with_the_way_out,
                 schema::a_known_migration_whose_checksum_changed_still_fails,
+                lists::an_invitation_a_confirmation_missed_joins_at_sign_in,
             );
         }
     };
