@@ -151,10 +151,58 @@ impl ApiRateLimit {
         Err(refused)
     }
 
+    /// The most one check can cost (the burst).
+    pub fn max_cost(&self) -> u32 {
+        self.burst.get()
+    }
+
     /// Forgets callers whose budget is full again.
     pub fn retain_recent(&self) {
         self.limiter.retain_recent();
         self.limiter.shrink_to_fit();
+    }
+}
+
+/// The mail budget of list invitations ("a list was shared with you"): at
+/// most `per_recipient` notices an hour to one address and `per_sender` an
+/// hour from one user, in memory, per node. A share beyond either still
+/// happens and answers as ever; only its notice is not sent, so neither a
+/// list owner nor a script can make the server mail an address without end.
+#[derive(Debug, Clone)]
+pub struct ShareNotices {
+    recipients: Arc<DefaultKeyedRateLimiter<String>>,
+    senders: Arc<DefaultKeyedRateLimiter<tasksync_core::UserId>>,
+}
+
+impl ShareNotices {
+    pub fn per_hour(per_recipient: u32, per_sender: u32) -> Self {
+        let quota = |n: u32| {
+            let n = NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
+            Quota::per_hour(n).allow_burst(n)
+        };
+        Self {
+            recipients: Arc::new(DefaultKeyedRateLimiter::keyed(quota(per_recipient))),
+            senders: Arc::new(DefaultKeyedRateLimiter::keyed(quota(per_sender))),
+        }
+    }
+
+    /// Whether `sender` may mail one more notice to `recipient` now (and
+    /// if so, it is counted).
+    pub fn allow(&self, sender: tasksync_core::UserId, recipient: &str) -> bool {
+        let allowed = self.senders.check_key(&sender).is_ok()
+            && self.recipients.check_key(&recipient.to_owned()).is_ok();
+        if !allowed {
+            metrics::counter!("tasksync_share_notices_dropped_total").increment(1);
+        }
+        allowed
+    }
+
+    /// Forgets addresses and senders whose budget is full again.
+    pub fn retain_recent(&self) {
+        self.recipients.retain_recent();
+        self.recipients.shrink_to_fit();
+        self.senders.retain_recent();
+        self.senders.shrink_to_fit();
     }
 }
 
@@ -183,6 +231,27 @@ mod tests {
             "a cost beyond the burst costs the burst, so it can be paid"
         );
         assert!(fresh.check(a, 1).is_err(), "and it took the whole burst");
+    }
+
+    #[test]
+    fn share_notices_are_budgeted_per_recipient_and_per_sender() {
+        let notices = ShareNotices::per_hour(2, 3);
+        let (alice, bob) = (tasksync_core::UserId::new(), tasksync_core::UserId::new());
+        assert!(notices.allow(alice, "x@example.com"));
+        assert!(notices.allow(bob, "x@example.com"));
+        assert!(
+            !notices.allow(alice, "x@example.com"),
+            "two notices an hour to one address, whoever sends them"
+        );
+        assert!(notices.allow(alice, "y@example.com"));
+        assert!(
+            !notices.allow(alice, "z@example.com"),
+            "alice sent her three (the refused one counts)"
+        );
+        assert!(
+            notices.allow(bob, "z@example.com"),
+            "bob has his own budget"
+        );
     }
 
     fn ip(s: &str) -> IpAddr {

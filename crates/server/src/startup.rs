@@ -104,7 +104,13 @@ impl Application {
         let hasher = Hasher::new().await?;
         let mailer = Mailer::from_settings(&settings)?;
         let dev_mailbox = mailer.dev_mailbox();
-        let notices = mailer.clone();
+        let notices = crate::graphql::Invitations {
+            mailer: mailer.clone(),
+            budget: crate::rate_limit::ShareNotices::per_hour(
+                settings.share_notices_per_address_per_hour,
+                settings.share_notices_per_user_per_hour,
+            ),
+        };
         let lifetimes = Lifetimes {
             refresh: settings.refresh_token_ttl,
             code: settings.code_ttl,
@@ -145,6 +151,7 @@ impl Application {
             lists: tasksync_core::ListLimits {
                 members_per_list: settings.max_list_members,
                 lists_per_user: settings.max_lists_per_user,
+                tasks_per_shared_list: settings.max_shared_list_tasks,
             },
         };
         let api_rate = ApiRateLimit::per_second(
@@ -378,6 +385,7 @@ async fn maintenance(state: AppState, limit: IpRateLimit, mut stop: watch::Recei
             _ = trim.tick() => {
                 limit.retain_recent();
                 state.graphql.rate().retain_recent();
+                state.graphql.share_notices().retain_recent();
             }
         }
     }

@@ -398,6 +398,13 @@ pub struct Settings {
     /// tell the sharer something of the invitee.
     #[arg(long, env = "TASKSYNC_MAX_LISTS_PER_USER", default_value_t = 1000, help_heading = heading::GRAPHQL)]
     pub max_lists_per_user: u32,
+    /// Most live tasks a list may hold for `shareList` to add a member to
+    /// it (beyond: `BAD_USER_INPUT`). A new member gets every task of the
+    /// list at once, and a removed one loses them, each a change-log row:
+    /// this bounds what one membership change writes. Personal lists,
+    /// which are never shared, have no such bound.
+    #[arg(long, env = "TASKSYNC_MAX_SHARED_LIST_TASKS", default_value_t = 10_000, help_heading = heading::GRAPHQL)]
+    pub max_shared_list_tasks: u32,
     /// Root fields one user may run per second over `/graphql` and their
     /// WebSockets together (anonymous callers: per client address), counted
     /// in memory by each node. Beyond it: 429 `RATE_LIMITED` with
@@ -408,6 +415,15 @@ pub struct Settings {
     /// per second applies. At least `TASKSYNC_GRAPHQL_MAX_ROOT_FIELDS`.
     #[arg(long, env = "TASKSYNC_API_RATE_BURST", default_value_t = 1000, help_heading = heading::RATES)]
     pub api_rate_burst: u32,
+    /// List invitations ("a list was shared with you") one address may be
+    /// mailed per hour, counted in memory by each node. A share beyond it
+    /// still takes effect and answers as ever; only its mail is not sent.
+    #[arg(long, env = "TASKSYNC_SHARE_NOTICES_PER_ADDRESS_PER_HOUR", default_value_t = 10, help_heading = heading::RATES)]
+    pub share_notices_per_address_per_hour: u32,
+    /// List invitations one user may cause to be mailed per hour, counted
+    /// in memory by each node; beyond it, shares take effect unmailed.
+    #[arg(long, env = "TASKSYNC_SHARE_NOTICES_PER_USER_PER_HOUR", default_value_t = 200, help_heading = heading::RATES)]
+    pub share_notices_per_user_per_hour: u32,
     /// Most WebSockets one user may have open at once on this node; the
     /// next one is closed with 4429.
     #[arg(long, env = "TASKSYNC_MAX_SOCKETS_PER_USER", default_value_t = 100, help_heading = heading::WS)]
@@ -598,6 +614,13 @@ impl Settings {
                     .into(),
             );
         }
+        if self.share_notices_per_address_per_hour == 0 || self.share_notices_per_user_per_hour == 0
+        {
+            return Err(
+                "TASKSYNC_SHARE_NOTICES_PER_ADDRESS_PER_HOUR and TASKSYNC_SHARE_NOTICES_PER_USER_PER_HOUR must be at least 1 (an invitee is told by mail)"
+                    .into(),
+            );
+        }
         if self.graphql_max_root_fields == 0 || self.api_rate_per_second == 0 {
             return Err(
                 "TASKSYNC_GRAPHQL_MAX_ROOT_FIELDS and TASKSYNC_API_RATE_PER_SECOND must be at least 1"
@@ -705,7 +728,7 @@ mod tests {
             ..Settings::defaults()
         };
         type Change = fn(&mut Settings);
-        let cases: [(Change, &str); 15] = [
+        let cases: [(Change, &str); 17] = [
             (
                 |s| s.token_leeway = Duration::from_secs(61),
                 "TASKSYNC_TOKEN_LEEWAY",
@@ -741,6 +764,14 @@ mod tests {
             (
                 |s| s.api_rate_per_second = 0,
                 "TASKSYNC_API_RATE_PER_SECOND",
+            ),
+            (
+                |s| s.share_notices_per_address_per_hour = 0,
+                "TASKSYNC_SHARE_NOTICES_PER_ADDRESS_PER_HOUR",
+            ),
+            (
+                |s| s.share_notices_per_user_per_hour = 0,
+                "TASKSYNC_SHARE_NOTICES_PER_USER_PER_HOUR",
             ),
             (|s| s.api_rate_burst = 49, "TASKSYNC_API_RATE_BURST"),
             (

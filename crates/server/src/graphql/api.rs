@@ -37,6 +37,7 @@ pub struct Api {
     documents: Documents,
     pub(super) renderers: Renderers,
     rate: ApiRateLimit,
+    share_notices: crate::rate_limit::ShareNotices,
     pub(super) store: Arc<dyn Store>,
     pub(super) feed: Arc<Feed>,
     limits: Limits,
@@ -73,14 +74,16 @@ impl Api {
         rate: ApiRateLimit,
         limits: Limits,
         features: Features,
-        mailer: crate::auth::mail::Mailer,
+        invitations: crate::graphql::Invitations,
     ) -> Self {
         Self {
+            share_notices: invitations.budget.clone(),
             schema: schema(
                 store.clone(),
                 feed.clone(),
                 limits,
-                mailer,
+                invitations,
+                rate.clone(),
                 features.introspection,
             ),
             documents: Documents::default(),
@@ -97,6 +100,11 @@ impl Api {
     /// its body is parsed, a socket each operation before it is admitted.
     pub fn rate(&self) -> &ApiRateLimit {
         &self.rate
+    }
+
+    /// The mail budget of list invitations.
+    pub fn share_notices(&self) -> &crate::rate_limit::ShareNotices {
+        &self.share_notices
     }
 
     /// The limits every operation passes before it runs, on HTTP and on a

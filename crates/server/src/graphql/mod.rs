@@ -29,4 +29,5 @@ pub use api::{Answer, Api, Features, Refusal, graphiql};
 pub use documents::Documents;
 pub use limits::{AnswerBudget, BODY_BYTES_PER_UNIT, Limits, QUERY_BYTES_PER_UNIT};
 pub use live::{Event, Outcome, Subscribed};
+pub use resolvers::Invitations;
 pub use schema::{TaskSchema, sdl};

@@ -2,7 +2,7 @@
 //! token (never from input), parses its input into core types, then makes
 //! one store call.
 
-use async_graphql::{Context, ID, MaybeUndefined, Object, Result};
+use async_graphql::{Context, ErrorExtensions as _, ID, MaybeUndefined, Object, Result};
 use tasksync_core::{
     Email, ListId, ListName, ListWrite, NewTask, PageToken, TaskDescription, TaskId, TaskPatch,
     TaskTitle, UserId,
@@ -10,7 +10,7 @@ use tasksync_core::{
 use tasksync_store::TaskWrite;
 
 use super::context::{Page, caller, limit, store};
-use super::error::{bad_input, internal, list_error, not_found, write_error};
+use super::error::{RATE_LIMITED, bad_input, coded, internal, list_error, not_found, write_error};
 use super::limits::Limits;
 use super::types::{
     CreateListInput, CreateTaskInput, DeleteListInput, DeleteTaskInput, GqlTask, GqlTaskList,
@@ -252,12 +252,14 @@ impl ListMutation {
             role: input.role.into(),
         };
         let user = caller(ctx)?;
+        charge_for_tasks_moved(ctx, user, w.list_id()).await?;
         let written = store(ctx)
             .write_list(user, w, ctx.data_unchecked::<Limits>().lists, now_ms())
             .await
             .map_err(list_error)?;
-        if written.changed {
-            notify_invitee(ctx, &written.view, &to);
+        // A new member only: a role change is not news worth a mail.
+        if written.joined {
+            notify_invitee(ctx, user, &written.view, &to);
         }
         Ok(written.view.into())
     }
@@ -303,10 +305,62 @@ async fn write_list(ctx: &Context<'_>, w: ListWrite) -> Result<GqlTaskList> {
 /// Mails the invitee of a share (in the background, as every mail: the
 /// answer neither waits for it nor depends on it). One text whether or not
 /// the address has an account.
-fn notify_invitee(ctx: &Context<'_>, view: &tasksync_core::ListView, to: &Email) {
-    let Some(mailer) = ctx.data_opt::<crate::auth::mail::Mailer>() else {
+/// Tasks of a list whose sharing costs as much of the data API's rate
+/// limit as one root field. A share writes each task into the new member's
+/// log, and their removal later (unshare, leave) writes each again: 100
+/// rows, about what one task write in a list of 100 members writes.
+pub const TASKS_PER_ROOT_FIELD: u32 = 50;
+
+/// Charges `user`'s rate limit, beyond the root field already paid, for the
+/// tasks a share of `list` moves in (and the removal that may follow moves
+/// out): without it, sharing and unsharing a large list in a loop would
+/// write far more than the limit means to allow. Only shares are charged:
+/// each removal follows a share, and a removal (revocation) is never
+/// delayed. At most the burst less one is charged, so any list can be
+/// shared by waiting. Nothing is charged for a list `user` is not in (it
+/// is `NOT_FOUND` next).
+async fn charge_for_tasks_moved(ctx: &Context<'_>, user: UserId, list: ListId) -> Result<()> {
+    let rate = ctx.data_unchecked::<crate::rate_limit::ApiRateLimit>();
+    let most = rate.max_cost().saturating_sub(1);
+    let tasks = store(ctx)
+        .list_size(user, list, most.saturating_mul(TASKS_PER_ROOT_FIELD))
+        .await
+        .map_err(internal)?;
+    let cost = (tasks / TASKS_PER_ROOT_FIELD).min(most);
+    if cost == 0 {
+        return Ok(());
+    }
+    rate.check(crate::rate_limit::Caller::User(user), cost as usize)
+        .map_err(|wait| {
+            let seconds = wait.as_secs().max(1);
+            coded(
+                RATE_LIMITED,
+                format!(
+                    "sharing this list moves its {tasks} tasks: wait {seconds} s (a share \
+                     costs one root field of the rate limit per {TASKS_PER_ROOT_FIELD} tasks)"
+                ),
+            )
+            .extend_with(|_, e| e.set("retryAfter", seconds))
+        })
+}
+
+/// How invitees are told of a share: the mailer and its budget.
+#[derive(Debug, Clone)]
+pub struct Invitations {
+    pub mailer: crate::auth::mail::Mailer,
+    pub budget: crate::rate_limit::ShareNotices,
+}
+
+/// Mails `to` that `sender` shared the list with them, within the budget
+/// of share notices.
+fn notify_invitee(ctx: &Context<'_>, sender: UserId, view: &tasksync_core::ListView, to: &Email) {
+    let Some(Invitations { mailer, budget }) = ctx.data_opt::<Invitations>() else {
         return;
     };
+    if !budget.allow(sender, to.as_str()) {
+        tracing::info!(%sender, "share notice not mailed: over its hourly budget");
+        return;
+    }
     let owner = view
         .members
         .iter()

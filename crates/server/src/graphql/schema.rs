@@ -18,12 +18,14 @@ pub fn schema(
     store: Arc<dyn Store>,
     feed: Arc<Feed>,
     limits: Limits,
-    mailer: crate::auth::mail::Mailer,
+    invitations: crate::graphql::Invitations,
+    rate: crate::rate_limit::ApiRateLimit,
     introspection: bool,
 ) -> TaskSchema {
     let builder = Schema::build(Query, Mutation::default(), Subscription)
         .data(store)
-        .data(mailer)
+        .data(invitations)
+        .data(rate)
         .data(feed)
         .data(limits)
         .limit_depth(limits.depth)

@@ -598,3 +598,186 @@ async fn a_full_page_of_sync_with_the_lists_is_within_the_complexity_limit() {
     .await;
     assert_eq!(d["syncTasks"]["lists"][0]["personal"], true);
 }
+
+/// The notice of a share goes to a new member only (a role change mails
+/// nothing) and within its hourly budgets, per address and per sharer;
+/// beyond them a share still takes effect and answers as ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn share_notices_go_to_new_members_only_and_within_their_budgets() {
+    let app = spawn_with(|s| {
+        s.share_notices_per_address_per_hour = 2;
+        s.share_notices_per_user_per_hour = 4;
+    })
+    .await;
+    let a = app.signed_in(&email("notice-owner")).await;
+    let (x, y, z) = (email("notice-x"), email("notice-y"), email("notice-z"));
+    let list = create_list(&app, &a.access, "Noticed").await;
+    async fn shared(app: &Http, token: &str, list: &str, to: &str, role: &str) -> Value {
+        let s = share(app, token, list, to, role).await;
+        assert!(s["errors"].is_null(), "{s}");
+        s
+    }
+    shared(&app, &a.access, &list, &x, "VIEWER").await; // x: 1, sender: 1
+    app.wait_for_mail(&x, 1).await;
+    shared(&app, &a.access, &list, &x, "EDITOR").await; // a role change: no mail, nothing counted
+    unshare(&app, &a.access, &list, &x).await;
+    shared(&app, &a.access, &list, &x, "VIEWER").await; // x: 2, sender: 2
+    app.wait_for_mail(&x, 2).await;
+    unshare(&app, &a.access, &list, &x).await;
+    let third = shared(&app, &a.access, &list, &x, "VIEWER").await; // x over its 2; sender: 3
+    shared(&app, &a.access, &list, &y, "VIEWER").await; // y: 1, sender: 4
+    app.wait_for_mail(&y, 1).await;
+    let unmailed = shared(&app, &a.access, &list, &z, "VIEWER").await; // sender over its 4
+    // A mail that must arrive, sent after the ones that must not.
+    let other = app.signed_in(&email("notice-other")).await;
+    let other_list = create_list(&app, &other.access, "Sentinel").await;
+    let s = share(&app, &other.access, &other_list, &z, "VIEWER").await;
+    assert!(s["errors"].is_null(), "{s}");
+    let sentinel = app.wait_for_mail(&z, 1).await;
+    assert!(
+        sentinel["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("Sentinel")),
+        "z's only notice is the other sharer's: {sentinel}"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(app.mails_to(&x).await.len(), 2, "x: two notices an hour");
+    assert_eq!(app.mails_to(&y).await.len(), 1);
+    assert_eq!(app.mails_to(&z).await.len(), 1, "only the sentinel");
+    // The unmailed shares took effect, and said so as any other.
+    for (answer, to) in [(&third, &x), (&unmailed, &z)] {
+        let members = answer["data"]["shareList"]["members"]
+            .as_array()
+            .expect("members");
+        assert!(
+            members.iter().any(|m| m["email"] == to.as_str()),
+            "{answer}"
+        );
+    }
+}
+
+/// Sharing a list costs rate limit by its size (each task moves into the
+/// new member's log, and out again when they go), so a share and unshare
+/// loop of a large list is slowed down where one of an empty list is not;
+/// the refusal is `RATE_LIMITED` with the seconds to wait and changes
+/// nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sharing_a_large_list_costs_rate_limit_by_its_size() {
+    // A slow refill, so that how fast this machine runs the loop below
+    // does not decide whether the burst runs out.
+    let app = spawn_with(|s| {
+        s.api_rate_per_second = 10;
+        s.api_rate_burst = 2_100;
+    })
+    .await;
+    let a = app.signed_in(&email("costly-owner")).await;
+    let b = email("costly-member");
+    let empty = create_list(&app, &a.access, "Empty").await;
+    let large = create_list(&app, &a.access, "Large").await;
+    // 2,000 tasks, written by an editor (from their own budget).
+    let editor_email = email("costly-editor");
+    let editor = app.signed_in(&editor_email).await;
+    assert!(share(&app, &a.access, &large, &editor_email, "EDITOR").await["errors"].is_null());
+    for batch in 0..40 {
+        let fields: String = (0..50)
+            .map(|i| {
+                format!(
+                    "t{i}: createTask(input: {{ title: \"task {batch}-{i}\", listId: \"{large}\" }}) {{ id }} "
+                )
+            })
+            .collect();
+        loop {
+            let r = app
+                .gql(
+                    Some(&editor.access),
+                    &format!("mutation {{ {fields} }}"),
+                    json!({}),
+                )
+                .await;
+            if r.status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+            assert!(r.body["errors"].is_null(), "{}", r.body);
+            break;
+        }
+    }
+    // The empty list: 50 shares and unshares cost 100 root fields.
+    for _ in 0..50 {
+        assert!(share(&app, &a.access, &empty, &b, "VIEWER").await["errors"].is_null());
+        unshare(&app, &a.access, &empty, &b).await;
+    }
+    // The large one: 40 more root fields a share; the rest of the burst
+    // (about 2,000 after the setup and the empty list) runs out within some
+    // 50 rounds while each takes well under 4 s (the refill is 10 a second).
+    let mut refused = None;
+    for round in 0..200 {
+        let s = share(&app, &a.access, &large, &b, "VIEWER").await;
+        if !s["errors"].is_null() {
+            refused = Some((round, s));
+            break;
+        }
+        unshare(&app, &a.access, &large, &b).await;
+    }
+    let (round, answer) = refused.expect("a share loop of a large list is slowed down");
+    assert!(round > 5, "a few shares are fine: refused at round {round}");
+    let e = &answer["errors"][0];
+    assert_eq!(e["extensions"]["code"], "RATE_LIMITED", "{answer}");
+    assert!(
+        e["extensions"]["retryAfter"]
+            .as_u64()
+            .is_some_and(|s| s >= 1),
+        "{answer}"
+    );
+    assert!(
+        e["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("2000 tasks")),
+        "{answer}"
+    );
+    // Nothing of the refused share: b is not a member.
+    let d = ok(
+        &app,
+        &a.access,
+        &format!("query {{ lists {{ {LIST} }} }}"),
+        json!({}),
+    )
+    .await;
+    let large_view = d["lists"]
+        .as_array()
+        .expect("lists")
+        .iter()
+        .find(|l| l["id"] == large.as_str())
+        .expect("large")
+        .clone();
+    assert!(
+        !large_view["members"]
+            .as_array()
+            .expect("members")
+            .iter()
+            .any(|m| m["email"] == b.as_str()),
+        "{large_view}"
+    );
+}
+
+/// A list beyond `TASKSYNC_MAX_SHARED_LIST_TASKS` takes no new member; a
+/// role change still works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_beyond_the_shared_task_limit_takes_no_new_member() {
+    let app = spawn_with(|s| s.max_shared_list_tasks = 1).await;
+    let a = app.signed_in(&email("cap-owner")).await;
+    let list = create_list(&app, &a.access, "Capped").await;
+    add_task(&app, &a.access, &list, "one").await;
+    let first = email("cap-first");
+    assert!(share(&app, &a.access, &list, &first, "VIEWER").await["errors"].is_null());
+    add_task(&app, &a.access, &list, "two").await;
+    let over = share(&app, &a.access, &list, &email("cap-second"), "VIEWER").await;
+    assert_eq!(
+        over["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{over}"
+    );
+    assert!(
+        share(&app, &a.access, &list, &first, "EDITOR").await["errors"].is_null(),
+        "a role change moves nothing"
+    );
+}
