@@ -113,6 +113,8 @@ pub async fn start_server(args: &Args, http: &reqwest::Client) -> anyhow::Result
             // rate limit (its writers are one user).
             .env("TASKSYNC_API_RATE_PER_SECOND", "100000000")
             .env("TASKSYNC_API_RATE_BURST", "100000000")
+            // Nor a list size it cannot share (the move-in scenario's K).
+            .env("TASKSYNC_MAX_SHARED_LIST_TASKS", "100000000")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())

@@ -74,7 +74,7 @@ impl Api {
         rate: ApiRateLimit,
         limits: Limits,
         features: Features,
-        invitations: crate::graphql::Invitations,
+        invitations: super::resolvers::Invitations,
     ) -> Self {
         Self {
             share_notices: invitations.budget.clone(),

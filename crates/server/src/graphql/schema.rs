@@ -18,7 +18,7 @@ pub fn schema(
     store: Arc<dyn Store>,
     feed: Arc<Feed>,
     limits: Limits,
-    invitations: crate::graphql::Invitations,
+    invitations: super::resolvers::Invitations,
     rate: crate::rate_limit::ApiRateLimit,
     introspection: bool,
 ) -> TaskSchema {

@@ -293,9 +293,8 @@ async fn live_tasks(conn: Conn<'_>, id: ListId) -> Result<i64> {
 
 /// Whether a list has more than `limit` live tasks, counting no further.
 async fn holds_more_than(conn: Conn<'_>, id: ListId, limit: u32) -> Result<bool> {
-    let n: i64 =
-        on!(conn, |c| {
-            sqlx::query_scalar(
+    let n: i64 = on!(conn, |c| {
+        sqlx::query_scalar(
         "SELECT count(*) FROM (SELECT 1 FROM tasks WHERE list_id = $1 AND deleted = $2 LIMIT $3) t"
     )
     .bind(id.as_uuid())
@@ -303,7 +302,7 @@ async fn holds_more_than(conn: Conn<'_>, id: ListId, limit: u32) -> Result<bool>
     .bind(i64::from(limit) + 1)
     .fetch_one(c)
     .await?
-        });
+    });
     Ok(n > i64::from(limit))
 }
 
