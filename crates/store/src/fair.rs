@@ -209,9 +209,16 @@ impl Store for FairReads {
         self.read(user, move |s| async move { s.lists(user).await })
             .await
     }
-    async fn list_size(&self, user: UserId, list: ListId, limit: u32) -> Result<u32> {
+    async fn share_size(
+        &self,
+        user: UserId,
+        list: ListId,
+        email: &Email,
+        limit: u32,
+    ) -> Result<u32> {
+        let email = email.clone();
         self.read(user, move |s| async move {
-            s.list_size(user, list, limit).await
+            s.share_size(user, list, &email, limit).await
         })
         .await
     }

@@ -608,10 +608,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<ListWritten, ListWriteError>;
     /// The live lists `user` is a member of, personal first.
     async fn lists(&self, user: UserId) -> Result<Vec<ListView>>;
-    /// How many live tasks list `list` holds, counting no further than
-    /// `limit`; 0 unless `user` is a member (a stranger learns nothing).
-    async fn list_size(&self, user: UserId, list: tasksync_core::ListId, limit: u32)
-    -> Result<u32>;
+    /// How many live tasks a share of `list` with `email` by `user` would
+    /// move into the new member's log, counting no further than `limit`: 0
+    /// unless `user` owns the list and `email` is not a member yet (a
+    /// stranger learns nothing).
+    async fn share_size(
+        &self,
+        user: UserId,
+        list: tasksync_core::ListId,
+        email: &Email,
+        limit: u32,
+    ) -> Result<u32>;
     /// The lists of `user`'s log whose latest change is in
     /// `(after_seq, upto_seq]`, at that state (tombstones included).
     async fn changed_lists(

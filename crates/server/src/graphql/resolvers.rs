@@ -252,7 +252,7 @@ impl ListMutation {
             role: input.role.into(),
         };
         let user = caller(ctx)?;
-        charge_for_tasks_moved(ctx, user, w.list_id()).await?;
+        charge_for_tasks_moved(ctx, user, w.list_id(), &to).await?;
         let written = store(ctx)
             .write_list(user, w, ctx.data_unchecked::<Limits>().lists, now_ms())
             .await
@@ -302,9 +302,6 @@ async fn write_list(ctx: &Context<'_>, w: ListWrite) -> Result<GqlTaskList> {
     Ok(written.view.into())
 }
 
-/// Mails the invitee of a share (in the background, as every mail: the
-/// answer neither waits for it nor depends on it). One text whether or not
-/// the address has an account.
 /// Tasks of a list whose sharing costs as much of the data API's rate
 /// limit as one root field. A share writes each task into the new member's
 /// log, and their removal later (unshare, leave) writes each again: 100
@@ -312,20 +309,35 @@ async fn write_list(ctx: &Context<'_>, w: ListWrite) -> Result<GqlTaskList> {
 pub const TASKS_PER_ROOT_FIELD: u32 = 50;
 
 /// Charges `user`'s rate limit, beyond the root field already paid, for the
-/// tasks a share of `list` moves in (and the removal that may follow moves
-/// out): without it, sharing and unsharing a large list in a loop would
-/// write far more than the limit means to allow. Only shares are charged:
-/// each removal follows a share, and a removal (revocation) is never
-/// delayed. At most the burst less one is charged, so any list can be
-/// shared by waiting. Nothing is charged for a list `user` is not in (it
-/// is `NOT_FOUND` next).
-async fn charge_for_tasks_moved(ctx: &Context<'_>, user: UserId, list: ListId) -> Result<()> {
+/// tasks a share of `list` with `to` moves in (and the removal that may
+/// follow moves out): without it, sharing and unsharing a large list in a
+/// loop would write far more than the limit means to allow. Only a share
+/// that adds a member is charged (`Store::share_size` is 0 for a role
+/// change, a repeat, a list the caller does not own, a stranger's list),
+/// and not one the store refuses for the list's size; removals are never
+/// charged (each follows a share; a revocation is never delayed). At most
+/// the burst less one, so any list can be shared by waiting.
+async fn charge_for_tasks_moved(
+    ctx: &Context<'_>,
+    user: UserId,
+    list: ListId,
+    to: &Email,
+) -> Result<()> {
+    if list.as_uuid() == user.as_uuid() {
+        // The personal list, which is never shared.
+        return Ok(());
+    }
     let rate = ctx.data_unchecked::<crate::rate_limit::ApiRateLimit>();
+    let cap = ctx.data_unchecked::<Limits>().lists.tasks_per_shared_list;
     let most = rate.max_cost().saturating_sub(1);
     let tasks = store(ctx)
-        .list_size(user, list, most.saturating_mul(TASKS_PER_ROOT_FIELD))
+        .share_size(user, list, to, cap.saturating_add(1))
         .await
         .map_err(internal)?;
+    if tasks > cap {
+        // Refused by the store as too large: nothing moves.
+        return Ok(());
+    }
     let cost = (tasks / TASKS_PER_ROOT_FIELD).min(most);
     if cost == 0 {
         return Ok(());
@@ -351,8 +363,9 @@ pub struct Invitations {
     pub budget: crate::rate_limit::ShareNotices,
 }
 
-/// Mails `to` that `sender` shared the list with them, within the budget
-/// of share notices.
+/// Mails the invitee of a share (in the background, as every mail: the
+/// answer neither waits for it nor depends on it). One text whether or not
+/// the address has an account; none beyond the budget of share notices.
 fn notify_invitee(ctx: &Context<'_>, sender: UserId, view: &tasksync_core::ListView, to: &Email) {
     let Some(Invitations { mailer, budget }) = ctx.data_opt::<Invitations>() else {
         return;

@@ -395,9 +395,9 @@ impl Store for PgStore {
         limits: ListLimits,
         now: i64,
     ) -> Result<ListWritten, ListWriteError> {
-        // A deadlock or serialisation failure, or a create that raced
-        // another of the same id (its unique key), is run again: under the
-        // locks the second time it sees what the first winner wrote.
+        // A deadlock, or a create that raced another of the same id (the
+        // list's primary key), is run again: under the locks the second
+        // time it sees what the first winner wrote.
         let mut attempt = 1;
         loop {
             match lists::write_list(self.begin().await?, caller, &write, &limits, now, self.node)
@@ -409,9 +409,11 @@ impl Store for PgStore {
                 }
                 Err(ListWriteError::Store(StoreError::Database(sqlx::Error::Database(d))))
                     if attempt < writer::ATTEMPTS
-                        && matches!(d.code().as_deref(), Some("40P01" | "40001" | "23505")) =>
+                        && (d.code().as_deref() == Some("40P01")
+                            || (matches!(write, ListWrite::Create { .. })
+                                && d.constraint() == Some("lists_pkey"))) =>
                 {
-                    tracing::debug!(code = ?d.code(), attempt, "list write raced: running it again");
+                    tracing::info!(code = ?d.code(), attempt, "list write raced: running it again");
                     attempt += 1;
                 }
                 Err(e) => return Err(e),
@@ -423,13 +425,14 @@ impl Store for PgStore {
         lists::lists_of(self.db(), user).await
     }
 
-    async fn list_size(
+    async fn share_size(
         &self,
         user: UserId,
         list: tasksync_core::ListId,
+        email: &Email,
         limit: u32,
     ) -> Result<u32> {
-        lists::list_size(self.db(), user, list, limit).await
+        lists::share_size(self.db(), user, list, email.as_str(), limit).await
     }
 
     async fn changed_lists(

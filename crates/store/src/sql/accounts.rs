@@ -103,7 +103,7 @@ async fn joined(tx: &mut Tx, id: UserId, now: i64) -> Result<super::lists::Heads
     .bind(id.as_uuid())
     .fetch_one(c)
     .await?);
-    super::lists::join_invitations(tx, id, &email, now).await
+    super::lists::join_invitations(tx, id, &email, false, now).await
 }
 
 pub(crate) async fn set_disabled(
@@ -424,24 +424,35 @@ pub(crate) async fn create_session(
     .await
     .map(drop))?;
     insert_refresh_token(&mut tx, refresh_hash, session.id, session.created_at).await?;
-    // Only a confirmed account joins lists (sign-in requires one anyway).
-    let confirmed: Option<String> = on!(tx.conn(), |c| sqlx::query_scalar(
-        "SELECT email FROM users WHERE id = $1 AND confirmed = $2"
+    // Signed in since any invitation: no longer shown as pending. Before
+    // the join below: these member rows are of lists the user is in
+    // already, the join's of lists it is not, and a role change or removal
+    // takes a member row before that member's log, so the log must not be
+    // held here while waiting for a member row.
+    super::lists::accept_memberships(tx.conn(), session.user_id).await?;
+    // Only a confirmed, enabled account joins lists.
+    let joining: Option<String> = on!(tx.conn(), |c| sqlx::query_scalar(
+        "SELECT email FROM users WHERE id = $1 AND confirmed = $2 AND disabled = $3"
     )
     .bind(session.user_id.as_uuid())
     .bind(true)
+    .bind(false)
     .fetch_optional(c)
     .await?);
-    let heads = match confirmed {
+    let heads = match joining {
         Some(email) => {
-            super::lists::join_invitations(&mut tx, session.user_id, &email, session.created_at)
-                .await?
+            super::lists::join_invitations(
+                &mut tx,
+                session.user_id,
+                &email,
+                true,
+                session.created_at,
+            )
+            .await?
         }
         None => super::lists::Heads::default(),
     };
     heads.notify(&mut tx, node).await?;
-    // Signed in since any invitation: no longer shown as pending.
-    super::lists::accept_memberships(tx.conn(), session.user_id).await?;
     // The newest `keep_at_most` active sessions stay; older ones end.
     // (SQLite has no OFFSET without a LIMIT; -1 is none.)
     let sql = tx.pick(

@@ -78,24 +78,30 @@ fn views(members: &[Member]) -> Vec<MemberView> {
     v
 }
 
-/// How many live tasks `list` holds, counting no further than `limit`; 0
-/// unless `user` is a member of it.
-pub(crate) async fn list_size(
+/// How many live tasks a share of `list` with `email` by `user` would move
+/// in, counting no further than `limit`: 0 unless `user` owns the list and
+/// `email` is not among its members yet (all of which the owner sees).
+pub(crate) async fn share_size(
     pool: Pool<'_>,
     user: UserId,
     list: ListId,
+    email: &str,
     limit: u32,
 ) -> Result<u32> {
     let n: i64 = on!(pool, |p| sqlx::query_scalar(
         "SELECT count(*) FROM (
              SELECT 1 FROM tasks
              WHERE list_id = $1 AND deleted = $2
-               AND EXISTS (SELECT 1 FROM list_members WHERE list_id = $1 AND user_id = $3)
-             LIMIT $4) t"
+               AND EXISTS (SELECT 1 FROM list_members
+                           WHERE list_id = $1 AND user_id = $3 AND role = $4)
+               AND NOT EXISTS (SELECT 1 FROM list_members WHERE list_id = $1 AND email = $5)
+             LIMIT $6) t"
     )
     .bind(list.as_uuid())
     .bind(false)
     .bind(user.as_uuid())
+    .bind(ListRole::Owner.as_str())
+    .bind(email)
     .bind(i64::from(limit))
     .fetch_one(p)
     .await?);
@@ -948,11 +954,13 @@ async fn user_exists(conn: Conn<'_>, id: Uuid) -> Result<bool> {
 /// Binds the invitations of a confirmed account's address to it and gives
 /// it each list (move-in), inside the caller's transaction: the confirming
 /// one, and each sign-in's (an invitation whose share raced the
-/// confirmation, unseen by it, joins then). Returns the logs it moved.
+/// confirmation, unseen by it, joins then: `accepted`, as the user is
+/// signing in). Returns the logs it moved.
 pub(crate) async fn join_invitations(
     tx: &mut Tx,
     user: UserId,
     email: &str,
+    accepted: bool,
     now: i64,
 ) -> Result<Heads> {
     let invited: Vec<Uuid> = on!(tx.conn(), |c| sqlx::query_scalar(
@@ -976,12 +984,13 @@ pub(crate) async fn join_invitations(
         // owner may have removed it (or an earlier confirmation of the
         // address bound it) since the unlocked read above.
         let bound: Option<String> = on!(tx.conn(), |c| sqlx::query_scalar(
-            "UPDATE list_members SET user_id = $3 \
+            "UPDATE list_members SET user_id = $3, accepted = $4 \
              WHERE list_id = $1 AND email = $2 AND user_id IS NULL RETURNING role"
         )
         .bind(id.as_uuid())
         .bind(email)
         .bind(user.as_uuid())
+        .bind(accepted)
         .fetch_optional(c)
         .await?);
         if bound.is_none() {

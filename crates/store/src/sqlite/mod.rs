@@ -308,13 +308,14 @@ impl Store for SqliteStore {
         lists::lists_of(self.reads(), user).await
     }
 
-    async fn list_size(
+    async fn share_size(
         &self,
         user: UserId,
         list: tasksync_core::ListId,
+        email: &Email,
         limit: u32,
     ) -> Result<u32> {
-        lists::list_size(self.reads(), user, list, limit).await
+        lists::share_size(self.reads(), user, list, email.as_str(), limit).await
     }
 
     async fn changed_lists(

@@ -871,25 +871,22 @@ pub async fn an_invitation_a_confirmation_missed_joins_at_sign_in(
     store: Arc<dyn Store>,
 ) {
     let (a, _) = account(&store, true).await;
-    let (b, b_email) = account(&store, true).await;
+    let (b, b_email) = account(&store, false).await;
     let list = new_list(&store, a, "Raced").await;
-    add(&store, a, Some(list), "seen after sign-in")
+    let task = add(&store, a, Some(list), "seen after sign-in")
         .await
         .expect("task");
     share(&store, a, list, &b_email, ListRole::Editor).await;
-    // What a share that raced b's confirmation leaves (on PostgreSQL, it
-    // read b as unconfirmed and the confirmation did not see its row): an
-    // invitation still pending for a confirmed address, and no move-in.
-    let unbind = |id: String| {
-        format!(
-            "UPDATE list_members SET user_id = NULL WHERE list_id = {id} AND email = '{}'",
-            b_email.as_str()
-        )
-    };
+    // What a share that raced b's confirmation leaves (on PostgreSQL the
+    // share read b as unconfirmed, and the confirmation did not see its
+    // row): a confirmed account whose invitation is still pending, and
+    // nothing of the list in its log.
+    let confirm =
+        |id: String, yes: &str| format!("UPDATE users SET confirmed = {yes} WHERE id = {id}");
     guard
         .exec(
-            &unbind(format!("X'{}'", list.as_uuid().simple())),
-            &unbind(format!("'{}'", list.as_uuid())),
+            &confirm(format!("X'{}'", b.as_uuid().simple()), "1"),
+            &confirm(format!("'{}'", b.as_uuid()), "TRUE"),
         )
         .await;
     assert_eq!(
@@ -911,11 +908,29 @@ pub async fn an_invitation_a_confirmation_missed_joins_at_sign_in(
         .create_session(&session, b"raced-token", 100)
         .await
         .expect("sign in");
-    let lists = store.lists(b).await.expect("lists");
-    assert_eq!(lists.len(), 2, "joined at sign-in: {lists:#?}");
-    assert_eq!(lists[1].role, ListRole::Editor);
-    let after = store.head(b).await.expect("head");
-    assert!(after > head, "moved in: {head} -> {after}");
+    // The move-in, exactly: the list (as b sees it: an editor who has
+    // signed in, so not pending), then its task.
+    let moved = store.changes_after(b, head, 100).await.expect("changes");
+    assert_eq!(moved.len(), 2, "{moved:#?}");
+    match &moved[0].subject {
+        tasksync_core::Subject::List(v) => {
+            assert_eq!(
+                (moved[0].op, v.list.id, v.role),
+                (ChangeOp::Create, list, ListRole::Editor)
+            );
+            let me = v
+                .members
+                .iter()
+                .find(|m| m.email == b_email.as_str())
+                .expect("b");
+            assert!(!me.pending, "{v:#?}");
+        }
+        other => panic!("the list first, not {other:?}"),
+    }
+    assert_eq!(
+        (moved[1].op, moved[1].task().map(|t| t.id)),
+        (ChangeOp::Create, Some(task))
+    );
     let woke = tokio::time::timeout(std::time::Duration::from_secs(5), async {
         loop {
             match commits.recv().await {
@@ -927,10 +942,9 @@ pub async fn an_invitation_a_confirmation_missed_joins_at_sign_in(
     })
     .await
     .expect("a commit notice for b");
-    assert_eq!(woke, store.head(b).await.expect("head"));
+    assert_eq!(woke, moved[1].seq);
     assert_view(&store, b).await;
     // A second sign-in finds nothing pending and moves nothing.
-    let again = store.head(b).await.expect("head");
     let second = tasksync_store::SessionRecord {
         id: tasksync_core::SessionId::new(),
         ..session
@@ -939,5 +953,5 @@ pub async fn an_invitation_a_confirmation_missed_joins_at_sign_in(
         .create_session(&second, b"raced-token-2", 100)
         .await
         .expect("sign in again");
-    assert_eq!(store.head(b).await.expect("head"), again);
+    assert_eq!(store.head(b).await.expect("head"), moved[1].seq);
 }
