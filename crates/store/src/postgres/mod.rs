@@ -306,7 +306,11 @@ impl Store for PgStore {
     }
 
     async fn rotate_refresh(&self, old_hash: &[u8], new_hash: &[u8], now: i64) -> Result<Rotation> {
-        accounts::rotate_refresh(self.begin().await?, old_hash, new_hash, now).await
+        let (rotation, heads) =
+            accounts::rotate_refresh(self.begin().await?, old_hash, new_hash, now, self.node)
+                .await?;
+        heads.announce(&self.commits);
+        Ok(rotation)
     }
 
     async fn session_by_refresh(&self, hash: &[u8]) -> Result<Option<SessionRecord>> {

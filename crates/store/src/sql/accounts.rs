@@ -424,35 +424,7 @@ pub(crate) async fn create_session(
     .await
     .map(drop))?;
     insert_refresh_token(&mut tx, refresh_hash, session.id, session.created_at).await?;
-    // Signed in since any invitation: no longer shown as pending. Before
-    // the join below: these member rows are of lists the user is in
-    // already, the join's of lists it is not, and a role change or removal
-    // takes a member row before that member's log, so the log must not be
-    // held here while waiting for a member row.
-    super::lists::accept_memberships(tx.conn(), session.user_id).await?;
-    // Only a confirmed, enabled account joins lists.
-    let joining: Option<String> = on!(tx.conn(), |c| sqlx::query_scalar(
-        "SELECT email FROM users WHERE id = $1 AND confirmed = $2 AND disabled = $3"
-    )
-    .bind(session.user_id.as_uuid())
-    .bind(true)
-    .bind(false)
-    .fetch_optional(c)
-    .await?);
-    let heads = match joining {
-        Some(email) => {
-            super::lists::join_invitations(
-                &mut tx,
-                session.user_id,
-                &email,
-                true,
-                session.created_at,
-            )
-            .await?
-        }
-        None => super::lists::Heads::default(),
-    };
-    heads.notify(&mut tx, node).await?;
+    let heads = signed_in(&mut tx, session.user_id, session.created_at, node).await?;
     // The newest `keep_at_most` active sessions stay; older ones end.
     // (SQLite has no OFFSET without a LIMIT; -1 is none.)
     let sql = tx.pick(
@@ -498,12 +470,42 @@ async fn insert_refresh_token(
     Ok(())
 }
 
+/// What a sign-in and each token refresh do for lists: the user's
+/// memberships are accepted (no longer shown as pending), then any
+/// invitation still pending for a confirmed, enabled account's address
+/// joins (one whose share raced the confirmation, which did not see it).
+/// In that order: the member rows accepted are of lists the user is in
+/// already, the join's of lists it is not, and a role change or removal
+/// takes a member row before that member's log, so the log must not be
+/// held while waiting for a member row. Returns the logs moved (told to
+/// the other nodes at commit; the caller tells its own feed).
+async fn signed_in(tx: &mut Tx, user: UserId, now: i64, node: u64) -> Result<super::lists::Heads> {
+    super::lists::accept_memberships(tx.conn(), user).await?;
+    let joining: Option<String> = on!(tx.conn(), |c| sqlx::query_scalar(
+        "SELECT email FROM users WHERE id = $1 AND confirmed = $2 AND disabled = $3"
+    )
+    .bind(user.as_uuid())
+    .bind(true)
+    .bind(false)
+    .fetch_optional(c)
+    .await?);
+    let heads = match joining {
+        Some(email) => super::lists::join_invitations(tx, user, &email, true, now).await?,
+        None => super::lists::Heads::default(),
+    };
+    heads.notify(tx, node).await?;
+    Ok(heads)
+}
+
+/// Rotates a refresh token. Returns the outcome and the logs moved by
+/// invitations that joined ([`signed_in`]).
 pub(crate) async fn rotate_refresh(
     mut tx: Tx,
     old_hash: &[u8],
     new_hash: &[u8],
     now: i64,
-) -> Result<Rotation> {
+    node: u64,
+) -> Result<(Rotation, super::lists::Heads)> {
     // On PostgreSQL the token's row is locked (FOR UPDATE): of two
     // concurrent refreshes with one token, the second waits and then sees
     // it spent (reuse). SQLite's write lock already orders them.
@@ -525,11 +527,12 @@ pub(crate) async fn rotate_refresh(
             None => None,
         }
     );
+    let none = super::lists::Heads::default;
     let Some((mut session, spent_at)) = found else {
-        return Ok(Rotation::Invalid);
+        return Ok((Rotation::Invalid, none()));
     };
     if !session.is_active(now) {
-        return Ok(Rotation::Invalid);
+        return Ok((Rotation::Invalid, none()));
     }
     if spent_at.is_some() {
         on!(tx.conn(), |c| sqlx::query(
@@ -542,7 +545,7 @@ pub(crate) async fn rotate_refresh(
         .map(drop))?;
         tx.commit().await?;
         session.revoked_at = Some(now);
-        return Ok(Rotation::Reused(session));
+        return Ok((Rotation::Reused(session), none()));
     }
     on!(tx.conn(), |c| sqlx::query(
         "UPDATE refresh_tokens SET spent_at = $1 WHERE token_hash = $2"
@@ -553,9 +556,9 @@ pub(crate) async fn rotate_refresh(
     .await
     .map(drop))?;
     insert_refresh_token(&mut tx, new_hash, session.id, now).await?;
-    super::lists::accept_memberships(tx.conn(), session.user_id).await?;
+    let heads = signed_in(&mut tx, session.user_id, now, node).await?;
     tx.commit().await?;
-    Ok(Rotation::Rotated(session))
+    Ok((Rotation::Rotated(session), heads))
 }
 
 pub(crate) async fn session_by_refresh(

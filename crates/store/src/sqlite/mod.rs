@@ -202,7 +202,10 @@ impl Store for SqliteStore {
     }
 
     async fn rotate_refresh(&self, old_hash: &[u8], new_hash: &[u8], now: i64) -> Result<Rotation> {
-        accounts::rotate_refresh(self.begin().await?, old_hash, new_hash, now).await
+        let (rotation, heads) =
+            accounts::rotate_refresh(self.begin().await?, old_hash, new_hash, now, 0).await?;
+        heads.announce(&self.commits);
+        Ok(rotation)
     }
 
     async fn session_by_refresh(&self, hash: &[u8]) -> Result<Option<SessionRecord>> {

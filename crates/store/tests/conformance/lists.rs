@@ -866,7 +866,7 @@ pub async fn concurrent_creates_of_one_list_id_make_one_list(store: Arc<dyn Stor
     }
 }
 
-pub async fn an_invitation_a_confirmation_missed_joins_at_sign_in(
+pub async fn an_invitation_a_confirmation_missed_joins_at_sign_in_or_refresh(
     guard: &crate::Guard,
     store: Arc<dyn Store>,
 ) {
@@ -954,4 +954,39 @@ pub async fn an_invitation_a_confirmation_missed_joins_at_sign_in(
         .await
         .expect("sign in again");
     assert_eq!(store.head(b).await.expect("head"), moved[1].seq);
+
+    // The same race again while b stays signed in: the next token refresh
+    // joins it (no password sign-in needed).
+    let unconfirm =
+        |id: String, no: &str| format!("UPDATE users SET confirmed = {no} WHERE id = {id}");
+    guard
+        .exec(
+            &unconfirm(format!("X'{}'", b.as_uuid().simple()), "0"),
+            &unconfirm(format!("'{}'", b.as_uuid()), "FALSE"),
+        )
+        .await;
+    let again = new_list(&store, a, "Raced again").await;
+    share(&store, a, again, &b_email, ListRole::Viewer).await;
+    guard
+        .exec(
+            &confirm(format!("X'{}'", b.as_uuid().simple()), "1"),
+            &confirm(format!("'{}'", b.as_uuid()), "TRUE"),
+        )
+        .await;
+    let head = store.head(b).await.expect("head");
+    match store
+        .rotate_refresh(b"raced-token-2", b"raced-token-3", NOW + 1)
+        .await
+        .expect("refresh")
+    {
+        tasksync_store::Rotation::Rotated(s) => assert_eq!(s.user_id, b),
+        other => panic!("a fresh token rotates: {other:?}"),
+    }
+    let moved = store.changes_after(b, head, 100).await.expect("changes");
+    assert_eq!(moved.len(), 1, "the list (it has no tasks): {moved:#?}");
+    assert!(
+        matches!(&moved[0].subject, tasksync_core::Subject::List(v) if v.list.id == again && v.role == ListRole::Viewer),
+        "{moved:#?}"
+    );
+    assert_view(&store, b).await;
 }

@@ -145,7 +145,7 @@ macro_rules! conformance {
                 schema::a_database_a_newer_binary_only_expanded_opens_and_works,
                 schema::a_database_a_newer_contract_migration_needs_is_refused_with_the_way_out,
                 schema::a_known_migration_whose_checksum_changed_still_fails,
-                lists::an_invitation_a_confirmation_missed_joins_at_sign_in,
+                lists::an_invitation_a_confirmation_missed_joins_at_sign_in_or_refresh,
             );
         }
     };
