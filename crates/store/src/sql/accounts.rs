@@ -90,20 +90,9 @@ pub(crate) async fn confirm_user(mut tx: Tx, id: UserId, now: i64) -> Result<()>
     if done == 0 {
         return Err(StoreError::NotFound("user"));
     }
-    joined(&mut tx, id, now).await?;
+    // Membership starts at confirmation.
+    super::lists::join_invitations(&mut tx, id, false, now).await?;
     tx.commit().await
-}
-
-/// A confirmed account joins the lists its address was invited to
-/// (membership starts at confirmation), in the caller's transaction.
-async fn joined(tx: &mut Tx, id: UserId, now: i64) -> Result<super::lists::Heads> {
-    let email: String = on!(tx.conn(), |c| sqlx::query_scalar(
-        "SELECT email FROM users WHERE id = $1"
-    )
-    .bind(id.as_uuid())
-    .fetch_one(c)
-    .await?);
-    super::lists::join_invitations(tx, id, &email, false, now).await
 }
 
 pub(crate) async fn set_disabled(
@@ -153,7 +142,8 @@ pub(crate) async fn set_password(
     if done == 0 {
         return Err(StoreError::NotFound("user"));
     }
-    joined(&mut tx, id, now).await?;
+    // Membership starts at confirmation.
+    super::lists::join_invitations(&mut tx, id, false, now).await?;
     let revoked = revoke_all(tx.conn(), id, keep, now).await?;
     tx.commit().await?;
     Ok(revoked)
@@ -380,7 +370,7 @@ pub(crate) async fn check_code(
             .execute(c)
             .await
             .map(drop))?;
-            joined(&mut tx, user_id, now).await?;
+            super::lists::join_invitations(&mut tx, user_id, false, now).await?;
         }
         delete_code(&mut tx, user_id, purpose).await?;
         CodeCheck::Accepted
@@ -472,8 +462,8 @@ async fn insert_refresh_token(
 
 /// What a sign-in and each token refresh do for lists: the user's
 /// memberships are accepted (no longer shown as pending), then any
-/// invitation still pending for a confirmed, enabled account's address
-/// joins (one whose share raced the confirmation, which did not see it).
+/// invitation still pending for the account's address joins (one whose
+/// share raced the confirmation, which did not see it).
 /// In that order: the member rows accepted are of lists the user is in
 /// already, the join's of lists it is not, and a role change or removal
 /// takes a member row before that member's log, so the log must not be
@@ -481,18 +471,7 @@ async fn insert_refresh_token(
 /// the other nodes at commit; the caller tells its own feed).
 async fn signed_in(tx: &mut Tx, user: UserId, now: i64, node: u64) -> Result<super::lists::Heads> {
     super::lists::accept_memberships(tx.conn(), user).await?;
-    let joining: Option<String> = on!(tx.conn(), |c| sqlx::query_scalar(
-        "SELECT email FROM users WHERE id = $1 AND confirmed = $2 AND disabled = $3"
-    )
-    .bind(user.as_uuid())
-    .bind(true)
-    .bind(false)
-    .fetch_optional(c)
-    .await?);
-    let heads = match joining {
-        Some(email) => super::lists::join_invitations(tx, user, &email, true, now).await?,
-        None => super::lists::Heads::default(),
-    };
+    let heads = super::lists::join_invitations(tx, user, true, now).await?;
     heads.notify(tx, node).await?;
     Ok(heads)
 }

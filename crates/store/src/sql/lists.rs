@@ -951,29 +951,36 @@ async fn user_exists(conn: Conn<'_>, id: Uuid) -> Result<bool> {
     Ok(found.is_some())
 }
 
-/// Binds the invitations of a confirmed account's address to it and gives
-/// it each list (move-in), inside the caller's transaction: the confirming
-/// one, and each sign-in's (an invitation whose share raced the
-/// confirmation, unseen by it, joins then: `accepted`, as the user is
-/// signing in). Returns the logs it moved.
+/// Binds the invitations of `user`'s address to it and gives it each list
+/// (move-in), inside the caller's transaction, if the account is confirmed
+/// and enabled: the confirming one, and each sign-in's and refresh's (an
+/// invitation whose share raced the confirmation, unseen by it, joins
+/// then: `accepted`, as the user is signing in). One read when there is
+/// nothing to join. Returns the logs it moved.
 pub(crate) async fn join_invitations(
     tx: &mut Tx,
     user: UserId,
-    email: &str,
     accepted: bool,
     now: i64,
 ) -> Result<Heads> {
-    let invited: Vec<Uuid> = on!(tx.conn(), |c| sqlx::query_scalar(
-        "SELECT list_id FROM list_members WHERE email = $1 AND user_id IS NULL ORDER BY list_id"
+    let invited: Vec<(Uuid, String)> = on!(tx.conn(), |c| sqlx::query_as(
+        "SELECT m.list_id, m.email FROM users u JOIN list_members m ON m.email = u.email
+         WHERE u.id = $1 AND u.confirmed = $2 AND u.disabled = $3 AND m.user_id IS NULL
+         ORDER BY m.list_id"
     )
-    .bind(email)
+    .bind(user.as_uuid())
+    .bind(true)
+    .bind(false)
     .fetch_all(c)
     .await?);
+    let Some(email) = invited.first().map(|(_, e)| e.clone()) else {
+        return Ok(Heads::default());
+    };
     let mut heads = Heads::default();
     // Every list first (in id order), then the user's log: locks in the
     // order every writer takes them, lists before scopes.
     let mut lists = Vec::with_capacity(invited.len());
-    for id in invited {
+    for (id, _) in invited {
         if let Some(list) = lock_list(tx.conn(), ListId::from_uuid(id)).await? {
             lists.push(list);
         }
@@ -988,22 +995,15 @@ pub(crate) async fn join_invitations(
              WHERE list_id = $1 AND email = $2 AND user_id IS NULL RETURNING role"
         )
         .bind(id.as_uuid())
-        .bind(email)
+        .bind(&email)
         .bind(user.as_uuid())
         .bind(accepted)
         .fetch_optional(c)
         .await?);
-        if bound.is_none() {
-            continue;
-        }
-        let members = members_of(tx.conn(), id).await?;
-        let Some(role) = members
-            .iter()
-            .find(|m| m.user == Some(user))
-            .map(|m| m.role)
-        else {
+        let Some(role) = bound.as_deref().and_then(ListRole::parse) else {
             continue;
         };
+        let members = members_of(tx.conn(), id).await?;
         move_in(tx, &mut heads, user, &view_for(&list, role, &members), now).await?;
     }
     Ok(heads)

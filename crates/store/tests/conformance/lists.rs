@@ -866,6 +866,24 @@ pub async fn concurrent_creates_of_one_list_id_make_one_list(store: Arc<dyn Stor
     }
 }
 
+/// Sets a flag column of `user`'s row in `users`, beside the store.
+async fn set_user_flag(guard: &crate::Guard, user: UserId, column: &str, on: bool) {
+    let sql =
+        |id: String, value: &str| format!("UPDATE users SET {column} = {value} WHERE id = {id}");
+    guard
+        .exec(
+            &sql(
+                format!("X'{}'", user.as_uuid().simple()),
+                if on { "1" } else { "0" },
+            ),
+            &sql(
+                format!("'{}'", user.as_uuid()),
+                if on { "TRUE" } else { "FALSE" },
+            ),
+        )
+        .await;
+}
+
 pub async fn an_invitation_a_confirmation_missed_joins_at_sign_in_or_refresh(
     guard: &crate::Guard,
     store: Arc<dyn Store>,
@@ -881,14 +899,7 @@ pub async fn an_invitation_a_confirmation_missed_joins_at_sign_in_or_refresh(
     // share read b as unconfirmed, and the confirmation did not see its
     // row): a confirmed account whose invitation is still pending, and
     // nothing of the list in its log.
-    let confirm =
-        |id: String, yes: &str| format!("UPDATE users SET confirmed = {yes} WHERE id = {id}");
-    guard
-        .exec(
-            &confirm(format!("X'{}'", b.as_uuid().simple()), "1"),
-            &confirm(format!("'{}'", b.as_uuid()), "TRUE"),
-        )
-        .await;
+    set_user_flag(guard, b, "confirmed", true).await;
     assert_eq!(
         store.lists(b).await.expect("lists").len(),
         1,
@@ -957,22 +968,10 @@ pub async fn an_invitation_a_confirmation_missed_joins_at_sign_in_or_refresh(
 
     // The same race again while b stays signed in: the next token refresh
     // joins it (no password sign-in needed).
-    let unconfirm =
-        |id: String, no: &str| format!("UPDATE users SET confirmed = {no} WHERE id = {id}");
-    guard
-        .exec(
-            &unconfirm(format!("X'{}'", b.as_uuid().simple()), "0"),
-            &unconfirm(format!("'{}'", b.as_uuid()), "FALSE"),
-        )
-        .await;
+    set_user_flag(guard, b, "confirmed", false).await;
     let again = new_list(&store, a, "Raced again").await;
     share(&store, a, again, &b_email, ListRole::Viewer).await;
-    guard
-        .exec(
-            &confirm(format!("X'{}'", b.as_uuid().simple()), "1"),
-            &confirm(format!("'{}'", b.as_uuid()), "TRUE"),
-        )
-        .await;
+    set_user_flag(guard, b, "confirmed", true).await;
     let head = store.head(b).await.expect("head");
     match store
         .rotate_refresh(b"raced-token-2", b"raced-token-3", NOW + 1)
@@ -986,6 +985,38 @@ pub async fn an_invitation_a_confirmation_missed_joins_at_sign_in_or_refresh(
     assert_eq!(moved.len(), 1, "the list (it has no tasks): {moved:#?}");
     assert!(
         matches!(&moved[0].subject, tasksync_core::Subject::List(v) if v.list.id == again && v.role == ListRole::Viewer),
+        "{moved:#?}"
+    );
+    assert_view(&store, b).await;
+
+    // A disabled account joins nothing; enabled again, it does.
+    set_user_flag(guard, b, "confirmed", false).await;
+    let third = new_list(&store, a, "Raced while disabled").await;
+    share(&store, a, third, &b_email, ListRole::Viewer).await;
+    set_user_flag(guard, b, "confirmed", true).await;
+    set_user_flag(guard, b, "disabled", true).await;
+    let head = store.head(b).await.expect("head");
+    let disabled = tasksync_store::SessionRecord {
+        id: tasksync_core::SessionId::new(),
+        ..session
+    };
+    store
+        .create_session(&disabled, b"raced-token-4", 100)
+        .await
+        .expect("a session row (the sign-in refuses a disabled account before)");
+    assert_eq!(store.head(b).await.expect("head"), head, "nothing joined");
+    set_user_flag(guard, b, "disabled", false).await;
+    let enabled = tasksync_store::SessionRecord {
+        id: tasksync_core::SessionId::new(),
+        ..session
+    };
+    store
+        .create_session(&enabled, b"raced-token-5", 100)
+        .await
+        .expect("sign in");
+    let moved = store.changes_after(b, head, 100).await.expect("changes");
+    assert!(
+        matches!(moved.as_slice(), [c] if matches!(&c.subject, tasksync_core::Subject::List(v) if v.list.id == third)),
         "{moved:#?}"
     );
     assert_view(&store, b).await;
