@@ -610,8 +610,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn lists(&self, user: UserId) -> Result<Vec<ListView>>;
     /// How many live tasks a share of `list` with `email` by `user` would
     /// move into the new member's log, counting no further than `limit`: 0
-    /// unless `user` owns the list and `email` is not a member yet (a
-    /// stranger learns nothing).
+    /// unless `user` owns the list, it can be shared (live, not personal)
+    /// and `email` is not a member yet (a stranger learns nothing).
     async fn share_size(
         &self,
         user: UserId,

@@ -313,7 +313,7 @@ pub const TASKS_PER_ROOT_FIELD: u32 = 50;
 /// follow moves out): without it, sharing and unsharing a large list in a
 /// loop would write far more than the limit means to allow. Only a share
 /// that adds a member is charged (`Store::share_size` is 0 for a role
-/// change, a repeat, a list the caller does not own, a stranger's list),
+/// change, a repeat, the personal list, a list the caller does not own),
 /// and not one the store refuses for the list's size; removals are never
 /// charged (each follows a share; a revocation is never delayed). At most
 /// the burst less one, so any list can be shared by waiting.
@@ -323,10 +323,6 @@ async fn charge_for_tasks_moved(
     list: ListId,
     to: &Email,
 ) -> Result<()> {
-    if list.as_uuid() == user.as_uuid() {
-        // The personal list, which is never shared.
-        return Ok(());
-    }
     let rate = ctx.data_unchecked::<crate::rate_limit::ApiRateLimit>();
     let cap = ctx.data_unchecked::<Limits>().lists.tasks_per_shared_list;
     let most = rate.max_cost().saturating_sub(1);

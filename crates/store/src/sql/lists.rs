@@ -79,8 +79,9 @@ fn views(members: &[Member]) -> Vec<MemberView> {
 }
 
 /// How many live tasks a share of `list` with `email` by `user` would move
-/// in, counting no further than `limit`: 0 unless `user` owns the list and
-/// `email` is not among its members yet (all of which the owner sees).
+/// in, counting no further than `limit`: 0 unless `user` owns the list, it
+/// is a live list that can be shared (not personal) and `email` is not
+/// among its members yet (all of which the owner sees).
 pub(crate) async fn share_size(
     pool: Pool<'_>,
     user: UserId,
@@ -92,6 +93,7 @@ pub(crate) async fn share_size(
         "SELECT count(*) FROM (
              SELECT 1 FROM tasks
              WHERE list_id = $1 AND deleted = $2
+               AND EXISTS (SELECT 1 FROM lists WHERE id = $1 AND personal = $2 AND deleted = $2)
                AND EXISTS (SELECT 1 FROM list_members
                            WHERE list_id = $1 AND user_id = $3 AND role = $4)
                AND NOT EXISTS (SELECT 1 FROM list_members WHERE list_id = $1 AND email = $5)

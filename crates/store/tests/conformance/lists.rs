@@ -866,6 +866,61 @@ pub async fn concurrent_creates_of_one_list_id_make_one_list(store: Arc<dyn Stor
     }
 }
 
+pub async fn share_size_counts_what_a_share_would_move_in_and_nothing_else(store: Arc<dyn Store>) {
+    let (a, a_email) = account(&store, true).await;
+    let (b, b_email) = account(&store, true).await;
+    let newcomer = Email::parse("share-size-newcomer@example.com").expect("email");
+    let list = new_list(&store, a, "Sized").await;
+    let mut tasks = Vec::new();
+    for t in ["one", "two", "three"] {
+        tasks.push(add(&store, a, Some(list), t).await.expect("task"));
+    }
+    store
+        .write_task(
+            a,
+            TaskWrite::Delete {
+                id: tasks[2],
+                expected_version: None,
+            },
+            NOW,
+        )
+        .await
+        .expect("delete");
+    add(&store, a, None, "in the personal list")
+        .await
+        .expect("task");
+    let size = |user: UserId, list: ListId, email: &Email, limit: u32| {
+        let (store, email) = (store.clone(), email.clone());
+        async move {
+            store
+                .share_size(user, list, &email, limit)
+                .await
+                .expect("size")
+        }
+    };
+    assert_eq!(size(a, list, &newcomer, 100).await, 2, "the live tasks");
+    assert_eq!(
+        size(a, list, &newcomer, 1).await,
+        1,
+        "counted up to the limit"
+    );
+    share(&store, a, list, &b_email, ListRole::Editor).await;
+    assert_eq!(
+        size(a, list, &b_email, 100).await,
+        0,
+        "already a member: a role change"
+    );
+    assert_eq!(size(b, list, &newcomer, 100).await, 0, "not the owner");
+    let (stranger, _) = account(&store, true).await;
+    assert_eq!(size(stranger, list, &newcomer, 100).await, 0, "a stranger");
+    assert_eq!(
+        size(a, ListId::personal(a), &newcomer, 100).await,
+        0,
+        "the personal list is never shared"
+    );
+    assert_eq!(size(a, list, &a_email, 100).await, 0, "the owner itself");
+}
+
 /// Sets a flag column of `user`'s row in `users`, beside the store.
 async fn set_user_flag(guard: &crate::Guard, user: UserId, column: &str, on: bool) {
     let sql =

@@ -140,6 +140,7 @@ macro_rules! conformance {
                 lists::the_logs_of_several_members_are_read_in_one_call,
                 lists::a_list_beyond_its_task_limit_takes_no_new_member,
                 lists::concurrent_creates_of_one_list_id_make_one_list,
+                lists::share_size_counts_what_a_share_would_move_in_and_nothing_else,
             );
             conformance!(@beside $backend;
                 schema::a_database_a_newer_binary_only_expanded_opens_and_works,
