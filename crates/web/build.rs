@@ -13,6 +13,8 @@ fn main() {
     if std::env::var_os("CARGO_CFG_DEBUG_ASSERTIONS").is_none() {
         println!("cargo::rerun-if-changed=../../web/dist");
     } else if let Err(e) = std::fs::create_dir_all("../../web/dist") {
-        println!("cargo::warning=cannot create web/dist ({e}): a debug build made now will not serve the web app");
+        println!(
+            "cargo::warning=cannot create web/dist ({e}): a debug build made now will not serve the web app"
+        );
     }
 }

@@ -921,6 +921,14 @@ pub async fn share_size_counts_what_a_share_would_move_in_and_nothing_else(store
     assert_eq!(size(a, list, &a_email, 100).await, 0, "the owner itself");
 }
 
+/// A new session of the same user, signed in at the same time.
+fn another(session: &tasksync_store::SessionRecord) -> tasksync_store::SessionRecord {
+    tasksync_store::SessionRecord {
+        id: tasksync_core::SessionId::new(),
+        ..session.clone()
+    }
+}
+
 /// Sets a flag column of `user`'s row in `users`, beside the store.
 async fn set_user_flag(guard: &crate::Guard, user: UserId, column: &str, on: bool) {
     let sql =
@@ -1011,10 +1019,7 @@ pub async fn an_invitation_a_confirmation_missed_joins_at_sign_in_or_refresh(
     assert_eq!(woke, moved[1].seq);
     assert_view(&store, b).await;
     // A second sign-in finds nothing pending and moves nothing.
-    let second = tasksync_store::SessionRecord {
-        id: tasksync_core::SessionId::new(),
-        ..session
-    };
+    let second = another(&session);
     store
         .create_session(&second, b"raced-token-2", 100)
         .await
@@ -1051,20 +1056,14 @@ pub async fn an_invitation_a_confirmation_missed_joins_at_sign_in_or_refresh(
     set_user_flag(guard, b, "confirmed", true).await;
     set_user_flag(guard, b, "disabled", true).await;
     let head = store.head(b).await.expect("head");
-    let disabled = tasksync_store::SessionRecord {
-        id: tasksync_core::SessionId::new(),
-        ..session
-    };
+    let disabled = another(&session);
     store
         .create_session(&disabled, b"raced-token-4", 100)
         .await
         .expect("a session row (the sign-in refuses a disabled account before)");
     assert_eq!(store.head(b).await.expect("head"), head, "nothing joined");
     set_user_flag(guard, b, "disabled", false).await;
-    let enabled = tasksync_store::SessionRecord {
-        id: tasksync_core::SessionId::new(),
-        ..session
-    };
+    let enabled = another(&session);
     store
         .create_session(&enabled, b"raced-token-5", 100)
         .await
